@@ -1,0 +1,109 @@
+"""Settings for TaskFlow, read from TASKFLOW_* environment variables."""
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(f"TASKFLOW_{name}", default)
+
+
+def _env_int(name: str, default: int) -> int:
+    value = _env(name)
+    return int(value) if value not in (None, "") else default
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = _env(name)
+    if value in (None, ""):
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    """Base settings shared by every environment."""
+
+    INSTANCE_DIR = Path(_env("INSTANCE_DIR", str(BASE_DIR / "instance")))
+    SECRET_KEY = _env("SECRET_KEY")
+    SQLALCHEMY_DATABASE_URI = _env(
+        "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'taskflow.sqlite3'}"
+    )
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    DATA_DIR = Path(_env("DATA_DIR", str(INSTANCE_DIR / "data")))
+    SEEDS_DIR = Path(_env("SEEDS_DIR", str(BASE_DIR / "seeds")))
+    ASSETS_DIR = Path(_env("ASSETS_DIR", str(BASE_DIR / "node_modules")))
+
+    BABEL_DEFAULT_LOCALE = _env("DEFAULT_LOCALE", "zh_CN")
+    BABEL_DEFAULT_TIMEZONE = _env("TIMEZONE", "Asia/Shanghai")
+    LANGUAGES = ("zh_CN", "en")
+
+    WTF_CSRF_TIME_LIMIT = None
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _env_bool("COOKIE_SECURE", False)
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+
+    MAX_UPLOAD_MB = _env_int("MAX_UPLOAD_MB", 50)
+    MAX_CONTENT_LENGTH = (MAX_UPLOAD_MB + 5) * 1024 * 1024
+    ZIP_MAX_ENTRIES = _env_int("ZIP_MAX_ENTRIES", 200)
+    ZIP_MAX_UNCOMPRESSED_MB = _env_int("ZIP_MAX_UNCOMPRESSED_MB", 200)
+
+    LOGIN_MAX_FAILURES_PER_ACCOUNT = _env_int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)
+    LOGIN_MAX_FAILURES_PER_IP = _env_int("LOGIN_MAX_FAILURES_PER_IP", 20)
+    LOGIN_THROTTLE_WINDOW_MINUTES = _env_int("LOGIN_THROTTLE_WINDOW_MINUTES", 15)
+    PASSWORD_MIN_LENGTH = _env_int("PASSWORD_MIN_LENGTH", 10)
+    SESSION_IDLE_MINUTES = _env_int("SESSION_IDLE_MINUTES", 120)
+    SESSION_ABSOLUTE_HOURS = _env_int("SESSION_ABSOLUTE_HOURS", 12)
+
+    LIGHT_YELLOW_WORKING_DAYS = _env_int("LIGHT_YELLOW_WORKING_DAYS", 5)
+    LIGHT_YELLOW_POINTS = _env_int("LIGHT_YELLOW_POINTS", 10)
+    LIGHT_RED_POINTS = _env_int("LIGHT_RED_POINTS", 30)
+
+    SMTP_HOST = _env("SMTP_HOST", "127.0.0.1")
+    SMTP_PORT = _env_int("SMTP_PORT", 8025)
+    MAIL_FROM = _env("MAIL_FROM", "taskflow@qijiang.local")
+    BASE_URL = _env("BASE_URL", "http://127.0.0.1:5000")
+    WEBHOOK_URL = _env("WEBHOOK_URL")
+
+    URGE_AFTER_WORKING_DAYS = _env_int("URGE_AFTER_WORKING_DAYS", 3)
+    SUPERVISE_AFTER_WORKING_DAYS = _env_int("SUPERVISE_AFTER_WORKING_DAYS", 5)
+
+    TESTING = False
+
+
+class DevelopmentConfig(Config):
+    """Local development: `make run`."""
+
+    DEBUG = False
+    SECRET_KEY = Config.SECRET_KEY or "dev-only-secret-change-me"
+
+
+class TestingConfig(Config):
+    """The test suite: a throwaway database and data directory per test."""
+
+    TESTING = True
+    SECRET_KEY = "testing-secret"
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TASKFLOW_TEST_DATABASE_URL", "sqlite://")
+    WTF_CSRF_ENABLED = True
+
+
+class ProductionConfig(Config):
+    """Production: secrets and the database must come from the environment."""
+
+    SESSION_COOKIE_SECURE = _env_bool("COOKIE_SECURE", True)
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_from_env() -> type[Config]:
+    """Pick the settings class named by TASKFLOW_ENV (default: development)."""
+    return CONFIGS[os.environ.get("TASKFLOW_ENV", "development")]

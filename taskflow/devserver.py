@@ -1,0 +1,45 @@
+"""`make run`: the web app under gunicorn plus the single scheduler process, stopped together."""
+
+import argparse
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+
+
+def main() -> int:
+    """Start the scheduler (when the app has one) and gunicorn; stop both on Ctrl-C."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", default="5000")
+    parser.add_argument("--workers", default=os.environ.get("TASKFLOW_WEB_WORKERS", "2"))
+    args = parser.parse_args()
+
+    bin_dir = os.path.dirname(sys.executable)
+    children: list[subprocess.Popen] = []
+    if importlib.util.find_spec("taskflow.scheduler") is not None:
+        children.append(subprocess.Popen([os.path.join(bin_dir, "flask"), "scheduler", "run"]))
+    web = subprocess.Popen([
+        os.path.join(bin_dir, "gunicorn"), "--bind", f"{args.host}:{args.port}",
+        "--workers", str(args.workers), "--access-logfile", "-", "taskflow.wsgi:app",
+    ])
+    children.append(web)
+    print(f"TaskFlow is serving on http://{args.host}:{args.port}  (Ctrl-C stops it)", flush=True)
+
+    def stop(*_):
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    code = web.wait()
+    stop()
+    for child in children:
+        child.wait()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,271 @@
+"""Shared fixtures: a fresh database per test, a CSRF-aware client, login, factories, query counts."""
+
+import os
+import re
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import make_url
+
+from config import TestingConfig
+from taskflow import create_app
+from taskflow.extensions import db
+
+TEST_PASSWORD = "correct-horse-battery"
+POSTGRES_URL = os.environ.get("TASKFLOW_TEST_DATABASE_URL", "")
+
+
+class CSRFClient(FlaskClient):
+    """A test client that adds a valid CSRF token to every form it posts, like a browser would."""
+
+    def open(self, *args, **kwargs):
+        method = (kwargs.get("method") or "GET").upper()
+        data = kwargs.get("data")
+        if method in {"POST", "PUT", "PATCH", "DELETE"} and kwargs.pop("csrf", True):
+            if data is None:
+                data = kwargs["data"] = {}
+            if isinstance(data, dict) and "csrf_token" not in data:
+                data["csrf_token"] = self.csrf_token()
+        # Each request gets its own app context (own `g`, own DB session), as in production;
+        # the test's session is expired afterwards so it reads what the request committed.
+        with self.application.app_context():
+            response = super().open(*args, **kwargs)
+        db.session.expire_all()
+        return response
+
+    def csrf_token(self) -> str:
+        """The signed token Flask-WTF expects for this client's session."""
+        app = self.application
+        with self.session_transaction() as session:
+            raw = session.get("csrf_token")
+            if raw is None:
+                raw = session["csrf_token"] = os.urandom(20).hex()
+        serializer = URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token")
+        return serializer.dumps(raw)
+
+
+def _worker_database_url() -> str:
+    """A PostgreSQL database of its own for each xdist worker, created on first use."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    url = make_url(POSTGRES_URL)
+    name = f"{url.database}_{worker}"
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar()
+        if not exists:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str | None:
+    """PostgreSQL when TASKFLOW_TEST_DATABASE_URL is set, else None (SQLite per test)."""
+    return _worker_database_url() if POSTGRES_URL else None
+
+
+@pytest.fixture
+def app(tmp_path, database_url):
+    """A new app over an empty database and an empty data directory."""
+    uri = database_url or f"sqlite:///{tmp_path / 'test.sqlite3'}"
+    app = create_app(
+        TestingConfig,
+        SQLALCHEMY_DATABASE_URI=uri,
+        INSTANCE_DIR=tmp_path / "instance",
+        DATA_DIR=tmp_path / "data",
+    )
+    app.test_client_class = CSRFClient
+    with app.app_context():
+        if database_url:
+            db.drop_all()
+        db.create_all()
+        yield app
+        db.session.remove()
+        if database_url:
+            db.drop_all()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app) -> CSRFClient:
+    """A browser-like client."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    """The flask CLI runner."""
+    return app.test_cli_runner()
+
+
+# ---------------------------------------------------------------- factories
+
+
+@pytest.fixture
+def make_plan(app):
+    """Create a bare plan (factories commit, so requests see their rows)."""
+    from taskflow.plans.models import Plan
+
+    def factory(code="test-plan", title="测试方案", level="district", **kwargs):
+        plan = Plan(code=code, title=title, level=level, start_year=kwargs.pop("start_year", 2023),
+                    end_year=kwargs.pop("end_year", 2027), **kwargs)
+        db.session.add(plan)
+        db.session.commit()
+        return plan
+
+    return factory
+
+
+@pytest.fixture
+def plan(make_plan):
+    """A district plan."""
+    return make_plan()
+
+
+@pytest.fixture
+def make_unit(app, plan):
+    """Create a unit in the test plan."""
+    from taskflow.units.models import Unit
+
+    counter = iter(range(1, 10_000))
+
+    def factory(name=None, kind="town", peer_group="street_town", **kwargs):
+        n = next(counter)
+        unit = Unit(plan_id=kwargs.pop("plan_id", plan.id), name=name or f"测试镇{n}", kind=kind,
+                    peer_group=peer_group, sort_order=n, **kwargs)
+        db.session.add(unit)
+        db.session.commit()
+        return unit
+
+    return factory
+
+
+@pytest.fixture
+def make_task(app, plan):
+    """Create a key task (and its section) in the test plan."""
+    from taskflow.plans.models import KeyTask, Section
+
+    counter = iter(range(1, 10_000))
+
+    def factory(title=None, section=None, **kwargs):
+        n = next(counter)
+        if section is None:
+            section = Section(plan_id=plan.id, number=n, title=f"第{n}部分")
+            db.session.add(section)
+            db.session.flush()
+        task = KeyTask(plan_id=plan.id, section_id=section.id, number=n,
+                       title=title or f"重点任务{n}", body=kwargs.pop("body", "任务正文"), **kwargs)
+        db.session.add(task)
+        db.session.commit()
+        return task
+
+    return factory
+
+
+@pytest.fixture
+def make_assignment(app, make_task, make_unit):
+    """Create an assignment of a (new) task to a (new) unit."""
+    from taskflow.assignments.models import Assignment
+
+    def factory(task=None, unit=None, role="responsible", **kwargs):
+        assignment = Assignment(task_id=(task or make_task()).id, unit_id=(unit or make_unit()).id,
+                                role=role, **kwargs)
+        db.session.add(assignment)
+        db.session.commit()
+        return assignment
+
+    return factory
+
+
+@pytest.fixture
+def make_milestone(app, make_assignment):
+    """Create a milestone due on a given date."""
+    from taskflow.assignments.models import Milestone
+
+    def factory(assignment=None, due=date(2024, 3, 31), title="季度进展", **kwargs):
+        milestone = Milestone(assignment_id=(assignment or make_assignment()).id, title=title,
+                              due_date=due, original_due_date=kwargs.pop("original_due_date", due),
+                              **kwargs)
+        db.session.add(milestone)
+        db.session.commit()
+        return milestone
+
+    return factory
+
+
+@pytest.fixture
+def make_user(app):
+    """Create a user with TEST_PASSWORD; unit roles need a unit."""
+    from taskflow.accounts.operations import create_user
+
+    counter = iter(range(1, 10_000))
+
+    def factory(role="office", unit=None, username=None, **kwargs):
+        user = create_user(username or f"{role}{next(counter)}", TEST_PASSWORD, role, unit=unit,
+                           **kwargs)
+        db.session.commit()
+        return user
+
+    return factory
+
+
+# ---------------------------------------------------------------- helpers
+
+
+@pytest.fixture
+def login(client):
+    """Sign a user in on the shared client: login(user)."""
+
+    def do_login(user, password=TEST_PASSWORD, follow=False):
+        response = client.post("/login", data={"username": user.username, "password": password},
+                               follow_redirects=follow)
+        assert response.status_code in (200, 302), response.status_code
+        return response
+
+    return do_login
+
+
+class QueryCounter:
+    """Counts the SQL statements run inside a block."""
+
+    def __init__(self):
+        self.statements: list[str] = []
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+@pytest.fixture
+def count_queries(app):
+    """with count_queries() as counter: ... ; counter.count is the number of statements."""
+
+    @contextmanager
+    def counting():
+        counter = QueryCounter()
+
+        def before_cursor_execute(conn, cursor, statement, *args):
+            if not re.match(r"\s*(SAVEPOINT|RELEASE|ROLLBACK|PRAGMA)", statement, re.I):
+                counter.statements.append(statement)
+
+        event.listen(db.engine, "before_cursor_execute", before_cursor_execute)
+        try:
+            yield counter
+        finally:
+            event.remove(db.engine, "before_cursor_execute", before_cursor_execute)
+
+    return counting
+
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+
+
+@pytest.fixture
+def seeds_dir() -> Path:
+    """The repository's seeds folder."""
+    return SEEDS
