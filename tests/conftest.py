@@ -269,3 +269,15 @@ SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 def seeds_dir() -> Path:
     """The repository's seeds folder."""
     return SEEDS
+
+
+@pytest.fixture
+def imported_plans(app, seeds_dir):
+    """Both plan documents imported (city first, then district); returns the district plan."""
+    from taskflow.plans.operations import import_plan_file
+    from taskflow.plans.queries import district_plan
+
+    import_plan_file(seeds_dir / "chongqing-action-plan-2023-2027.txt")
+    import_plan_file(seeds_dir / "qijiang-work-plan-2023-2027.txt")
+    db.session.commit()
+    return district_plan()

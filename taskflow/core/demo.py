@@ -1,0 +1,63 @@
+"""`flask demo setup`: import both plans, create demo accounts and demo data, once."""
+
+import importlib
+import os
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from taskflow.extensions import db
+
+demo_cli = AppGroup("demo", help="Demo set-up for a first run.")
+
+# Seed documents in import order: the parent (city) plan first.
+PLAN_DOCUMENTS = ("chongqing-action-plan-2023-2027.txt", "qijiang-work-plan-2023-2027.txt")
+# Areas that add demo data, in order; each may define setup_demo(plan, echo) in <area>/demo.py.
+DEMO_AREAS = ("assignments", "enterprises", "notices", "scores")
+
+
+def _area_demo(area: str):
+    try:
+        return importlib.import_module(f"taskflow.{area}.demo")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"taskflow.{area}.demo":
+            raise
+        return None
+
+
+@demo_cli.command("setup")
+def setup_command() -> None:
+    """Import the plans and create demo accounts and data (safe to run again)."""
+    from taskflow.plans.operations import import_plan_file
+    from taskflow.plans.queries import district_plan
+
+    seeds = Path(current_app.config["SEEDS_DIR"])
+    for name in PLAN_DOCUMENTS:
+        result = import_plan_file(seeds / name)
+        db.session.commit()
+        click.echo(f"plan {result.plan_code}: {result.summary}")
+    plan = district_plan()
+
+    from taskflow.accounts.demo import create_demo_accounts
+
+    accounts = create_demo_accounts(plan)
+    db.session.commit()
+    if accounts:
+        lines = [f"{username:20} {password:26} {role:11} {unit or ''}"
+                 for username, password, role, unit in accounts]
+        path = Path(current_app.config["INSTANCE_DIR"]) / "demo-accounts.txt"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        os.chmod(path, 0o600)
+        click.echo("Demo accounts (shown once; also saved to %s):" % path)
+        for line in lines:
+            click.echo("  " + line)
+    else:
+        click.echo("Demo accounts exist already (see instance/demo-accounts.txt).")
+
+    for area in DEMO_AREAS:
+        module = _area_demo(area)
+        if module is not None and hasattr(module, "setup_demo"):
+            module.setup_demo(plan, click.echo)
+            db.session.commit()

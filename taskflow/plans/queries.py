@@ -1,0 +1,164 @@
+"""Reads of plans: the task tree with its units, the target table, the city comparison."""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from taskflow.assignments.models import Assignment
+from taskflow.extensions import db
+from taskflow.plans.models import Indicator, KeyTask, Plan, Section, Target, TargetKind
+from taskflow.units.models import Unit
+
+# The district target table's columns, in the document's order: (indicator, year, kind).
+DISTRICT_TABLE_COLUMNS = (
+    ("tech_based", 2022, TargetKind.IN_LIBRARY),
+    ("tech_based", 2023, TargetKind.IN_LIBRARY),
+    ("tech_based", 2027, TargetKind.IN_LIBRARY),
+    ("high_tech", 2022, TargetKind.IN_LIBRARY),
+    ("high_tech", 2023, TargetKind.IN_LIBRARY),
+    ("high_tech", 2023, TargetKind.RE_REVIEW),
+    ("high_tech", 2023, TargetKind.NEW),
+    ("high_tech", 2023, TargetKind.CULTIVATED),
+    ("high_tech", 2023, TargetKind.ATTRACTED),
+    ("high_tech", 2027, TargetKind.IN_LIBRARY),
+)
+
+
+def list_plans() -> list[Plan]:
+    """Every plan, parents first."""
+    return list(db.session.scalars(select(Plan).order_by(Plan.level, Plan.id)))
+
+
+def plan_by_code(code: str) -> Plan | None:
+    """The plan with this code."""
+    return db.session.scalar(select(Plan).where(Plan.code == code))
+
+
+def district_plan() -> Plan | None:
+    """The plan the system runs (the first district-level plan)."""
+    return db.session.scalar(select(Plan).where(Plan.level == "district").order_by(Plan.id))
+
+
+def plan_tree(plan: Plan) -> list[Section]:
+    """Sections with their tasks, loaded in two queries."""
+    return list(db.session.scalars(
+        select(Section).where(Section.plan_id == plan.id).order_by(Section.number)
+        .options(selectinload(Section.tasks))
+    ))
+
+
+def assignments_by_task(plan: Plan) -> dict[int, dict[str, list[Assignment]]]:
+    """{task id: {"lead": [...], "responsible": [...]}} with units, in one query."""
+    rows = db.session.scalars(
+        select(Assignment).join(KeyTask, Assignment.task_id == KeyTask.id)
+        .join(Unit, Assignment.unit_id == Unit.id)
+        .where(KeyTask.plan_id == plan.id)
+        .options(selectinload(Assignment.unit))
+        .order_by(Assignment.task_id, Unit.sort_order, Unit.id)
+    )
+    grouped: dict[int, dict[str, list[Assignment]]] = defaultdict(lambda: {"lead": [], "responsible": []})
+    for assignment in rows:
+        grouped[assignment.task_id][assignment.role].append(assignment)
+    return grouped
+
+
+@dataclass
+class TargetRow:
+    """One unit's row of a target table."""
+
+    unit: Unit | None
+    values: dict[tuple[str, int, str], int] = field(default_factory=dict)
+
+
+@dataclass
+class TargetTable:
+    """Rows per unit, the document's 合计 row, and the column sums computed by the database."""
+
+    columns: list[tuple[str, int, str]]
+    rows: list[TargetRow]
+    stated_total: dict[tuple[str, int, str], int]
+    computed_total: dict[tuple[str, int, str], int]
+    indicator_names: dict[str, str]
+
+    def total_mismatches(self) -> list[tuple[str, int, str]]:
+        """Columns whose stated total differs from the sum of the rows."""
+        return [c for c in self.columns if self.stated_total.get(c) != self.computed_total.get(c)]
+
+
+def target_table(plan: Plan) -> TargetTable:
+    """The plan's targets pivoted by unit, with totals summed in SQL (three queries)."""
+    indicator_names = dict(db.session.execute(select(Indicator.code, Indicator.name)).all())
+    targets = db.session.execute(
+        select(Target.unit_id, Indicator.code, Target.year, Target.kind, Target.value, Target.source_row)
+        .join(Indicator, Target.indicator_id == Indicator.id)
+        .where(Target.plan_id == plan.id)
+    ).all()
+    units = {u.id: u for u in db.session.scalars(
+        select(Unit).where(Unit.plan_id == plan.id).options(selectinload(Unit.parent))
+    )}
+    computed = {
+        (code, year, kind): int(total)
+        for code, year, kind, total in db.session.execute(
+            select(Indicator.code, Target.year, Target.kind, func.sum(Target.value))
+            .join(Indicator, Target.indicator_id == Indicator.id)
+            .where(Target.plan_id == plan.id, Target.unit_id.is_not(None))
+            .group_by(Indicator.code, Target.year, Target.kind)
+        )
+    }
+    rows: dict[int, TargetRow] = {}
+    order: dict[int, int] = {}
+    stated: dict[tuple[str, int, str], int] = {}
+    columns: set[tuple[str, int, str]] = set()
+    for unit_id, code, year, kind, value, source_row in targets:
+        key = (code, year, kind)
+        columns.add(key)
+        if unit_id is None:
+            stated[key] = value
+            continue
+        row = rows.setdefault(unit_id, TargetRow(unit=units.get(unit_id)))
+        row.values[key] = value
+        if source_row is not None:
+            order[unit_id] = source_row
+    if plan.level == "district":
+        ordered_columns = [c for c in DISTRICT_TABLE_COLUMNS if c in columns]
+    else:
+        ordered_columns = sorted(columns)
+    ordered_rows = sorted(rows.values(), key=lambda r: (order.get(r.unit.id, 10_000), r.unit.sort_order))
+    return TargetTable(ordered_columns, ordered_rows, stated, computed, indicator_names)
+
+
+@dataclass
+class Comparison:
+    """The district's own total against the parent plan's row for the district."""
+
+    indicator: str
+    year: int
+    district: int | None
+    city: int | None
+
+    @property
+    def differs(self) -> bool:
+        return self.district is not None and self.city is not None and self.district != self.city
+
+
+def city_comparison(plan: Plan) -> list[Comparison]:
+    """In-library targets: the district plan's 合计 row vs the city plan's row for this district."""
+    if plan.parent_id is None or plan.parent_unit_id is None:
+        return []
+    rows = db.session.execute(
+        select(Target.plan_id, Indicator.code, Target.year, Target.value)
+        .join(Indicator, Target.indicator_id == Indicator.id)
+        .where(
+            Target.kind == TargetKind.IN_LIBRARY,
+            ((Target.plan_id == plan.id) & Target.unit_id.is_(None))
+            | ((Target.plan_id == plan.parent_id) & (Target.unit_id == plan.parent_unit_id)),
+        )
+    ).all()
+    district: dict[tuple[str, int], int] = {}
+    city: dict[tuple[str, int], int] = {}
+    for plan_id, code, year, value in rows:
+        (district if plan_id == plan.id else city)[(code, year)] = value
+    keys = sorted(set(district) | set(city), key=lambda k: (k[0] != "tech_based", k[1]))
+    return [Comparison(code, year, district.get((code, year)), city.get((code, year))) for code, year in keys]
