@@ -31,8 +31,10 @@ class CSRFClient(FlaskClient):
                 data = kwargs["data"] = {}
             if isinstance(data, dict) and "csrf_token" not in data:
                 data["csrf_token"] = self.csrf_token()
-        # Each request gets its own app context (own `g`, own DB session), as in production;
+        # The test's own transaction ends first (so it holds no lock and reads no old snapshot);
+        # each request gets its own app context (own `g`, own DB session), as in production;
         # the test's session is expired afterwards so it reads what the request committed.
+        db.session.commit()
         with self.application.app_context():
             response = super().open(*args, **kwargs)
         db.session.expire_all()

@@ -1,0 +1,44 @@
+"""Demo scores: the default rules, a recognition, and scored months (the oldest one published)."""
+
+from datetime import date, timedelta
+
+from sqlalchemy import func, select
+
+from taskflow.core import clock
+from taskflow.extensions import db
+from taskflow.scores import operations, queries
+from taskflow.scores.models import PeriodState, Recognition
+from taskflow.scores.rules import periods_containing
+
+
+def _months_back(today: date, n: int) -> list[str]:
+    keys = []
+    day = today.replace(day=1)
+    for _ in range(n):
+        day = (day - timedelta(days=1)).replace(day=1)
+        keys.append(f"{day.year}-{day.month:02d}")
+    return keys[::-1]
+
+
+def setup_demo(plan, echo) -> None:
+    """Safe to run again: locked and published periods are left as they are."""
+    if plan is None:
+        return
+    operations.ensure_default_rules(None)
+    today = clock.local_today()
+    units = queries.scored_units(plan.id)
+    has_recognition = db.session.scalar(select(func.count()).select_from(Recognition))
+    if units and not has_recognition:
+        operations.add_recognition(None, unit=units[0], awarded_on=today.replace(day=1),
+                                   title="市级科技创新工作先进集体",
+                                   points_value=2, evidence="示例：渝科发〔2024〕示例号 表彰文件（存督查组档案）")
+    keys = _months_back(today, 3) + [p.key for p in periods_containing(today)]
+    for key in keys:
+        existing = queries.latest_period(plan.id, key)
+        if existing is None or existing.state == PeriodState.DRAFT:
+            operations.recompute(plan.id, key, None, today=today)
+    oldest = queries.latest_period(plan.id, keys[0])
+    if oldest is not None and oldest.state == PeriodState.DRAFT:
+        operations.lock(oldest, None)
+        operations.publish(oldest, None)
+    echo(f"scores: computed {', '.join(keys)}; {keys[0]} published")

@@ -1,0 +1,75 @@
+"""Forms of the scores area."""
+
+import json
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, DecimalField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
+
+from taskflow.scores.rules import PeriodError, parse_period_key, validate_parameters
+
+
+class VersionForm(FlaskForm):
+    """A state change on a period or bulletin: carries the version shown (optimistic lock)."""
+
+    version = HiddenField()
+
+    def expected_version(self) -> int | None:
+        try:
+            return int(self.version.data)
+        except (TypeError, ValueError):
+            return None
+
+
+class AdjustForm(VersionForm):
+    points = DecimalField(_l("Points (+ or −)"), places=2,
+                          validators=[InputRequired(), NumberRange(min=-20, max=20)])
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=2000)],
+                           description=_l("Required. Kept beside the computed score and shown to the unit."))
+
+
+class CorrectForm(VersionForm):
+    reason = TextAreaField(_l("Reason for the correction"), validators=[DataRequired(), Length(max=2000)])
+
+
+class RecomputeForm(FlaskForm):
+    period = StringField(_l("Period"), validators=[DataRequired(), Length(max=10)],
+                         description=_l("A month (2024-03), a quarter (2024Q1) or a year (2024)."))
+
+    def validate_period(self, field):
+        try:
+            field.data = parse_period_key(field.data).key
+        except PeriodError:
+            raise ValidationError(_l("Use 2024-03, 2024Q1 or 2024."))
+
+
+class RuleSetForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    effective_from = DateField(_l("Effective from"), validators=[DataRequired()])
+    parameters = TextAreaField(_l("Parameters (JSON)"), validators=[DataRequired()],
+                               render_kw={"rows": 24, "class": "font-monospace"})
+    note = TextAreaField(_l("What changed and why"), validators=[DataRequired(), Length(max=2000)])
+
+    def validate_parameters(self, field):
+        try:
+            value = json.loads(field.data)
+        except ValueError as exc:
+            raise ValidationError(_l("Not valid JSON: %(error)s", error=str(exc)))
+        errors = validate_parameters(value)
+        if errors:
+            raise ValidationError("; ".join(errors))
+        self.parsed = value
+
+
+class RecognitionForm(FlaskForm):
+    unit_id = SelectField(_l("Unit"), coerce=int, validators=[DataRequired()])
+    awarded_on = DateField(_l("Date"), validators=[DataRequired()])
+    title = StringField(_l("Recognition"), validators=[DataRequired(), Length(max=200)])
+    points = DecimalField(_l("Points"), places=2, validators=[InputRequired(), NumberRange(min=0.01, max=10)])
+    evidence = TextAreaField(_l("Evidence"), validators=[DataRequired(), Length(max=2000)],
+                             description=_l("The document that proves it: issuing body, document number, where it is filed."))
+
+
+class BulletinCreateForm(FlaskForm):
+    period_id = IntegerField(validators=[DataRequired()])

@@ -1,0 +1,421 @@
+"""Reads of the scores area: periods, rankings, breakdowns, the five-colour map, cockpit figures.
+
+Every function runs a fixed number of queries whatever the number of units or items.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import joinedload
+
+from taskflow.assignments.models import Assignment, Milestone, MilestoneState
+from taskflow.extensions import db
+from taskflow.plans.models import KeyTask, Plan
+from taskflow.scores.models import (
+    PeriodState,
+    Recognition,
+    ScoreAdjustment,
+    ScoreCard,
+    ScoreItem,
+    ScorePeriod,
+    ScoreRuleSet,
+)
+from taskflow.scores.rules import parse_period_key, previous_key
+from taskflow.units.models import Unit
+
+RANKED_GROUPS = ("department", "street_town", "park_task_force")
+# A milestone the unit has done its part on cannot be overdue for it.
+DONE_STATES = (MilestoneState.SUBMITTED, MilestoneState.SIGNED_OFF, MilestoneState.ACCEPTED)
+
+
+def district_plan() -> Plan | None:
+    """The plan the system runs (the first district-level plan)."""
+    return db.session.scalar(select(Plan).where(Plan.level == "district").order_by(Plan.id).limit(1))
+
+
+# ---------------------------------------------------------------- rules
+
+
+def rule_sets() -> list[ScoreRuleSet]:
+    """Every version, newest first."""
+    return list(db.session.scalars(
+        select(ScoreRuleSet).options(joinedload(ScoreRuleSet.created_by))
+        .order_by(ScoreRuleSet.version.desc())
+    ))
+
+
+def rule_set_for(day: date) -> ScoreRuleSet | None:
+    """The rules in force on `day`: the newest version effective by then (else the oldest)."""
+    found = db.session.scalar(
+        select(ScoreRuleSet).where(ScoreRuleSet.effective_from <= day)
+        .order_by(ScoreRuleSet.effective_from.desc(), ScoreRuleSet.version.desc()).limit(1)
+    )
+    if found is None:
+        found = db.session.scalar(select(ScoreRuleSet).order_by(ScoreRuleSet.version).limit(1))
+    return found
+
+
+# ---------------------------------------------------------------- periods
+
+
+def latest_period(plan_id: int, key: str) -> ScorePeriod | None:
+    """The newest revision of a period."""
+    return db.session.scalar(
+        select(ScorePeriod).options(joinedload(ScorePeriod.rule_set))
+        .where(ScorePeriod.plan_id == plan_id, ScorePeriod.key == key)
+        .order_by(ScorePeriod.revision.desc()).limit(1)
+    )
+
+
+def period_revision(plan_id: int, key: str, revision: int) -> ScorePeriod | None:
+    return db.session.scalar(
+        select(ScorePeriod).options(joinedload(ScorePeriod.rule_set))
+        .where(ScorePeriod.plan_id == plan_id, ScorePeriod.key == key,
+               ScorePeriod.revision == revision)
+    )
+
+
+def period_revisions(plan_id: int, key: str) -> list[ScorePeriod]:
+    """Every revision of a period, newest first (both stay visible after a correction)."""
+    return list(db.session.scalars(
+        select(ScorePeriod).where(ScorePeriod.plan_id == plan_id, ScorePeriod.key == key)
+        .order_by(ScorePeriod.revision.desc())
+    ))
+
+
+def latest_periods(plan_id: int, *, published_only: bool = False) -> list[ScorePeriod]:
+    """The newest revision of every period (newest period first)."""
+    newest = (
+        select(ScorePeriod.key, func.max(ScorePeriod.revision).label("revision"))
+        .where(ScorePeriod.plan_id == plan_id)
+    )
+    if published_only:
+        newest = newest.where(ScorePeriod.state == PeriodState.PUBLISHED)
+    newest = newest.group_by(ScorePeriod.key).subquery()
+    return list(db.session.scalars(
+        select(ScorePeriod).options(joinedload(ScorePeriod.rule_set))
+        .join(newest, and_(ScorePeriod.key == newest.c.key,
+                           ScorePeriod.revision == newest.c.revision))
+        .where(ScorePeriod.plan_id == plan_id)
+        .order_by(ScorePeriod.starts_on.desc(), ScorePeriod.ends_on)
+    ))
+
+
+def shown_period(plan_id: int, key: str, *, published_only: bool = False) -> ScorePeriod | None:
+    """The revision a reader sees: the newest (unit users: the newest published one)."""
+    query = (select(ScorePeriod).options(joinedload(ScorePeriod.rule_set))
+             .where(ScorePeriod.plan_id == plan_id, ScorePeriod.key == key))
+    if published_only:
+        query = query.where(ScorePeriod.state == PeriodState.PUBLISHED)
+    return db.session.scalar(query.order_by(ScorePeriod.revision.desc()).limit(1))
+
+
+def adjustment_sums(period_id: int) -> dict[int, Decimal]:
+    """{unit id: sum of adjustments} of one period revision (one GROUP BY query)."""
+    return {unit_id: Decimal(str(total)) for unit_id, total in db.session.execute(
+        select(ScoreAdjustment.unit_id, func.sum(ScoreAdjustment.points))
+        .where(ScoreAdjustment.period_id == period_id).group_by(ScoreAdjustment.unit_id)
+    )}
+
+
+def reference_period(plan_id: int, key: str) -> ScorePeriod | None:
+    """The revision others compare with: the newest published one, else the newest."""
+    return db.session.scalar(
+        select(ScorePeriod).where(ScorePeriod.plan_id == plan_id, ScorePeriod.key == key)
+        .order_by((ScorePeriod.state == PeriodState.PUBLISHED).desc(), ScorePeriod.revision.desc())
+        .limit(1)
+    )
+
+
+def previous_ranks(plan_id: int, key: str) -> dict[int, int]:
+    """{unit id: rank} in the previous period of the same kind (two queries)."""
+    previous = reference_period(plan_id, previous_key(key))
+    if previous is None:
+        return {}
+    return dict(db.session.execute(
+        select(ScoreCard.unit_id, ScoreCard.rank).where(ScoreCard.period_id == previous.id)
+    ).all())
+
+
+# ---------------------------------------------------------------- rankings and breakdowns
+
+
+def ranking(period: ScorePeriod) -> dict[str, list[ScoreCard]]:
+    """{peer group: cards by rank} of one period revision (one query)."""
+    cards = db.session.scalars(
+        select(ScoreCard).options(joinedload(ScoreCard.unit))
+        .join(Unit, ScoreCard.unit_id == Unit.id)
+        .where(ScoreCard.period_id == period.id)
+        .order_by(ScoreCard.peer_group, ScoreCard.rank, Unit.sort_order, Unit.id)
+    )
+    grouped: dict[str, list[ScoreCard]] = {group: [] for group in RANKED_GROUPS}
+    for card in cards:
+        grouped.setdefault(card.peer_group, []).append(card)
+    return {group: rows for group, rows in grouped.items() if rows}
+
+
+def card_for(period: ScorePeriod, unit_id: int) -> ScoreCard | None:
+    return db.session.scalar(
+        select(ScoreCard).options(joinedload(ScoreCard.unit))
+        .where(ScoreCard.period_id == period.id, ScoreCard.unit_id == unit_id)
+    )
+
+
+@dataclass
+class Breakdown:
+    """Why a unit's score is what it is: items per component, the limits applied, adjustments."""
+
+    card: ScoreCard
+    items: dict[str, list[ScoreItem]]
+    raw: dict[str, Decimal]
+    adjustments: list[ScoreAdjustment]
+
+    def limit_effect(self, component: str) -> Decimal:
+        """Points added (or removed) by the component's floor or cap."""
+        return self.card.component(component) - self.raw.get(component, Decimal("0"))
+
+
+def breakdown(period: ScorePeriod, card: ScoreCard) -> Breakdown:
+    """Items and adjustments of one card (two queries)."""
+    items = db.session.scalars(
+        select(ScoreItem).where(ScoreItem.period_id == period.id, ScoreItem.unit_id == card.unit_id)
+        .order_by(ScoreItem.id)
+    )
+    grouped: dict[str, list[ScoreItem]] = defaultdict(list)
+    raw: dict[str, Decimal] = defaultdict(lambda: Decimal("0"))
+    for item in items:
+        grouped[item.component].append(item)
+        raw[item.component] += item.points
+    adjustments = list(db.session.scalars(
+        select(ScoreAdjustment).options(joinedload(ScoreAdjustment.created_by))
+        .where(ScoreAdjustment.period_id == period.id, ScoreAdjustment.unit_id == card.unit_id)
+        .order_by(ScoreAdjustment.id)
+    ))
+    return Breakdown(card, dict(grouped), dict(raw), adjustments)
+
+
+def recognitions(plan_id: int, limit: int = 200) -> list[Recognition]:
+    return list(db.session.scalars(
+        select(Recognition).options(joinedload(Recognition.unit), joinedload(Recognition.created_by))
+        .join(Unit, Recognition.unit_id == Unit.id).where(Unit.plan_id == plan_id)
+        .order_by(Recognition.awarded_on.desc(), Recognition.id.desc()).limit(limit)
+    ))
+
+
+def scored_units(plan_id: int) -> list[Unit]:
+    return list(db.session.scalars(
+        select(Unit).where(Unit.plan_id == plan_id, Unit.peer_group.in_(RANKED_GROUPS))
+        .order_by(Unit.peer_group, Unit.sort_order, Unit.id)
+    ))
+
+
+# ---------------------------------------------------------------- five-colour map
+
+
+@dataclass
+class ColourMap:
+    year: int
+    months: list[str]
+    units: list[Unit]
+    cells: dict[int, dict[str, tuple[str, Decimal, int]]] = field(default_factory=dict)
+    # key -> (revision, state) of the month shown
+    periods: dict[str, tuple[int, str]] = field(default_factory=dict)
+
+
+def five_colour_map(plan_id: int, year: int, *, published_only: bool = False) -> ColourMap:
+    """Units × months of a year, each cell the grade and total of the month's newest revision."""
+    months = [f"{year}-{m:02d}" for m in range(1, 13)]
+    newest = (
+        select(ScorePeriod.key, func.max(ScorePeriod.revision).label("revision"))
+        .where(ScorePeriod.plan_id == plan_id, ScorePeriod.key.in_(months))
+    )
+    if published_only:
+        newest = newest.where(ScorePeriod.state == PeriodState.PUBLISHED)
+    newest = newest.group_by(ScorePeriod.key).subquery()
+    rows = db.session.execute(
+        select(ScorePeriod.key, ScorePeriod.revision, ScorePeriod.state, ScoreCard.unit_id,
+               ScoreCard.grade, ScoreCard.total, ScorePeriod.id)
+        .join(newest, and_(ScorePeriod.key == newest.c.key,
+                           ScorePeriod.revision == newest.c.revision))
+        .join(ScoreCard, ScoreCard.period_id == ScorePeriod.id)
+        .where(ScorePeriod.plan_id == plan_id)
+    ).all()
+    result = ColourMap(year, months, scored_units(plan_id))
+    for key, revision, state, unit_id, grade, total, _pid in rows:
+        result.cells.setdefault(unit_id, {})[key] = (grade, total, revision)
+        result.periods[key] = (revision, state)
+    return result
+
+
+# ---------------------------------------------------------------- task progress and overdue items
+
+
+def _overdue_condition(today: date):
+    return and_(Milestone.state.not_in(DONE_STATES), Milestone.due_date < today)
+
+
+@dataclass
+class TaskProgress:
+    task_id: int
+    number: int
+    title: str
+    total: int
+    done: int
+    due: int
+    overdue: int
+
+    @property
+    def done_pct(self) -> float:
+        return round(self.done / self.total * 100, 1) if self.total else 0.0
+
+    @property
+    def light(self) -> str:
+        if self.total == 0:
+            return "grey"
+        if self.overdue:
+            return "red"
+        return "yellow" if self.done < self.due else "green"
+
+
+def task_progress(plan_id: int, today: date) -> list[TaskProgress]:
+    """The district's progress task by task: milestones in all, done, due by today, overdue."""
+    def count_if(cond):
+        return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+
+    rows = db.session.execute(
+        select(KeyTask.id, KeyTask.number, KeyTask.title, func.count(Milestone.id),
+               count_if(Milestone.state == MilestoneState.ACCEPTED),
+               count_if(Milestone.due_date < today), count_if(_overdue_condition(today)))
+        .select_from(KeyTask)
+        .outerjoin(Assignment, Assignment.task_id == KeyTask.id)
+        .outerjoin(Milestone, Milestone.assignment_id == Assignment.id)
+        .where(KeyTask.plan_id == plan_id)
+        .group_by(KeyTask.id, KeyTask.number, KeyTask.title).order_by(KeyTask.number)
+    ).all()
+    return [TaskProgress(*(int(v) if isinstance(v, (int, Decimal)) else v for v in row))
+            for row in rows]
+
+
+def overdue_by_unit(plan_id: int, today: date, limit: int | None = None) -> list[tuple]:
+    """(unit id, unit name, overdue milestones, of which lead-role) by most overdue (one query)."""
+    query = (
+        select(Unit.id, Unit.name, func.count(Milestone.id),
+               func.sum(case((Assignment.role == "lead", 1), else_=0)))
+        .join(Assignment, Assignment.unit_id == Unit.id)
+        .join(Milestone, Milestone.assignment_id == Assignment.id)
+        .where(Unit.plan_id == plan_id, _overdue_condition(today))
+        .group_by(Unit.id, Unit.name).order_by(func.count(Milestone.id).desc(), Unit.id)
+    )
+    if limit:
+        query = query.limit(limit)
+    return [(uid, name, int(n), int(lead or 0)) for uid, name, n, lead in db.session.execute(query)]
+
+
+def overdue_items(plan_id: int, today: date, limit: int = 50) -> list[tuple]:
+    """(milestone id, title, due date, days overdue, unit name, unit id, role, task number)."""
+    rows = db.session.execute(
+        select(Milestone.id, Milestone.title, Milestone.due_date, Unit.name, Unit.id,
+               Assignment.role, KeyTask.number)
+        .join(Assignment, Milestone.assignment_id == Assignment.id)
+        .join(Unit, Assignment.unit_id == Unit.id)
+        .join(KeyTask, Assignment.task_id == KeyTask.id)
+        .where(Unit.plan_id == plan_id, _overdue_condition(today))
+        .order_by(Milestone.due_date, KeyTask.number, Unit.sort_order, Milestone.id).limit(limit)
+    ).all()
+    return [(mid, title, due, (today - due).days, uname, uid, role, number)
+            for mid, title, due, uname, uid, role, number in rows]
+
+
+# ---------------------------------------------------------------- cockpit
+
+
+def top_bottom(period: ScorePeriod | None, n: int = 3) -> dict[str, dict[str, list[ScoreCard]]]:
+    """{peer group: {"top": [...], "bottom": [...]}} of a period (one query)."""
+    if period is None:
+        return {}
+    result = {}
+    for group, cards in ranking(period).items():
+        top = cards[:n]
+        bottom = [c for c in cards[-n:] if c not in top][::-1]
+        result[group] = {"top": top, "bottom": bottom}
+    return result
+
+
+def latest_scored_month(plan_id: int, *, published_only: bool = False) -> ScorePeriod | None:
+    """The newest month with scores (the newest revision; published ones only if asked)."""
+    query = (select(ScorePeriod).options(joinedload(ScorePeriod.rule_set))
+             .where(ScorePeriod.plan_id == plan_id, ScorePeriod.kind == "month",
+                    ScorePeriod.computed_at.is_not(None)))
+    if published_only:
+        query = query.where(ScorePeriod.state == PeriodState.PUBLISHED)
+    return db.session.scalar(query.order_by(ScorePeriod.starts_on.desc(),
+                                            ScorePeriod.revision.desc()).limit(1))
+
+
+def monthly_register_trend(plan_id: int, year: int, upto: date) -> dict[str, list]:
+    """District register counts at each month end of a year up to `upto` (one query)."""
+    from taskflow.enterprises.models import Enterprise
+
+    months = [m for m in parse_period_key(str(year)).months() if m.starts_on <= upto]
+    columns = []
+    for month in months:
+        day = min(month.ends_on, upto)
+        alive = or_(Enterprise.closed_on.is_(None), Enterprise.closed_on > day)
+        tech = and_(Enterprise.tech_in_library_on <= day,
+                    or_(Enterprise.tech_removed_on.is_(None), Enterprise.tech_removed_on > day),
+                    alive)
+        high = and_(Enterprise.high_tech_cert_on <= day, Enterprise.high_tech_expires_on > day, alive)
+        columns.append(func.coalesce(func.sum(case((tech, 1), else_=0)), 0))
+        columns.append(func.coalesce(func.sum(case((high, 1), else_=0)), 0))
+    if not columns:
+        return {"labels": [], "tech_based": [], "high_tech": []}
+    row = db.session.execute(
+        select(*columns).select_from(Enterprise).join(Unit, Enterprise.unit_id == Unit.id)
+        .where(Unit.plan_id == plan_id)
+    ).one()
+    return {"labels": [m.key for m in months],
+            "tech_based": [int(row[2 * i]) for i in range(len(months))],
+            "high_tech": [int(row[2 * i + 1]) for i in range(len(months))]}
+
+
+def score_trend(plan_id: int, year: int) -> dict[str, dict[str, float]]:
+    """{peer group: {month: average total}} over each month's newest revision (one query)."""
+    months = [f"{year}-{m:02d}" for m in range(1, 13)]
+    newest = (select(ScorePeriod.key, func.max(ScorePeriod.revision).label("revision"))
+              .where(ScorePeriod.plan_id == plan_id, ScorePeriod.key.in_(months))
+              .group_by(ScorePeriod.key).subquery())
+    rows = db.session.execute(
+        select(ScorePeriod.key, ScoreCard.peer_group, func.avg(ScoreCard.total))
+        .join(newest, and_(ScorePeriod.key == newest.c.key, ScorePeriod.revision == newest.c.revision))
+        .join(ScoreCard, ScoreCard.period_id == ScorePeriod.id)
+        .where(ScorePeriod.plan_id == plan_id)
+        .group_by(ScorePeriod.key, ScoreCard.peer_group)
+    ).all()
+    result: dict[str, dict[str, float]] = defaultdict(dict)
+    for key, group, avg in rows:
+        result[group][key] = round(float(avg), 2)
+    return dict(result)
+
+
+def plan_goal_targets(plan: Plan) -> dict[str, dict[int, float]]:
+    """{indicator code: {year: in-library target}} of the plan's 合计 row, 2025 interpolated."""
+    from taskflow.core.progress import interpolate_target
+    from taskflow.plans.models import Indicator, Target, TargetKind
+
+    known: dict[str, dict[int, float]] = defaultdict(dict)
+    for code, year, value in db.session.execute(
+        select(Indicator.code, Target.year, Target.value)
+        .join(Indicator, Target.indicator_id == Indicator.id)
+        .where(Target.plan_id == plan.id, Target.unit_id.is_(None),
+               Target.kind == TargetKind.IN_LIBRARY)
+    ):
+        known[code][year] = value
+    result = {}
+    for code, by_year in known.items():
+        result[code] = {year: interpolate_target(by_year, year) for year in (2022, 2023, 2025, 2027)}
+    return result

@@ -1,0 +1,385 @@
+"""The monthly innovation report (创新报表, Excel) and the quarterly bulletin (季通报, Word).
+
+Charts are drawn with matplotlib (Agg backend) into PNG images. Chinese labels need a CJK font;
+when none is installed the charts label units by number and the document's tables carry the
+names (the numbers match the tables' 序号 column).
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import date, timedelta
+from decimal import Decimal
+from functools import lru_cache
+
+from flask_babel import gettext as _
+
+from taskflow.core.spreadsheets import build_workbook
+from taskflow.extensions import db
+from taskflow.plans.models import Plan
+from taskflow.scores import queries
+from taskflow.scores.models import Bulletin, ScorePeriod
+from taskflow.scores.rules import parse_period_key
+
+CJK_FONT_NAMES = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Zen Hei",
+                  "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei", "PingFang SC",
+                  "Noto Serif CJK SC", "AR PL UMing CN", "Droid Sans Fallback")
+
+GRADE_COLOURS = {"green": "#2fb344", "blue": "#206bc4", "yellow": "#f2b01e",
+                 "orange": "#f76707", "red": "#d63939"}
+
+
+def peer_group_label(group: str) -> str:
+    return {"department": _("Departments"), "street_town": _("Streets and towns"),
+            "park_task_force": _("Parks and task forces")}.get(group, group)
+
+
+def grade_label(grade: str) -> str:
+    return {"green": _("Excellent (green)"), "blue": _("Good (blue)"), "yellow": _("Fair (yellow)"),
+            "orange": _("Warning (orange)"), "red": _("Poor (red)")}.get(grade, grade)
+
+
+def light_text(light: str) -> str:
+    return {"green": _("Green"), "yellow": _("Yellow"), "red": _("Red"), "grey": "—"}.get(light, light)
+
+
+def period_label(key: str) -> str:
+    period = parse_period_key(key)
+    if period.kind == "month":
+        return _("%(year)s-%(month)s", year=period.year, month=f"{period.starts_on.month:02d}")
+    if period.kind == "quarter":
+        return _("Q%(q)s %(year)s", q=key[-1], year=period.year)
+    return str(period.year)
+
+
+def _num(value) -> float | int | None:
+    if value is None:
+        return None
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+# ---------------------------------------------------------------- monthly innovation report
+
+
+def monthly_rows(plan: Plan, key: str) -> tuple[list[str], list[list], list]:
+    """Header, unit rows and the 合计 row of the monthly innovation report."""
+    from taskflow.enterprises import queries as eq
+    from taskflow.enterprises.models import DispatchPeriod
+
+    period = parse_period_key(key)
+    if period.kind != "month":
+        raise ValueError("the innovation report is monthly")
+    day = period.ends_on
+    units = eq.dispatch_units(plan.id)
+    rows = eq.progress_rows(plan, day, units)
+    dispatch = db.session.scalar(db.select(DispatchPeriod).where(
+        DispatchPeriod.plan_id == plan.id, DispatchPeriod.month == period.starts_on))
+    confirmed = eq.confirmations(dispatch.id) if dispatch else {}
+    scored = queries.reference_period(plan.id, key)
+    cards = {}
+    if scored is not None:
+        for group_cards in queries.ranking(scored).values():
+            for card in group_cards:
+                cards[card.unit_id] = card
+    header = [_("No."), _("Unit"), _("Tech-based enterprises in library"), _("Year target"),
+              _("Expected to date"), _("Completion %"), _("Light"),
+              _("Valid high-tech enterprises"), _("Year target"), _("Expected to date"),
+              _("Completion %"), _("Light"), _("New high-tech this year"), _("Cultivated"),
+              _("Attracted"), _("Dispatch confirmed"), _("Score"), _("Grade"), _("Rank in peer group")]
+    body = []
+    totals = {"tech": 0, "tech_target": 0.0, "high": 0, "high_target": 0.0, "new": 0,
+              "cultivated": 0, "attracted": 0}
+    for number, row in enumerate(rows, start=1):
+        tech = row.progress["tech_in_library"]
+        high = row.progress["high_tech_valid"]
+        confirmation = confirmed.get(row.unit.id)
+        card = cards.get(row.unit.id)
+        body.append([
+            number, row.unit.name, row.figures["tech_in_library"],
+            round(tech.target) if tech.target is not None else None,
+            round(tech.expected, 1) if tech.expected is not None else None,
+            round(tech.completion_pct, 1) if tech.completion_pct is not None else None,
+            light_text(tech.light), row.figures["high_tech_valid"],
+            round(high.target) if high.target is not None else None,
+            round(high.expected, 1) if high.expected is not None else None,
+            round(high.completion_pct, 1) if high.completion_pct is not None else None,
+            light_text(high.light), row.figures["high_tech_new"], row.figures["cultivated"],
+            row.figures["attracted"],
+            (_("Yes") if confirmation and confirmation.confirmed_at else _("No")) if dispatch else "—",
+            _num(card.total) if card else None, grade_label(card.grade) if card else "",
+            f"{card.rank}/{card.group_size}" if card and card.rank else "",
+        ])
+        totals["tech"] += row.figures["tech_in_library"]
+        totals["high"] += row.figures["high_tech_valid"]
+        totals["tech_target"] += round(tech.target) if tech.target is not None else 0
+        totals["high_target"] += round(high.target) if high.target is not None else 0
+        totals["new"] += row.figures["high_tech_new"]
+        totals["cultivated"] += row.figures["cultivated"]
+        totals["attracted"] += row.figures["attracted"]
+    total_row = ["", _("Total"), totals["tech"], int(totals["tech_target"]), None, None, "",
+                 totals["high"], int(totals["high_target"]), None, None, "", totals["new"],
+                 totals["cultivated"], totals["attracted"], "", None, "", ""]
+    return header, body, total_row
+
+
+def monthly_report(plan: Plan, key: str) -> bytes:
+    """The 创新报表 of a month as .xlsx: figures, targets, completion, lights, scores and ranks."""
+    header, body, total_row = monthly_rows(plan, key)
+    sheets = [(_("Innovation report"), header, body + [total_row])]
+    scored = queries.reference_period(plan.id, key)
+    if scored is not None:
+        ranking_header = [_("Peer group"), _("Rank"), _("Unit"), _("Task execution"),
+                          _("Indicator completion"), _("Responsiveness"), _("Quality"),
+                          _("Incentive"), _("Computed total"), _("Adjustment"), _("Total"),
+                          _("Grade"), _("Movement")]
+        ranking_rows = []
+        for group, cards in queries.ranking(scored).items():
+            for card in cards:
+                ranking_rows.append([
+                    peer_group_label(group), card.rank, card.unit.name, _num(card.execution),
+                    _num(card.indicators), _num(card.responsiveness), _num(card.quality),
+                    _num(card.incentive), _num(card.computed_total), _num(card.adjustment),
+                    _num(card.total), grade_label(card.grade), card.movement,
+                ])
+        sheets.append((_("Peer rankings"), ranking_header, ranking_rows))
+    return build_workbook(sheets)
+
+
+# ---------------------------------------------------------------- charts
+
+
+@lru_cache(maxsize=1)
+def cjk_font() -> str | None:
+    """The name of an installed font with Chinese glyphs, or None."""
+    from matplotlib import font_manager
+
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    for name in CJK_FONT_NAMES:
+        if name in installed:
+            return name
+    return None
+
+
+def _chart_labels(names: list[str]) -> list[str]:
+    return names if cjk_font() else [str(i) for i in range(1, len(names) + 1)]
+
+
+def bar_chart(title: str, names: list[str], values: list[float], colours: list[str] | None = None,
+              *, ylabel: str = "") -> bytes:
+    """A PNG bar chart (labels fall back to numbers without a CJK font)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    font = cjk_font()
+    rc = {"font.family": [font, "DejaVu Sans"]} if font else {"font.family": ["DejaVu Sans"]}
+    with matplotlib.rc_context(rc):
+        fig, ax = plt.subplots(figsize=(7.2, 3.4), dpi=110)
+        labels = _chart_labels(names)
+        ax.bar(range(len(values)), values, color=colours or "#206bc4")
+        ax.set_xticks(range(len(values)))
+        ax.set_xticklabels(labels, rotation=45 if font else 0, ha="right" if font else "center",
+                           fontsize=8)
+        ax.set_title(title if font else "")
+        if ylabel and font:
+            ax.set_ylabel(ylabel)
+        if values:
+            low = min(values)
+            ax.set_ylim(max(0, min(low - 5, 60)), max(values) + 5)
+        ax.grid(axis="y", alpha=.3)
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")
+        plt.close(fig)
+    return buffer.getvalue()
+
+
+def progress_chart(title: str, labels: list[str], actual: list[float], target: list[float]) -> bytes:
+    """A PNG grouped bar chart: actual against target per indicator."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    font = cjk_font()
+    rc = {"font.family": [font, "DejaVu Sans"]} if font else {"font.family": ["DejaVu Sans"]}
+    with matplotlib.rc_context(rc):
+        fig, ax = plt.subplots(figsize=(6.0, 3.0), dpi=110)
+        xs = range(len(labels))
+        ax.bar([x - 0.2 for x in xs], actual, width=0.4, color="#206bc4",
+               label=_("Actual") if font else "actual")
+        ax.bar([x + 0.2 for x in xs], target, width=0.4, color="#c5cad3",
+               label=_("Year target") if font else "target")
+        ax.set_xticks(list(xs))
+        ax.set_xticklabels(_chart_labels(labels))
+        ax.set_title(title if font else "")
+        ax.legend()
+        ax.grid(axis="y", alpha=.3)
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")
+        plt.close(fig)
+    return buffer.getvalue()
+
+
+# ---------------------------------------------------------------- quarterly bulletin
+
+
+def bulletin_data(period: ScorePeriod, *, today: date) -> dict:
+    """The tables of a quarter's bulletin, taken once when the draft is made (JSON-able)."""
+    from taskflow.enterprises import queries as eq
+
+    plan = db.session.get(Plan, period.plan_id)
+    day = min(period.ends_on, today)
+    rankings = {}
+    for group, cards in queries.ranking(period).items():
+        rankings[group] = [
+            {"rank": c.rank, "unit": c.unit.name, "unit_id": c.unit_id, "total": float(c.total),
+             "grade": c.grade, "movement": c.movement, "execution": float(c.execution),
+             "indicators": float(c.indicators), "responsiveness": float(c.responsiveness),
+             "quality": float(c.quality), "incentive": float(c.incentive)}
+            for c in cards
+        ]
+    overdue_cutoff = period.ends_on + timedelta(days=1)
+    red_items = [
+        {"milestone_id": mid, "title": title, "due": due.isoformat(), "days": days, "unit": uname,
+         "role": role, "task": number}
+        for mid, title, due, days, uname, _uid, role, number
+        in queries.overdue_items(plan.id, min(overdue_cutoff, today), limit=100)
+    ]
+    red_units = [{"unit": name, "count": count, "lead": lead}
+                 for _uid, name, count, lead in queries.overdue_by_unit(plan.id, min(overdue_cutoff, today), limit=10)]
+    units = eq.dispatch_units(plan.id)
+    district = eq.district_progress(plan, day, [u.id for u in units])
+    progress_rows = []
+    for figure, label in (("tech_in_library", _("Tech-based enterprises in library")),
+                          ("high_tech_valid", _("Valid high-tech enterprises"))):
+        assessed = district.against_district[figure]
+        progress_rows.append({
+            "figure": figure, "label": label, "actual": district.totals.get(figure, 0),
+            "target": round(assessed.target) if assessed.target is not None else None,
+            "expected": round(assessed.expected, 1) if assessed.expected is not None else None,
+            "completion_pct": round(assessed.completion_pct, 1)
+            if assessed.completion_pct is not None else None,
+            "light": assessed.light,
+        })
+    recognitions = [
+        {"unit": r.unit.name, "title": r.title, "awarded": r.awarded_on.isoformat(),
+         "points": float(r.points)}
+        for r in queries.recognitions(plan.id)
+        if period.starts_on <= r.awarded_on <= period.ends_on
+    ]
+    return {
+        "title": _("Quarterly bulletin on the double-doubling action, %(period)s",
+                   period=period_label(period.key)),
+        "period": period.key, "revision": period.revision, "as_of": day.isoformat(),
+        "rankings": rankings, "red_items": red_items, "red_units": red_units,
+        "progress": progress_rows, "recognitions": recognitions,
+    }
+
+
+def draft_sections(data: dict) -> list[tuple[str, str, str]]:
+    """(key, title, body) of the bulletin's editable sections, drafted from its data."""
+    period = period_label(data["period"])
+    top = []
+    for group, rows in data["rankings"].items():
+        if rows:
+            top.append(_("%(group)s: %(unit)s first with %(total)s points",
+                         group=peer_group_label(group), unit=rows[0]["unit"], total=rows[0]["total"]))
+    progress_text = "；".join(
+        _("%(label)s %(actual)s (year target %(target)s, %(pct)s%% of the year's increment)",
+          label=p["label"], actual=p["actual"], target=p["target"] if p["target"] is not None else "—",
+          pct=p["completion_pct"] if p["completion_pct"] is not None else "—")
+        for p in data["progress"])
+    red_units = "、".join(u["unit"] for u in data["red_units"][:5])
+    commended = "、".join(sorted({r["unit"] for r in data["recognitions"]}))
+    return [
+        ("intro", _("1. Overall situation"),
+         _("In %(period)s the units concerned pushed the double-doubling action forward as the "
+           "work plan requires. The joint-meeting office has assessed each unit's task execution, "
+           "indicator completion, responsiveness and reporting quality; the results are reported "
+           "below.", period=period)),
+        ("rankings", _("2. Peer rankings"),
+         "；".join(top) + "。" if top else _("No scores were computed for this quarter.")),
+        ("red_list", _("3. Overdue items (red list)"),
+         _("%(n)s items were overdue at the end of the quarter; the units with the most overdue "
+           "items are: %(units)s. They are to finish them within a set time and report back.",
+           n=len(data["red_items"]), units=red_units or _("none"))),
+        ("progress", _("4. Progress against the targets"), progress_text + "。"),
+        ("commendations", _("5. Commendations"),
+         _("The following units are commended: %(units)s.", units=commended)
+         if commended else _("No recognitions were entered this quarter.")),
+        ("requirements", _("6. Next steps"),
+         _("Every unit is to check its overdue items one by one, fill in the monthly figures on "
+           "time and answer urge notices by their response date.")),
+    ]
+
+
+def bulletin_docx(bulletin: Bulletin) -> bytes:
+    """The bulletin as a Word document, from its (frozen, once published) text and data."""
+    from docx import Document
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.shared import Cm, Pt
+
+    data = bulletin.data
+    document = Document()
+    style = document.styles["Normal"]
+    style.font.size = Pt(12)
+    heading = document.add_heading(bulletin.title, level=0)
+    heading.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    if bulletin.state != "published":
+        document.add_paragraph(_("DRAFT — not yet published"))
+    for section in bulletin.sections:
+        document.add_heading(section.title, level=1)
+        for paragraph in section.body.split("\n"):
+            if paragraph.strip():
+                document.add_paragraph(paragraph.strip())
+        if section.key == "rankings":
+            for group, rows in data.get("rankings", {}).items():
+                document.add_heading(peer_group_label(group), level=2)
+                _table(document, [_("Rank"), _("Unit"), _("Total"), _("Grade"), _("Movement")],
+                       [[r["rank"], r["unit"], f'{r["total"]:.2f}', grade_label(r["grade"]),
+                         "" if r["movement"] is None else f'{r["movement"]:+d}'] for r in rows])
+                if rows:
+                    image = bar_chart(peer_group_label(group), [r["unit"] for r in rows],
+                                      [r["total"] for r in rows],
+                                      [GRADE_COLOURS.get(r["grade"], "#206bc4") for r in rows],
+                                      ylabel=_("Total"))
+                    document.add_picture(io.BytesIO(image), width=Cm(15))
+        elif section.key == "red_list":
+            _table(document, [_("Task"), _("Unit"), _("Item"), _("Due"), _("Days overdue")],
+                   [[r["task"], r["unit"], r["title"], r["due"], r["days"]]
+                    for r in data.get("red_items", [])])
+        elif section.key == "progress":
+            rows = data.get("progress", [])
+            _table(document, [_("Indicator"), _("Actual"), _("Year target"), _("Expected to date"),
+                              _("Completion %"), _("Light")],
+                   [[p["label"], p["actual"], p["target"], p["expected"], p["completion_pct"],
+                     light_text(p["light"])] for p in rows])
+            if rows:
+                image = progress_chart(_("Progress against the targets"),
+                                       [p["label"] for p in rows], [p["actual"] for p in rows],
+                                       [p["target"] or 0 for p in rows])
+                document.add_picture(io.BytesIO(image), width=Cm(13))
+        elif section.key == "commendations" and data.get("recognitions"):
+            _table(document, [_("Unit"), _("Recognition"), _("Date"), _("Points")],
+                   [[r["unit"], r["title"], r["awarded"], r["points"]] for r in data["recognitions"]])
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def _table(document, header: list[str], rows: list[list]) -> None:
+    table = document.add_table(rows=1, cols=len(header))
+    table.style = "Table Grid"
+    for cell, text in zip(table.rows[0].cells, header):
+        cell.text = str(text)
+        for run in cell.paragraphs[0].runs:
+            run.bold = True
+    for values in rows:
+        cells = table.add_row().cells
+        for cell, value in zip(cells, values):
+            cell.text = "" if value is None else str(value)

@@ -1,0 +1,217 @@
+"""The default rule set (the plan's 督查激励考核), parameter validation, periods and grades.
+
+Points rules, all parameters of a ScoreRuleSet (DESIGN.md §6):
+- base 100;
+- task execution: each milestone originally due in the period and due by the day of computation:
+  on time 0, late by up to `grace_days` days, later, or missing (not accepted yet), with points per
+  class for the lead and the responsible role (default −5 lead / −3 responsible per missed item),
+  times the milestone's weight; the component never goes below `floor`;
+- indicator completion: register figures at the period's end against expected-to-date progress
+  towards the year's in-library target: −`points_per_10_behind` per 10 points behind, at most
+  `max_deduction_per_indicator` per indicator;
+- responsiveness: urge notices issued in the period, answered on time / late / not answered by
+  the response date, times a factor per notice level;
+- quality: updates reviewed in the period: accepted at first submission (bonus), returned
+  (deduction), returned for false reporting (−2 each), with a bonus cap and a floor;
+- incentive: a year's in-library target reached (+ per indicator) and recognitions entered by the
+  supervision team (their points, at most `recognition_max` each), capped at `cap`.
+Grades: five bands (五色图) by total, highest first.
+"""
+
+from __future__ import annotations
+
+import calendar
+import copy
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+GRADE_CODES = ("green", "blue", "yellow", "orange", "red")
+
+DEFAULT_RULE_NAME = "督查激励考核细则（默认）"
+
+DEFAULT_PARAMETERS: dict = {
+    "base": 100,
+    "execution": {
+        "grace_days": 7,
+        "lead": {"on_time": 0, "late_minor": -1, "late_major": -2, "missing": -5},
+        "responsible": {"on_time": 0, "late_minor": -0.5, "late_major": -1.5, "missing": -3},
+        "floor": -40,
+    },
+    "indicators": {
+        "codes": ["tech_based", "high_tech"],
+        "points_per_10_behind": 1,
+        "max_deduction_per_indicator": 10,
+    },
+    "responsiveness": {
+        "on_time": 0,
+        "late": -1,
+        "unanswered": -2,
+        "level_factor": {"blue": 1, "yellow": 1, "red": 2},
+        "floor": -20,
+    },
+    "quality": {
+        "first_pass": 0.5,
+        "return": -1,
+        "false_reporting": -2,
+        "bonus_cap": 5,
+        "floor": -20,
+    },
+    "incentive": {"target_met": 2, "recognition_max": 5, "cap": 10},
+    "grades": [
+        {"code": "green", "min": 95},
+        {"code": "blue", "min": 90},
+        {"code": "yellow", "min": 80},
+        {"code": "orange", "min": 70},
+        {"code": "red", "min": 0},
+    ],
+}
+
+
+def default_parameters() -> dict:
+    """A fresh copy of the default parameters."""
+    return copy.deepcopy(DEFAULT_PARAMETERS)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check(template, value, path: str, errors: list[str]) -> None:
+    if isinstance(template, dict):
+        if not isinstance(value, dict):
+            errors.append(f"{path}: expected an object")
+            return
+        for key, sub in template.items():
+            if key not in value:
+                errors.append(f"{path}.{key}: missing")
+            else:
+                _check(sub, value[key], f"{path}.{key}", errors)
+        for key in value:
+            if key not in template:
+                errors.append(f"{path}.{key}: unknown key")
+    elif isinstance(template, list) and path.endswith("codes"):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            errors.append(f"{path}: expected a list of indicator codes")
+    elif _is_number(template):
+        if not _is_number(value):
+            errors.append(f"{path}: expected a number")
+
+
+def validate_parameters(params) -> list[str]:
+    """Problems with a parameter set (empty when it is usable)."""
+    errors: list[str] = []
+    template = {k: v for k, v in DEFAULT_PARAMETERS.items() if k != "grades"}
+    if not isinstance(params, dict):
+        return ["parameters: expected an object"]
+    _check(template, {k: v for k, v in params.items() if k != "grades"}, "parameters", errors)
+    grades = params.get("grades")
+    if not isinstance(grades, list) or len(grades) != len(GRADE_CODES):
+        errors.append("parameters.grades: expected five bands")
+    else:
+        codes = [g.get("code") if isinstance(g, dict) else None for g in grades]
+        mins = [g.get("min") if isinstance(g, dict) else None for g in grades]
+        if codes != list(GRADE_CODES):
+            errors.append("parameters.grades: bands must be " + ", ".join(GRADE_CODES) + " in order")
+        if not all(_is_number(m) for m in mins):
+            errors.append("parameters.grades: every band needs a numeric min")
+        elif any(mins[i] <= mins[i + 1] for i in range(len(mins) - 1)):
+            errors.append("parameters.grades: minimums must fall from green to red")
+    for role in ("lead", "responsible"):
+        role_points = params.get("execution", {}).get(role, {})
+        if isinstance(role_points, dict) and any(_is_number(v) and v > 0 for v in role_points.values()):
+            errors.append(f"parameters.execution.{role}: points must be zero or negative")
+    return errors
+
+
+def grade_for(total, grades: list[dict]) -> str:
+    """The five-colour band of a total (the first band whose minimum it reaches)."""
+    value = float(total)
+    for band in grades:
+        if value >= band["min"]:
+            return band["code"]
+    return grades[-1]["code"]
+
+
+def points(value) -> Decimal:
+    """A number of points, rounded half-up to two decimals."""
+    return Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+# ---------------------------------------------------------------- periods
+
+PERIOD_RE = re.compile(r"^(\d{4})(?:-(\d{2})|Q([1-4]))?$")
+
+
+@dataclass(frozen=True)
+class Period:
+    """A month (2024-03), a quarter (2024Q1) or a year (2024)."""
+
+    key: str
+    kind: str
+    year: int
+    starts_on: date
+    ends_on: date
+
+    def as_of(self, today: date) -> date:
+        """The day facts are read as of: the period's end, or today while it runs."""
+        return min(self.ends_on, today)
+
+    def previous(self) -> "Period":
+        """The period of the same kind just before this one."""
+        return parse_period_key(previous_key(self.key))
+
+    def months(self) -> list["Period"]:
+        """The months inside this period."""
+        result = []
+        month = self.starts_on
+        while month <= self.ends_on:
+            result.append(parse_period_key(f"{month.year}-{month.month:02d}"))
+            month = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+        return result
+
+
+class PeriodError(ValueError):
+    """A period key that is not YYYY, YYYY-MM or YYYYQn."""
+
+
+def parse_period_key(key: str) -> Period:
+    """Parse 2024-03, 2024Q1 or 2024."""
+    match = PERIOD_RE.match((key or "").strip())
+    if not match:
+        raise PeriodError(f"not a period: {key!r} (use 2024-03, 2024Q1 or 2024)")
+    year = int(match.group(1))
+    if match.group(2):
+        month = int(match.group(2))
+        if not 1 <= month <= 12:
+            raise PeriodError(f"not a month: {key!r}")
+        last = calendar.monthrange(year, month)[1]
+        return Period(f"{year}-{month:02d}", "month", year, date(year, month, 1), date(year, month, last))
+    if match.group(3):
+        quarter = int(match.group(3))
+        first = 3 * quarter - 2
+        last_month = first + 2
+        last = calendar.monthrange(year, last_month)[1]
+        return Period(f"{year}Q{quarter}", "quarter", year, date(year, first, 1),
+                      date(year, last_month, last))
+    return Period(str(year), "year", year, date(year, 1, 1), date(year, 12, 31))
+
+
+def previous_key(key: str) -> str:
+    """2024-03 → 2024-02, 2024Q1 → 2023Q4, 2024 → 2023."""
+    period = parse_period_key(key)
+    if period.kind == "month":
+        prior = period.starts_on - timedelta(days=1)
+        return f"{prior.year}-{prior.month:02d}"
+    if period.kind == "quarter":
+        quarter = int(key[-1])
+        return f"{period.year - 1}Q4" if quarter == 1 else f"{period.year}Q{quarter - 1}"
+    return str(period.year - 1)
+
+
+def periods_containing(day: date) -> list[Period]:
+    """The month, quarter and year that contain `day`."""
+    quarter = (day.month - 1) // 3 + 1
+    return [parse_period_key(f"{day.year}-{day.month:02d}"),
+            parse_period_key(f"{day.year}Q{quarter}"), parse_period_key(str(day.year))]

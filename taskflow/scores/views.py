@@ -1,0 +1,597 @@
+"""Score pages: periods and rankings, a unit's breakdown, supervision actions, rules,
+recognitions, the five-colour map, the monthly report, quarterly bulletins and the cockpit."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.routing import BuildError
+
+from taskflow.core import clock
+from taskflow.core import permissions as perms
+from taskflow.core.http import attachment_headers
+from taskflow.core.spreadsheets import xlsx_response
+from taskflow.extensions import db
+from taskflow.scores import bp, operations, queries, reports
+from taskflow.scores.forms import (
+    AdjustForm,
+    BulletinCreateForm,
+    CorrectForm,
+    RecognitionForm,
+    RecomputeForm,
+    RuleSetForm,
+    VersionForm,
+)
+from taskflow.scores.models import (
+    COMPONENTS,
+    Bulletin,
+    BulletinState,
+    PeriodState,
+    ScorePeriod,
+    ScoreRuleSet,
+)
+from taskflow.scores.rules import PeriodError, default_parameters, parse_period_key
+from taskflow.units.models import Unit
+
+DOCX_MIMETYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _plan():
+    plan = queries.district_plan()
+    if plan is None:
+        abort(404)
+    return plan
+
+
+def _key_or_404(key: str) -> str:
+    try:
+        return parse_period_key(key).key
+    except PeriodError:
+        abort(404)
+
+
+def _published_only() -> bool:
+    return not perms.can_view_draft_scores(current_user)
+
+
+def _period_or_404(key: str, revision: int | None = None) -> ScorePeriod:
+    """The revision asked for (or the one shown by default); unit users see published ones only."""
+    plan = _plan()
+    key = _key_or_404(key)
+    if revision is not None:
+        period = queries.period_revision(plan.id, key, revision)
+        if period is not None and _published_only() and period.state != PeriodState.PUBLISHED:
+            period = None
+    else:
+        period = queries.shown_period(plan.id, key, published_only=_published_only())
+    perms.require_visible(period is not None)
+    return period
+
+
+def _safe_url(endpoint: str, **values) -> str | None:
+    try:
+        return url_for(endpoint, **values)
+    except BuildError:
+        return None
+
+
+def component_label(name: str) -> str:
+    return {"execution": _("Task execution"), "indicators": _("Indicator completion"),
+            "responsiveness": _("Responsiveness"), "quality": _("Quality"),
+            "incentive": _("Incentive")}.get(name, name)
+
+
+def state_label(state: str) -> str:
+    return {"draft": _("Draft"), "locked": _("Locked"), "published": _("Published")}.get(state, state)
+
+
+def indicator_name(code: str) -> str:
+    return {"tech_based": _("Tech-based enterprises"), "high_tech": _("High-tech enterprises")}.get(code, code)
+
+
+def item_text(item) -> str:
+    """The sentence explaining one score item."""
+    d = item.detail or {}
+    role = _("lead unit") if d.get("role") == "lead" else _("responsible unit")
+    texts = {
+        "milestone_on_time": lambda: _("Task %(task)s “%(title)s” (due %(due)s, %(role)s): done on time",
+                                       task=d.get("task"), title=d.get("title"), due=d.get("due"), role=role),
+        "milestone_late_minor": lambda: _("Task %(task)s “%(title)s” (due %(due)s, %(role)s): done %(days)s days late",
+                                          task=d.get("task"), title=d.get("title"), due=d.get("due"), role=role,
+                                          days=d.get("days_late")),
+        "milestone_late_major": lambda: _("Task %(task)s “%(title)s” (due %(due)s, %(role)s): done %(days)s days late",
+                                          task=d.get("task"), title=d.get("title"), due=d.get("due"), role=role,
+                                          days=d.get("days_late")),
+        "milestone_missing": lambda: _("Task %(task)s “%(title)s” (due %(due)s, %(role)s): not done, %(days)s days overdue",
+                                       task=d.get("task"), title=d.get("title"), due=d.get("due"), role=role,
+                                       days=d.get("days_late")),
+        "indicator_behind": lambda: _("%(indicator)s: %(actual)s against an expected %(expected)s (year target %(target)s); %(pct)s%% done, %(behind)s points behind expected-to-date progress",
+                                      indicator=indicator_name(d.get("indicator")), actual=d.get("actual"),
+                                      expected=d.get("expected"), target=d.get("target"),
+                                      pct=d.get("completion_pct"), behind=d.get("behind")),
+        "indicator_on_track": lambda: _("%(indicator)s: %(actual)s against an expected %(expected)s (year target %(target)s); on track",
+                                        indicator=indicator_name(d.get("indicator")), actual=d.get("actual"),
+                                        expected=d.get("expected"), target=d.get("target")),
+        "notice_on_time": lambda: _("Notice %(number)s answered on time", number=d.get("number")),
+        "notice_late": lambda: _("Notice %(number)s answered after its response date %(due)s",
+                                 number=d.get("number"), due=d.get("due")),
+        "notice_unanswered": lambda: _("Notice %(number)s not answered by its response date %(due)s",
+                                       number=d.get("number"), due=d.get("due")),
+        "first_pass": lambda: _("“%(title)s” accepted at first submission", title=d.get("title")),
+        "returned": lambda: _("“%(title)s” returned for correction", title=d.get("title")),
+        "returned_false": lambda: _("“%(title)s” returned for false reporting", title=d.get("title")),
+        "target_met": lambda: _("%(indicator)s: year target %(target)s reached (%(actual)s)",
+                                indicator=indicator_name(d.get("indicator")), target=d.get("target"),
+                                actual=d.get("actual")),
+        "recognition": lambda: _("Recognition: %(title)s (%(date)s)", title=d.get("title"), date=d.get("awarded")),
+    }
+    return texts.get(item.reason, lambda: item.reason)()
+
+
+def item_link(item) -> str | None:
+    """Where the event behind an item can be seen."""
+    if item.source_type == "milestones":
+        return _safe_url("assignments.milestone_detail", milestone_id=item.source_id)
+    if item.source_type == "status_updates":
+        return _safe_url("assignments.update_detail", update_id=item.source_id)
+    if item.source_type == "urge_notices":
+        return _safe_url("notices.notice_detail", notice_id=item.source_id)
+    if item.source_type == "indicators":
+        return _safe_url("enterprises.register", unit=item.unit_id)
+    if item.source_type == "score_recognitions":
+        return url_for("scores.recognitions") + f"#recognition-{item.source_id}"
+    return None
+
+
+@bp.app_context_processor
+def score_helpers():
+    return {"component_label": component_label, "score_state_label": state_label,
+            "peer_group_label": reports.peer_group_label, "grade_label": reports.grade_label,
+            "item_text": item_text, "item_link": item_link, "period_label": reports.period_label,
+            "score_components": COMPONENTS}
+
+
+def _commit(success: str) -> bool:
+    try:
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        flash(_("Someone else changed this in the meantime. Reload the page and try again."), "danger")
+        return False
+    flash(success, "success")
+    return True
+
+
+def _refuse(exc: Exception) -> None:
+    db.session.rollback()
+    flash(str(exc), "danger")
+
+
+# ---------------------------------------------------------------- periods and rankings
+
+
+@bp.route("/scores/")
+@login_required
+def index():
+    """Scored periods (newest revision each) and the on-demand recompute."""
+    perms.require(perms.can_view_scores(current_user))
+    plan = _plan()
+    periods = queries.latest_periods(plan.id, published_only=_published_only())
+    form = RecomputeForm() if perms.can_recompute_scores(current_user) else None
+    if form is not None and not form.period.data:
+        form.period.data = clock.local_today().strftime("%Y-%m")
+    return render_template("scores/index.html", periods=periods, form=form)
+
+
+@bp.route("/scores/recompute", methods=["POST"])
+@login_required
+def recompute_any():
+    """Recompute the period typed in the form (month, quarter or year)."""
+    perms.require(perms.can_recompute_scores(current_user))
+    plan = _plan()
+    form = RecomputeForm()
+    if not form.validate_on_submit():
+        flash("; ".join(e for errors in form.errors.values() for e in errors), "danger")
+        return redirect(url_for("scores.index"))
+    return _recompute(plan, form.period.data)
+
+
+def _recompute(plan, key: str):
+    try:
+        period = operations.recompute(plan.id, key, current_user)
+    except operations.ScoreError as exc:
+        _refuse(exc)
+        return redirect(url_for("scores.period", key=key))
+    _commit(_("Scores of %(key)s recomputed.", key=key))
+    return redirect(url_for("scores.period", key=period.key))
+
+
+@bp.route("/scores/periods/<key>")
+@login_required
+def period(key: str):
+    """A period's peer rankings, its state, its revisions and the supervision actions."""
+    perms.require(perms.can_view_scores(current_user))
+    shown = _period_or_404(key, request.args.get("revision", type=int))
+    revisions = [r for r in queries.period_revisions(shown.plan_id, shown.key)
+                 if not _published_only() or r.state == PeriodState.PUBLISHED]
+    latest = revisions[0] if revisions else shown
+    return render_template(
+        "scores/period.html", period=shown, rankings=queries.ranking(shown), revisions=revisions,
+        is_latest=latest.id == shown.id, action_form=VersionForm(), correct_form=CorrectForm(),
+        can_score=perms.can_score(current_user),
+        can_recompute=perms.can_recompute_scores(current_user),
+        can_export=perms.can_view_reports(current_user),
+    )
+
+
+@bp.route("/scores/periods/<key>/recompute", methods=["POST"])
+@login_required
+def recompute(key: str):
+    perms.require(perms.can_recompute_scores(current_user))
+    return _recompute(_plan(), _key_or_404(key))
+
+
+@bp.route("/scores/periods/<key>/units/<int:unit_id>")
+@login_required
+def card(key: str, unit_id: int):
+    """Why a unit's score is what it is: every item, the limits applied, the adjustments."""
+    perms.require_visible(perms.can_view_score_card(current_user, unit_id))
+    shown = _period_or_404(key, request.args.get("revision", type=int))
+    score_card = queries.card_for(shown, unit_id)
+    perms.require_visible(score_card is not None)
+    form = AdjustForm() if perms.can_score(current_user) and shown.state == PeriodState.DRAFT else None
+    return render_template("scores/card.html", period=shown, card=score_card,
+                           breakdown=queries.breakdown(shown, score_card), form=form)
+
+
+@bp.route("/scores/periods/<key>/r<int:revision>/units/<int:unit_id>/adjust", methods=["POST"])
+@login_required
+def adjust(key: str, revision: int, unit_id: int):
+    """Adjust one unit's score with a mandatory reason."""
+    perms.require(perms.can_score(current_user))
+    shown = _period_or_404(key, revision)
+    score_card = queries.card_for(shown, unit_id)
+    perms.require_visible(score_card is not None)
+    form = AdjustForm()
+    target = url_for("scores.card", key=shown.key, unit_id=unit_id, revision=shown.revision)
+    if not form.validate_on_submit():
+        db.session.rollback()
+        return render_template("scores/card.html", period=shown, card=score_card,
+                               breakdown=queries.breakdown(shown, score_card), form=form), 400
+    try:
+        operations.adjust(shown, score_card, points_delta=form.points.data, reason=form.reason.data,
+                          actor=current_user, expected_version=form.expected_version())
+    except operations.ScoreError as exc:
+        _refuse(exc)
+        return redirect(target)
+    _commit(_("Adjustment recorded."))
+    return redirect(target)
+
+
+def _state_action(key: str, revision: int, operation, message: str):
+    perms.require(perms.can_score(current_user))
+    shown = _period_or_404(key, revision)
+    form = VersionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        operation(shown, current_user, expected_version=form.expected_version())
+    except operations.ScoreError as exc:
+        _refuse(exc)
+    else:
+        _commit(message)
+    return redirect(url_for("scores.period", key=shown.key, revision=shown.revision))
+
+
+@bp.route("/scores/periods/<key>/r<int:revision>/lock", methods=["POST"])
+@login_required
+def lock(key: str, revision: int):
+    return _state_action(key, revision, operations.lock, _("Period locked for review."))
+
+
+@bp.route("/scores/periods/<key>/r<int:revision>/unlock", methods=["POST"])
+@login_required
+def unlock(key: str, revision: int):
+    return _state_action(key, revision, operations.unlock, _("Period back to draft."))
+
+
+@bp.route("/scores/periods/<key>/r<int:revision>/publish", methods=["POST"])
+@login_required
+def publish(key: str, revision: int):
+    return _state_action(key, revision, operations.publish, _("Period published."))
+
+
+@bp.route("/scores/periods/<key>/r<int:revision>/correct", methods=["POST"])
+@login_required
+def correct(key: str, revision: int):
+    """A correction of a published period: a new revision; the published one stays visible."""
+    perms.require(perms.can_score(current_user))
+    shown = _period_or_404(key, revision)
+    form = CorrectForm()
+    if not form.validate_on_submit():
+        flash(_("Give the reason for the correction."), "danger")
+        return redirect(url_for("scores.period", key=shown.key, revision=shown.revision))
+    try:
+        new = operations.correct(shown, current_user, reason=form.reason.data,
+                                 expected_version=form.expected_version())
+    except operations.ScoreError as exc:
+        _refuse(exc)
+        return redirect(url_for("scores.period", key=shown.key, revision=shown.revision))
+    _commit(_("Correction started as revision %(n)s.", n=new.revision))
+    return redirect(url_for("scores.period", key=new.key, revision=new.revision))
+
+
+# ---------------------------------------------------------------- rules
+
+
+@bp.route("/scores/rules")
+@login_required
+def rules():
+    """Every version of the rules; the newest in force first."""
+    perms.require(perms.can_view_reports(current_user))
+    return render_template("scores/rules.html", rule_sets=queries.rule_sets(),
+                           can_score=perms.can_score(current_user))
+
+
+@bp.route("/scores/rules/<int:version>")
+@login_required
+def rule_set(version: int):
+    perms.require(perms.can_view_reports(current_user))
+    found = db.session.scalar(select(ScoreRuleSet).where(ScoreRuleSet.version == version))
+    perms.require_visible(found is not None)
+    return render_template("scores/rule_set.html", rule_set=found,
+                           parameters_json=json.dumps(found.parameters, ensure_ascii=False, indent=2))
+
+
+@bp.route("/scores/rules/new", methods=["GET", "POST"])
+@login_required
+def new_rule_set():
+    """Edit the rules: saved as a new version (older versions stay for the periods they scored)."""
+    perms.require(perms.can_score(current_user))
+    form = RuleSetForm()
+    if request.method == "GET":
+        newest = queries.rule_sets()
+        base = newest[0] if newest else None
+        form.name.data = base.name if base else ""
+        form.effective_from.data = clock.local_today()
+        form.parameters.data = json.dumps(base.parameters if base else default_parameters(),
+                                          ensure_ascii=False, indent=2)
+    if form.validate_on_submit():
+        try:
+            created = operations.create_rule_set(current_user, name=form.name.data,
+                                                 effective_from=form.effective_from.data,
+                                                 parameters=form.parsed, note=form.note.data)
+        except operations.ScoreError as exc:
+            _refuse(exc)
+        else:
+            _commit(_("Rules saved as version %(v)s.", v=created.version))
+            return redirect(url_for("scores.rule_set", version=created.version))
+    status = 400 if request.method == "POST" else 200
+    return render_template("scores/rule_form.html", form=form), status
+
+
+# ---------------------------------------------------------------- recognitions
+
+
+@bp.route("/scores/recognitions", methods=["GET", "POST"])
+@login_required
+def recognitions():
+    """Recognitions with their evidence; the supervision team enters them."""
+    perms.require(perms.can_view_reports(current_user))
+    plan = _plan()
+    form = None
+    if perms.can_score(current_user):
+        form = RecognitionForm()
+        form.unit_id.choices = [(u.id, u.name) for u in queries.scored_units(plan.id)]
+        if request.method == "GET":
+            form.awarded_on.data = clock.local_today()
+    if request.method == "POST":
+        perms.require(form is not None)
+        if form.validate_on_submit():
+            unit = db.session.get(Unit, form.unit_id.data)
+            try:
+                operations.add_recognition(current_user, unit=unit, awarded_on=form.awarded_on.data,
+                                           title=form.title.data, points_value=form.points.data,
+                                           evidence=form.evidence.data)
+            except operations.ScoreError as exc:
+                _refuse(exc)
+            else:
+                _commit(_("Recognition recorded."))
+                return redirect(url_for("scores.recognitions"))
+    status = 400 if request.method == "POST" else 200
+    return render_template("scores/recognitions.html", rows=queries.recognitions(plan.id),
+                           form=form), status
+
+
+# ---------------------------------------------------------------- five-colour map
+
+
+@bp.route("/scores/map")
+@login_required
+def colour_map():
+    """Units × months coloured by grade, and the district's progress task by task."""
+    perms.require(perms.can_view_reports(current_user))
+    plan = _plan()
+    today = clock.local_today()
+    year = request.args.get("year", type=int) or today.year
+    if not 2000 <= year <= 2100:
+        abort(404)
+    grid = queries.five_colour_map(plan.id, year)
+    return render_template("scores/map.html", grid=grid, year=year, plan=plan,
+                           tasks=queries.task_progress(plan.id, today),
+                           rule_set=queries.rule_set_for(date(year, 12, 31)))
+
+
+# ---------------------------------------------------------------- monthly report
+
+
+@bp.route("/scores/periods/<key>/innovation-report.xlsx")
+@login_required
+def monthly_report(key: str):
+    """The monthly innovation report (创新报表) as Excel."""
+    perms.require(perms.can_view_reports(current_user))
+    key = _key_or_404(key)
+    if parse_period_key(key).kind != "month":
+        abort(404)
+    content = reports.monthly_report(_plan(), key)
+    return xlsx_response(_("Innovation report %(key)s", key=key) + ".xlsx", content)
+
+
+# ---------------------------------------------------------------- bulletins
+
+
+@bp.route("/scores/bulletins")
+@login_required
+def bulletins():
+    """Quarterly bulletins; the office drafts one from a locked or published quarter."""
+    perms.require(perms.can_view_reports(current_user))
+    plan = _plan()
+    rows = list(db.session.scalars(
+        select(Bulletin).options(selectinload(Bulletin.period))
+        .join(ScorePeriod, Bulletin.period_id == ScorePeriod.id)
+        .where(ScorePeriod.plan_id == plan.id).order_by(Bulletin.id.desc())
+    ))
+    quarters = [p for p in queries.latest_periods(plan.id)
+                if p.kind == "quarter" and p.state != PeriodState.DRAFT]
+    return render_template("scores/bulletins.html", rows=rows, quarters=quarters,
+                           form=BulletinCreateForm(), can_edit=perms.can_edit_bulletin(current_user))
+
+
+@bp.route("/scores/bulletins", methods=["POST"])
+@login_required
+def create_bulletin():
+    perms.require(perms.can_edit_bulletin(current_user))
+    form = BulletinCreateForm()
+    if not form.validate_on_submit():
+        abort(400)
+    period_row = db.session.get(ScorePeriod, form.period_id.data)
+    perms.require_visible(period_row is not None and period_row.plan_id == _plan().id)
+    try:
+        bulletin = operations.create_bulletin(period_row, current_user)
+    except operations.ScoreError as exc:
+        _refuse(exc)
+        return redirect(url_for("scores.bulletins"))
+    _commit(_("Bulletin drafted; edit its text before publishing."))
+    return redirect(url_for("scores.bulletin", bulletin_id=bulletin.id))
+
+
+def _bulletin_or_404(bulletin_id: int) -> Bulletin:
+    found = db.session.scalar(select(Bulletin).options(selectinload(Bulletin.sections),
+                                                       selectinload(Bulletin.period))
+                              .where(Bulletin.id == bulletin_id))
+    perms.require_visible(found is not None)
+    return found
+
+
+@bp.route("/scores/bulletins/<int:bulletin_id>", methods=["GET", "POST"])
+@login_required
+def bulletin(bulletin_id: int):
+    """A bulletin's text; the office edits a draft section by section."""
+    perms.require(perms.can_view_reports(current_user))
+    found = _bulletin_or_404(bulletin_id)
+    form = VersionForm()
+    if request.method == "POST":
+        perms.require(perms.can_edit_bulletin(current_user))
+        if not form.validate_on_submit():
+            abort(400)
+        sections = {s.key: request.form.get(f"section-{s.key}", s.body) for s in found.sections}
+        try:
+            operations.update_bulletin(found, current_user, title=request.form.get("title", ""),
+                                       sections=sections, expected_version=form.expected_version())
+        except operations.ScoreError as exc:
+            _refuse(exc)
+        else:
+            _commit(_("Bulletin saved."))
+        return redirect(url_for("scores.bulletin", bulletin_id=bulletin_id))
+    return render_template("scores/bulletin.html", bulletin=found, form=form,
+                           can_edit=perms.can_edit_bulletin(current_user)
+                           and found.state == BulletinState.DRAFT)
+
+
+@bp.route("/scores/bulletins/<int:bulletin_id>/publish", methods=["POST"])
+@login_required
+def publish_bulletin(bulletin_id: int):
+    perms.require(perms.can_edit_bulletin(current_user))
+    found = _bulletin_or_404(bulletin_id)
+    form = VersionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        operations.publish_bulletin(found, current_user, expected_version=form.expected_version())
+    except operations.ScoreError as exc:
+        _refuse(exc)
+    else:
+        _commit(_("Bulletin published; its text is now frozen."))
+    return redirect(url_for("scores.bulletin", bulletin_id=bulletin_id))
+
+
+@bp.route("/scores/bulletins/<int:bulletin_id>/bulletin.docx")
+@login_required
+def bulletin_docx(bulletin_id: int):
+    """The bulletin as a Word document (a draft says so on its first page)."""
+    perms.require(perms.can_view_reports(current_user))
+    found = _bulletin_or_404(bulletin_id)
+    content = reports.bulletin_docx(found)
+    response = current_app.response_class(content, mimetype=DOCX_MIMETYPE)
+    response.headers.update(attachment_headers(f"{found.title}.docx"))
+    return response
+
+
+# ---------------------------------------------------------------- cockpit
+
+
+@bp.route("/cockpit")
+@login_required
+def cockpit():
+    """Leaders' overview: figures against targets, trends, overdue items, top and bottom units."""
+    perms.require(perms.can_view_cockpit(current_user))
+    from taskflow.enterprises import queries as eq
+    from taskflow.plans.queries import city_comparison
+
+    plan = _plan()
+    today = clock.local_today()
+    unit_ids = list(db.session.scalars(select(Unit.id).where(Unit.plan_id == plan.id)))
+    district = eq.district_progress(plan, today, unit_ids)
+    month = queries.latest_scored_month(plan.id)
+    tasks = queries.task_progress(plan.id, today)
+    return render_template(
+        "scores/cockpit.html", plan=plan, today=today, district=district,
+        goals=queries.plan_goal_targets(plan), comparison=city_comparison(plan),
+        tasks=tasks, overdue_total=sum(t.overdue for t in tasks),
+        overdue_units=queries.overdue_by_unit(plan.id, today, limit=10),
+        month=month, top_bottom=queries.top_bottom(month),
+        overdue_url=_safe_url("notices.overdue"), register_url=_safe_url("enterprises.register"),
+    )
+
+
+@bp.route("/cockpit/data.json")
+@login_required
+def cockpit_data():
+    """Series for the cockpit's trend charts."""
+    perms.require(perms.can_view_cockpit(current_user))
+    plan = _plan()
+    today = clock.local_today()
+    year = request.args.get("year", type=int) or today.year
+    register = queries.monthly_register_trend(plan.id, year, today)
+    scores = queries.score_trend(plan.id, year)
+    months = [f"{year}-{m:02d}" for m in range(1, 13)]
+    return jsonify({
+        "register": {"labels": register["labels"],
+                     "series": [{"label": _("Tech-based enterprises"), "data": register["tech_based"]},
+                                {"label": _("High-tech enterprises"), "data": register["high_tech"]}]},
+        "scores": {"labels": months,
+                   "series": [{"label": reports.peer_group_label(group),
+                               "data": [values.get(m) for m in months]}
+                              for group, values in sorted(scores.items())]},
+    })
+
