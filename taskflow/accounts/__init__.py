@@ -6,15 +6,17 @@ bp = Blueprint("accounts", __name__, cli_group="users")
 
 
 def init_app(app: Flask) -> None:
-    """Tell Flask-Login how to load a user and where the sign-in page is."""
+    """Flask-Login set-up, session timeouts and the refused-access log."""
     from flask_babel import lazy_gettext as _l
 
+    from taskflow.accounts import sessions
     from taskflow.accounts.models import User
     from taskflow.extensions import db, login_manager
 
     login_manager.login_view = "accounts.login"
     login_manager.login_message = _l("Please sign in to continue.")
     login_manager.login_message_category = "warning"
+    sessions.init_app(app)
 
     @login_manager.user_loader
     def load_user(user_key: str):

@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from taskflow.core.db import UTCDateTime, now_default
@@ -60,3 +60,20 @@ class User(UserMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.username} {self.role}>"
+
+
+class LoginAttempt(db.Model):
+    """One sign-in attempt, kept in the database so throttling holds across every web worker."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_username_attempted_at", "username", "attempted_at"),
+        Index("ix_login_attempts_ip_attempted_at", "ip", "attempted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # As typed (stripped): unknown usernames are throttled too, so nothing tells them apart.
+    username: Mapped[str] = mapped_column(String(80))
+    ip: Mapped[str] = mapped_column(String(64))
+    success: Mapped[bool]
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_default)

@@ -1,0 +1,41 @@
+"""Demo accounts, one per role, for `flask demo setup` (`make run`)."""
+
+import secrets
+
+from taskflow.accounts.operations import AccountError, create_user
+from taskflow.accounts.queries import find_unit_in_plan, user_count
+
+# (username, role, unit name or None, display name)
+DEMO_ACCOUNTS = (
+    ("reporter", "reporter", "古南街道", "古南街道填报员"),
+    ("unit_head", "unit_head", "古南街道", "古南街道负责人"),
+    ("reporter_keji", "reporter", "区科技局", "区科技局填报员"),
+    ("reporter_sanjiang", "reporter", "三江街道", "三江街道填报员"),
+    ("office", "office", None, "联席会议办公室"),
+    ("supervisor", "supervisor", None, "督查组"),
+    ("leader", "leader", None, "区领导"),
+    ("admin", "admin", None, "系统管理员"),
+)
+
+
+def create_demo_accounts(district_plan) -> list[tuple[str, str, str, str | None]]:
+    """Create one account per role when no user exists yet; (username, password, role, unit).
+
+    Passwords are random (secrets.token_urlsafe); the caller prints them and commits. Returns
+    an empty list, creating nothing, when any user already exists. A unit missing from the plan
+    raises AccountError naming it.
+    """
+    if user_count() > 0:
+        return []
+    created = []
+    for username, role, unit_name, display_name in DEMO_ACCOUNTS:
+        unit = None
+        if unit_name is not None:
+            unit = find_unit_in_plan(district_plan.id, unit_name)
+            if unit is None:
+                raise AccountError(f"demo accounts: unit {unit_name} is not in plan "
+                                   f"{district_plan.code}")
+        password = secrets.token_urlsafe(12)
+        create_user(username, password, role, unit=unit, display_name=display_name)
+        created.append((username, password, role, unit_name))
+    return created

@@ -1,0 +1,83 @@
+"""Reads about users and the units they can belong to."""
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import joinedload
+
+from taskflow.accounts.models import User
+from taskflow.extensions import db
+from taskflow.plans.models import Plan
+from taskflow.units.models import Unit, UnitAlias
+
+# Order of the peer groups in the unit chooser.
+PEER_GROUP_ORDER = ("department", "street_town", "park_task_force", "external")
+
+
+def users_query(*, role: str | None = None, unit_id: int | None = None,
+                search: str | None = None, active: bool | None = None) -> Select:
+    """Users matching the filters with their unit loaded, by role then username."""
+    query = select(User).options(joinedload(User.unit))
+    if role:
+        query = query.where(User.role == role)
+    if unit_id:
+        query = query.where(User.unit_id == unit_id)
+    if active is not None:
+        query = query.where(User.active.is_(active))
+    if search:
+        pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(or_(User.username.ilike(pattern, escape="\\"),
+                                User.display_name.ilike(pattern, escape="\\")))
+    return query.order_by(User.role, User.username)
+
+
+def district_plans() -> list[Plan]:
+    """Every district-level plan (usually one)."""
+    return list(db.session.scalars(select(Plan).where(Plan.level == "district").order_by(Plan.id)))
+
+
+def district_units() -> list[tuple[Unit, str]]:
+    """(unit, plan title) for the units users can belong to: those of the district plans,
+    by plan, peer group and the plan's order."""
+    order = {group: i for i, group in enumerate(PEER_GROUP_ORDER)}
+    rows = list(db.session.execute(
+        select(Unit, Plan.title).join(Plan, Plan.id == Unit.plan_id).where(Plan.level == "district")
+    ).tuples())
+    rows.sort(key=lambda r: (r[0].plan_id, order.get(r[0].peer_group, len(order)),
+                             r[0].sort_order, r[0].name))
+    return rows
+
+
+def is_district_unit(unit_id: int) -> bool:
+    """True when the unit belongs to a district plan."""
+    return db.session.scalar(
+        select(func.count(Unit.id)).join(Plan, Plan.id == Unit.plan_id)
+        .where(Unit.id == unit_id, Plan.level == "district")
+    ) == 1
+
+
+def find_district_units(name: str) -> list[Unit]:
+    """District-plan units whose canonical name or alias is exactly this name (one per plan)."""
+    name = name.strip()
+    by_name = select(Unit.id).join(Plan, Plan.id == Unit.plan_id).where(
+        Plan.level == "district", Unit.name == name)
+    by_alias = select(UnitAlias.unit_id).join(Plan, Plan.id == UnitAlias.plan_id).where(
+        Plan.level == "district", UnitAlias.alias == name)
+    return list(db.session.scalars(
+        select(Unit).where(or_(Unit.id.in_(by_name), Unit.id.in_(by_alias))).order_by(Unit.plan_id)
+    ))
+
+
+def find_unit_in_plan(plan_id: int, name: str) -> Unit | None:
+    """The unit of this plan named (or aliased) exactly so."""
+    name = name.strip()
+    unit = db.session.scalar(select(Unit).where(Unit.plan_id == plan_id, Unit.name == name))
+    if unit is None:
+        unit = db.session.scalar(
+            select(Unit).join(UnitAlias, UnitAlias.unit_id == Unit.id)
+            .where(UnitAlias.plan_id == plan_id, UnitAlias.alias == name)
+        )
+    return unit
+
+
+def user_count() -> int:
+    """How many users exist."""
+    return db.session.scalar(select(func.count(User.id))) or 0
