@@ -1,5 +1,12 @@
 """Assignments of key tasks to units, their milestones, status updates, evidence and reviews."""
 
-from flask import Blueprint
+from flask import Blueprint, Flask
 
-bp = Blueprint("assignments", __name__)
+bp = Blueprint("assignments", __name__, cli_group="evidence")
+
+
+def init_app(app: Flask) -> None:
+    """Labels for states and reasons, and the navigation badges, in every template."""
+    from taskflow.assignments.labels import template_globals
+
+    app.context_processor(template_globals)

@@ -4,11 +4,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Integer, Numeric, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from taskflow.core.db import UTCDateTime, now_default
 from taskflow.extensions import db
+from taskflow.accounts.models import User
 from taskflow.plans.models import KeyTask
 from taskflow.units.models import Unit
 
@@ -32,6 +33,10 @@ class Assignment(db.Model):
     role: Mapped[str] = mapped_column(String(20))
     # True when the office added the unit, rather than the plan document naming it.
     added_by_office: Mapped[bool] = mapped_column(default=False)
+    # Order in which the plan document names the unit for this task and role.
+    position: Mapped[int] = mapped_column(default=0)
+    # Where the plan asks for it, the unit head signs a submission off before the office sees it.
+    requires_sign_off: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_default)
 
     task: Mapped[KeyTask] = relationship()
@@ -78,3 +83,158 @@ class Milestone(db.Model):
     assignment: Mapped[Assignment] = relationship(back_populates="milestones")
 
     __mapper_args__ = {"version_id_col": version_id}
+
+
+class UpdateState(StrEnum):
+    """Where one status update is in sign-off and review."""
+
+    SUBMITTED = "submitted"
+    SIGNED_OFF = "signed_off"
+    ACCEPTED = "accepted"
+    RETURNED = "returned"
+
+
+class ReturnReason(StrEnum):
+    """Why a submission is returned (退回原因)."""
+
+    INCOMPLETE = "incomplete"
+    NO_EVIDENCE = "no_evidence"
+    FIGURES_INCONSISTENT = "figures_inconsistent"
+    FALSE_REPORTING = "false_reporting"
+
+
+class StatusUpdate(db.Model):
+    """A unit's report on a milestone; a resubmission is a new row, so history is kept."""
+
+    __tablename__ = "status_updates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    milestone_id: Mapped[int] = mapped_column(
+        ForeignKey("milestones.id", ondelete="CASCADE"), index=True
+    )
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    progress: Mapped[int] = mapped_column(default=0)
+    narrative: Mapped[str] = mapped_column(Text, default="")
+    problems: Mapped[str] = mapped_column(Text, default="")
+    next_steps: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_default, index=True)
+    state: Mapped[str] = mapped_column(String(20), default=UpdateState.SUBMITTED, index=True)
+    # Captured at submission: this update waits for the unit head before the office sees it.
+    needs_sign_off: Mapped[bool] = mapped_column(default=False)
+    signed_off_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    signed_off_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reason_code: Mapped[str | None] = mapped_column(String(30))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    version_id: Mapped[int] = mapped_column(default=1)
+
+    milestone: Mapped[Milestone] = relationship()
+    author: Mapped[User] = relationship(foreign_keys=[author_id])
+    signed_off_by: Mapped[User | None] = relationship(foreign_keys=[signed_off_by_id])
+    reviewer: Mapped[User | None] = relationship(foreign_keys=[reviewer_id])
+    evidence: Mapped[list["Evidence"]] = relationship(
+        back_populates="status_update", order_by="Evidence.id"
+    )
+
+    __mapper_args__ = {"version_id_col": version_id}
+
+    @property
+    def awaiting_office(self) -> bool:
+        """In the office's review queue."""
+        return self.state == UpdateState.SIGNED_OFF or (
+            self.state == UpdateState.SUBMITTED and not self.needs_sign_off
+        )
+
+    @property
+    def awaiting_sign_off(self) -> bool:
+        """In the unit head's sign-off queue."""
+        return self.state == UpdateState.SUBMITTED and self.needs_sign_off
+
+
+class Evidence(db.Model):
+    """An immutable stored file attached to a status update; never overwritten."""
+
+    __tablename__ = "evidence"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status_update_id: Mapped[int] = mapped_column(ForeignKey("status_updates.id"), index=True)
+    original_name: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int]
+    detected_type: Mapped[str] = mapped_column(String(20))
+    content_type: Mapped[str] = mapped_column(String(120))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    storage_key: Mapped[str] = mapped_column(String(200), unique=True)
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_default)
+
+    status_update: Mapped[StatusUpdate] = relationship(back_populates="evidence")
+    uploaded_by: Mapped[User] = relationship()
+
+
+class ExtensionState(StrEnum):
+    """An extension request's decision."""
+
+    PENDING = "pending"
+    GRANTED = "granted"
+    REFUSED = "refused"
+
+
+class ExtensionRequest(db.Model):
+    """A unit asks, before the due date, to move a milestone's due date (延期申请)."""
+
+    __tablename__ = "extension_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    milestone_id: Mapped[int] = mapped_column(
+        ForeignKey("milestones.id", ondelete="CASCADE"), index=True
+    )
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    # The due date when the request was filed, and the date asked for.
+    current_due_date: Mapped[date]
+    requested_due_date: Mapped[date]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_default)
+    state: Mapped[str] = mapped_column(String(20), default=ExtensionState.PENDING, index=True)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    version_id: Mapped[int] = mapped_column(default=1)
+
+    milestone: Mapped[Milestone] = relationship()
+    requested_by: Mapped[User] = relationship(foreign_keys=[requested_by_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+
+    __mapper_args__ = {"version_id_col": version_id}
+
+
+report_citations = Table(
+    "report_citations",
+    db.metadata,
+    Column(
+        "report_id",
+        Integer,
+        ForeignKey("consolidated_reports.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("status_update_id", Integer, ForeignKey("status_updates.id"), primary_key=True),
+)
+
+
+class ConsolidatedReport(db.Model):
+    """A lead unit's report on its key task, citing its responsible units' updates."""
+
+    __tablename__ = "consolidated_reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_default)
+
+    assignment: Mapped[Assignment] = relationship()
+    author: Mapped[User] = relationship()
+    citations: Mapped[list[StatusUpdate]] = relationship(
+        secondary=report_citations, order_by=StatusUpdate.id
+    )

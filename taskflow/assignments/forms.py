@@ -1,0 +1,165 @@
+"""Forms of the assignments area."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    DecimalField,
+    HiddenField,
+    IntegerField,
+    MultipleFileField,
+    RadioField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+REASON_LABELS = {
+    "incomplete": _l("Incomplete"),
+    "no_evidence": _l("No evidence"),
+    "figures_inconsistent": _l("Figures inconsistent"),
+    "false_reporting": _l("False reporting"),
+}
+
+REASON_CHOICES = [SelectChoice("", "—")] + [SelectChoice(k, v) for k, v in REASON_LABELS.items()]
+
+FREQUENCY_LABELS = {
+    "quarterly": _l("Quarterly"),
+    "half_yearly": _l("Half-yearly"),
+    "yearly": _l("Yearly"),
+}
+
+
+class StatusUpdateForm(FlaskForm):
+    """A unit's report on a milestone, with evidence files."""
+
+    progress = IntegerField(
+        _l("Progress (%)"),
+        validators=[InputRequired(_l("Enter the progress, 0 to 100.")),
+                    NumberRange(0, 100, _l("Progress must be between 0 and 100."))],
+    )
+    narrative = TextAreaField(
+        _l("Progress made"),
+        validators=[DataRequired(_l("Describe the progress made.")), Length(max=20000)],
+    )
+    problems = TextAreaField(_l("Problems encountered"), validators=[Length(max=20000)])
+    next_steps = TextAreaField(_l("Next steps"), validators=[Length(max=20000)])
+    files = MultipleFileField(_l("Evidence files"))
+    submit = SubmitField(_l("Submit report"))
+
+
+class SignOffForm(FlaskForm):
+    """The unit head passes a report on or returns it."""
+
+    decision = RadioField(
+        _l("Decision"),
+        choices=[SelectChoice("approve", _l("Sign off and pass to the office")),
+                 SelectChoice("return", _l("Return to the reporter"))],
+        default="approve",
+        validators=[InputRequired()],
+    )
+    reason_code = SelectField(_l("Reason for returning"),
+                              choices=REASON_CHOICES,
+                              validators=[Optional()])
+    comment = TextAreaField(_l("Comment"), validators=[Length(max=5000)])
+    submit = SubmitField(_l("Confirm"))
+
+
+class ReviewForm(FlaskForm):
+    """The office accepts a report or returns it with a reason."""
+
+    decision = RadioField(
+        _l("Decision"),
+        choices=[SelectChoice("accept", _l("Accept")),
+                 SelectChoice("return", _l("Return to the unit"))],
+        default="accept",
+        validators=[InputRequired()],
+    )
+    reason_code = SelectField(_l("Reason for returning"),
+                              choices=REASON_CHOICES,
+                              validators=[Optional()])
+    comment = TextAreaField(_l("Comment"), validators=[Length(max=5000)])
+    submit = SubmitField(_l("Confirm"))
+
+
+class ExtensionRequestForm(FlaskForm):
+    """Ask for a later due date."""
+
+    requested_due_date = DateField(_l("New due date"),
+                                   validators=[InputRequired(_l("Choose the new date."))])
+    reason = TextAreaField(_l("Reason"),
+                           validators=[DataRequired(_l("Give the reason for the extension.")),
+                                       Length(max=5000)])
+    submit = SubmitField(_l("Request extension"))
+
+
+class ExtensionDecisionForm(FlaskForm):
+    """The office grants or refuses an extension."""
+
+    decision = RadioField(_l("Decision"),
+                          choices=[SelectChoice("grant", _l("Grant")),
+                                   SelectChoice("refuse", _l("Refuse"))],
+                          default="grant", validators=[InputRequired()])
+    comment = TextAreaField(_l("Comment"), validators=[Length(max=5000)])
+    submit = SubmitField(_l("Confirm"))
+
+
+class AddUnitForm(FlaskForm):
+    """The office adds a unit to a key task."""
+
+    unit_id = SelectField(_l("Unit"), coerce=int, validators=[InputRequired()])
+    role = SelectField(_l("Part in the task"), choices=[SelectChoice("responsible", _l("Responsible unit")),
+                                            SelectChoice("lead", _l("Lead unit"))],
+                       validators=[InputRequired()])
+    submit = SubmitField(_l("Add unit"))
+
+
+class GenerateMilestonesForm(FlaskForm):
+    """Milestones for every assignment of a task, period by period."""
+
+    start_year = IntegerField(_l("From year"), validators=[InputRequired(),
+                                                           NumberRange(2000, 2100)])
+    end_year = IntegerField(_l("To year"), validators=[InputRequired(), NumberRange(2000, 2100)])
+    frequency = SelectField(_l("Frequency"),
+                            choices=[SelectChoice(k, v) for k, v in FREQUENCY_LABELS.items()],
+                            default="quarterly")
+    only_future = BooleanField(_l("Leave out periods that have already ended"))
+    weight = DecimalField(_l("Weight"), default=1, places=2,
+                          validators=[InputRequired(), NumberRange(0, 1000)])
+    required_evidence = TextAreaField(
+        _l("Required evidence"),
+        default=_l("Progress statement with supporting documents (files, photos, ledgers)"),
+        validators=[Length(max=2000)],
+    )
+    submit = SubmitField(_l("Generate milestones"))
+
+
+class MilestoneEditForm(FlaskForm):
+    """One milestone's plan; carries the version it was loaded at."""
+
+    version_id = HiddenField()
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
+    due_date = DateField(_l("Due date"), validators=[InputRequired()])
+    weight = DecimalField(_l("Weight"), places=2, validators=[InputRequired(),
+                                                              NumberRange(0, 1000)])
+    required_evidence = TextAreaField(_l("Required evidence"), validators=[Length(max=2000)])
+    submit = SubmitField(_l("Save"))
+
+
+class SignOffRuleForm(FlaskForm):
+    """Ask for the unit head's sign-off (per assignment or for a whole task)."""
+
+    requires_sign_off = BooleanField(_l("Unit head signs off before the office reviews"))
+    submit = SubmitField(_l("Save"))
+
+
+class ConsolidatedReportForm(FlaskForm):
+    """A lead unit's report on its task; the cited updates come as checkboxes."""
+
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
+    body = TextAreaField(_l("Report"), validators=[DataRequired(), Length(max=50000)])
+    submit = SubmitField(_l("Save report"))

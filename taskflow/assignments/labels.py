@@ -1,0 +1,66 @@
+"""Display labels of the assignments area's states and codes (translated)."""
+
+from flask_babel import lazy_gettext as _l
+
+from taskflow.assignments.forms import FREQUENCY_LABELS, REASON_LABELS
+
+MILESTONE_STATE_LABELS = {
+    "pending": _l("Not started"),
+    "in_progress": _l("In progress"),
+    "submitted": _l("Submitted"),
+    "signed_off": _l("Signed off by the unit head"),
+    "accepted": _l("Accepted"),
+    "returned": _l("Returned"),
+}
+UPDATE_STATE_LABELS = {
+    "submitted": _l("Submitted"),
+    "signed_off": _l("Signed off"),
+    "accepted": _l("Accepted"),
+    "returned": _l("Returned"),
+}
+EXTENSION_STATE_LABELS = {
+    "pending": _l("Waiting for a decision"),
+    "granted": _l("Granted"),
+    "refused": _l("Refused"),
+}
+STATE_BADGES = {
+    "pending": "secondary",
+    "in_progress": "info",
+    "submitted": "primary",
+    "signed_off": "primary",
+    "accepted": "success",
+    "returned": "warning",
+    "granted": "success",
+    "refused": "danger",
+}
+TIMELINE_LABELS = {
+    "submitted": _l("Report submitted"),
+    "signed_off": _l("Signed off by the unit head"),
+    "accepted": _l("Accepted by the office"),
+    "returned": _l("Returned"),
+    "extension_requested": _l("Extension requested"),
+    "extension_granted": _l("Extension granted"),
+    "extension_refused": _l("Extension refused"),
+}
+
+
+def template_globals() -> dict:
+    """Context processor: label lookups and lazily computed navigation counts."""
+
+    def nav_counts():
+        from flask_login import current_user
+
+        from taskflow.assignments.queries import counts_for_nav
+
+        return counts_for_nav(current_user)
+
+    return {
+        "milestone_state_label": lambda s: MILESTONE_STATE_LABELS.get(s, s),
+        "update_state_label": lambda s: UPDATE_STATE_LABELS.get(s, s),
+        "extension_state_label": lambda s: EXTENSION_STATE_LABELS.get(s, s),
+        "reason_label": lambda s: REASON_LABELS.get(s, s or ""),
+        "frequency_label": lambda s: FREQUENCY_LABELS.get(s, s),
+        "state_badge": lambda s: STATE_BADGES.get(s, "secondary"),
+        "timeline_label": lambda s: TIMELINE_LABELS.get(s, s),
+        "assignments_nav_counts": nav_counts,
+    }

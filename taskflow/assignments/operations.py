@@ -1,0 +1,470 @@
+"""Every write of the assignments area: planning, reporting, sign-off, review, extensions.
+
+Each function changes objects in the current session, records an audit event with before/after,
+and flushes; the caller (a view or a job) commits once. A request that cannot be carried out
+raises ReportingError with a message for the user, before anything is changed.
+"""
+
+from datetime import date
+from decimal import Decimal
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from taskflow.assignments.models import (
+    Assignment,
+    AssignmentRole,
+    ConsolidatedReport,
+    Evidence,
+    ExtensionRequest,
+    ExtensionState,
+    Milestone,
+    MilestoneState,
+    ReturnReason,
+    StatusUpdate,
+    UpdateState,
+)
+from taskflow.core import audit, clock
+from taskflow.core.audit import snapshot
+from taskflow.extensions import db
+
+MILESTONE_FIELDS = ("title", "due_date", "original_due_date", "weight", "required_evidence",
+                    "state", "progress", "completed_on", "days_late")
+UPDATE_FIELDS = ("state", "reviewer_id", "reviewed_at", "reason_code", "comment",
+                 "signed_off_by_id", "signed_off_at")
+# A unit may report on a milestone in these states (a returned one is resubmitted).
+REPORTABLE_STATES = frozenset({MilestoneState.PENDING, MilestoneState.IN_PROGRESS,
+                               MilestoneState.RETURNED})
+
+
+class ReportingError(ValueError):
+    """A request that cannot be carried out; str(error) is the message for the user."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class StaleEdit(ReportingError):
+    """Someone else saved the milestone since the form was loaded."""
+
+    def __init__(self, milestone: Milestone):
+        who = milestone_editor_name(milestone)
+        when = clock.to_local(milestone.updated_at)
+        super().__init__(_("This milestone was changed by %(who)s at %(when)s. Please reload and "
+                           "try again.", who=who, when=when.strftime("%Y-%m-%d %H:%M")))
+        self.milestone = milestone
+
+
+def milestone_editor_name(milestone: Milestone) -> str:
+    """Who last changed a milestone, for messages."""
+    from taskflow.accounts.models import User
+
+    if milestone.updated_by_id is None:
+        return _("the system")
+    user = db.session.get(User, milestone.updated_by_id)
+    return (user.display_name or user.username) if user else _("the system")
+
+
+def _touch(milestone: Milestone, actor) -> None:
+    milestone.updated_at = clock.utcnow()
+    milestone.updated_by_id = getattr(actor, "id", None)
+
+
+# ---------------------------------------------------------------- planning (the office)
+
+
+def add_assignment(task, unit, role: str, actor) -> Assignment:
+    """Give a key task to a unit as lead or responsible unit."""
+    if role not in {r.value for r in AssignmentRole}:
+        raise ReportingError(_("Unknown role."))
+    if unit.plan_id != task.plan_id:
+        raise ReportingError(_("%(unit)s is not a unit of this plan.", unit=unit.name))
+    existing = db.session.scalar(
+        select(Assignment).where(Assignment.task_id == task.id, Assignment.unit_id == unit.id)
+    )
+    if existing is not None:
+        raise ReportingError(_("%(unit)s is already assigned to this task.", unit=unit.name))
+    assignment = Assignment(task_id=task.id, unit_id=unit.id, role=role, added_by_office=True)
+    db.session.add(assignment)
+    db.session.flush()
+    audit.record(actor, "assignment.add", assignment,
+                 after={"task_id": task.id, "unit": unit.name, "role": role},
+                 summary=f"{task.title} + {unit.name} ({role})")
+    return assignment
+
+
+def reported_count(assignment: Assignment) -> int:
+    """Status updates, extension requests and consolidated reports filed on an assignment."""
+    updates = db.session.scalar(
+        select(func.count(StatusUpdate.id)).join(Milestone)
+        .where(Milestone.assignment_id == assignment.id)
+    ) or 0
+    extensions = db.session.scalar(
+        select(func.count(ExtensionRequest.id)).join(Milestone)
+        .where(Milestone.assignment_id == assignment.id)
+    ) or 0
+    reports = db.session.scalar(
+        select(func.count(ConsolidatedReport.id))
+        .where(ConsolidatedReport.assignment_id == assignment.id)
+    ) or 0
+    return updates + extensions + reports
+
+
+def remove_assignment(assignment: Assignment, actor) -> None:
+    """Take a unit off a task; refused once the unit has reported on it (history is kept)."""
+    count = reported_count(assignment)
+    if count:
+        raise ReportingError(_(
+            "%(unit)s has already reported on this task (%(count)s records), so it cannot be "
+            "removed: its history must be kept.", unit=assignment.unit.name, count=count))
+    before = {"task_id": assignment.task_id, "unit": assignment.unit.name,
+              "role": assignment.role, "milestones": len(assignment.milestones)}
+    audit.record(actor, "assignment.remove", assignment, before=before,
+                 summary=f"{assignment.task.title} - {assignment.unit.name}")
+    db.session.delete(assignment)
+    db.session.flush()
+
+
+def set_requires_sign_off(assignments, value: bool, actor) -> int:
+    """Ask (or stop asking) for the unit head's sign-off on these assignments; returns changes."""
+    changed = 0
+    for assignment in assignments:
+        if assignment.requires_sign_off == value:
+            continue
+        before = snapshot(assignment, "requires_sign_off")
+        assignment.requires_sign_off = value
+        audit.record(actor, "assignment.sign_off_rule", assignment, before=before,
+                     after=snapshot(assignment, "requires_sign_off"))
+        changed += 1
+    db.session.flush()
+    return changed
+
+
+QUARTER_END = {1: (3, 31), 2: (6, 30), 3: (9, 30), 4: (12, 31)}
+HALF_END = {1: (6, 30), 2: (12, 31)}
+
+
+def milestone_schedule(start_year: int, end_year: int, frequency: str) -> list[tuple[str, date]]:
+    """(title, due date) for each period: quarterly, half-yearly or yearly.
+
+    Titles are plan data in the plan's language (Chinese), whatever the interface language.
+    """
+    if start_year > end_year:
+        raise ReportingError(_("The first year must not be after the last year."))
+    if end_year - start_year > 20:
+        raise ReportingError(_("At most 20 years at once."))
+    schedule = []
+    for year in range(start_year, end_year + 1):
+        if frequency == "quarterly":
+            for quarter, (month, day) in QUARTER_END.items():
+                schedule.append((f"{year}年第{quarter}季度进展", date(year, month, day)))
+        elif frequency == "half_yearly":
+            for half, (month, day) in HALF_END.items():
+                schedule.append((f"{year}年{'上' if half == 1 else '下'}半年进展",
+                                 date(year, month, day)))
+        elif frequency == "yearly":
+            schedule.append((f"{year}年度进展", date(year, 12, 31)))
+        else:
+            raise ReportingError(_("Unknown frequency."))
+    return schedule
+
+
+def generate_milestones(task, *, start_year: int, end_year: int, frequency: str,
+                        required_evidence: str, weight: Decimal, actor,
+                        not_before: date | None = None) -> tuple[int, int]:
+    """Milestones for every assignment of a task; running it again adds nothing twice.
+
+    A period is skipped for an assignment that already has a milestone with the same title or the
+    same original due date. With not_before, periods ending before that date are left out (and
+    not counted). Returns (created, skipped).
+    """
+    schedule = milestone_schedule(start_year, end_year, frequency)
+    if not_before is not None:
+        schedule = [(title, due) for title, due in schedule if due >= not_before]
+    assignments = db.session.scalars(
+        select(Assignment).where(Assignment.task_id == task.id).order_by(Assignment.id)
+    ).all()
+    if not assignments:
+        raise ReportingError(_("This task has no units yet: add units first."))
+    existing = db.session.execute(
+        select(Milestone.assignment_id, Milestone.title, Milestone.original_due_date)
+        .join(Assignment).where(Assignment.task_id == task.id)
+    ).all()
+    titles = {(row.assignment_id, row.title) for row in existing}
+    dates = {(row.assignment_id, row.original_due_date) for row in existing}
+    created = skipped = 0
+    now = clock.utcnow()
+    for assignment in assignments:
+        for title, due in schedule:
+            if (assignment.id, title) in titles or (assignment.id, due) in dates:
+                skipped += 1
+                continue
+            db.session.add(Milestone(
+                assignment_id=assignment.id, title=title, due_date=due, original_due_date=due,
+                weight=weight, required_evidence=required_evidence,
+                state=MilestoneState.PENDING, progress=0, updated_at=now,
+                updated_by_id=getattr(actor, "id", None),
+            ))
+            created += 1
+    db.session.flush()
+    audit.record(actor, "milestone.generate", task, object_type="key_tasks",
+                 after={"start_year": start_year, "end_year": end_year, "frequency": frequency,
+                        "created": created, "skipped": skipped},
+                 summary=f"{task.title}: {created} milestones")
+    return created, skipped
+
+
+def edit_milestone(milestone: Milestone, *, expected_version: int, title: str, due_date: date,
+                   weight: Decimal, required_evidence: str, actor) -> Milestone:
+    """Change a milestone's plan; StaleEdit when someone saved it after the form was loaded.
+
+    The due date edits the planned (original) date too, unless an extension was granted: then
+    only the current due date moves and the original stays, so lateness is still counted from it.
+    """
+    if milestone.version_id != expected_version:
+        raise StaleEdit(milestone)
+    before = snapshot(milestone, *MILESTONE_FIELDS)
+    extended = milestone.due_date != milestone.original_due_date
+    milestone.title = title
+    milestone.weight = weight
+    milestone.required_evidence = required_evidence
+    if due_date != milestone.due_date:
+        milestone.due_date = due_date
+        if not extended:
+            milestone.original_due_date = due_date
+    _touch(milestone, actor)
+    db.session.flush()
+    audit.record(actor, "milestone.edit", milestone, before=before,
+                 after=snapshot(milestone, *MILESTONE_FIELDS), summary=milestone.title)
+    return milestone
+
+
+# ---------------------------------------------------------------- reporting (the unit)
+
+
+def _evidence_from(validated, blob, update: StatusUpdate, actor) -> Evidence:
+    return Evidence(
+        status_update=update,
+        original_name=validated.safe_display_name,
+        size=blob.size,
+        detected_type=validated.detected_type,
+        content_type=validated.content_type,
+        sha256=blob.sha256,
+        storage_key=blob.storage_key,
+        uploaded_by_id=actor.id,
+        uploaded_at=clock.utcnow(),
+    )
+
+
+def submit_update(milestone: Milestone, actor, *, progress: int, narrative: str, problems: str,
+                  next_steps: str, files=()) -> StatusUpdate:
+    """A unit reports on a milestone, with evidence files (already validated).
+
+    The files are written and fsynced by core.storage before the caller commits; if the commit
+    fails, core.storage removes them again. Where the assignment asks for the unit head's
+    sign-off, the update waits for it (a unit head's own submission counts as signed off).
+    """
+    from taskflow.core.storage import store
+
+    if milestone.state == MilestoneState.ACCEPTED:
+        raise ReportingError(_("This milestone has been accepted; nothing more to report."))
+    if milestone.state not in REPORTABLE_STATES:
+        raise ReportingError(_("A report on this milestone is already waiting for review."))
+    if not 0 <= progress <= 100:
+        raise ReportingError(_("Progress must be between 0 and 100."))
+    if not narrative.strip():
+        raise ReportingError(_("Describe the progress made."))
+    assignment = milestone.assignment
+    before = snapshot(milestone, "state", "progress")
+    now = clock.utcnow()
+    update = StatusUpdate(
+        milestone=milestone, author_id=actor.id, progress=progress, narrative=narrative.strip(),
+        problems=problems.strip(), next_steps=next_steps.strip(), created_at=now,
+        state=UpdateState.SUBMITTED, needs_sign_off=assignment.requires_sign_off, comment="",
+    )
+    if assignment.requires_sign_off and actor.role == "unit_head":
+        update.state = UpdateState.SIGNED_OFF
+        update.signed_off_by_id = actor.id
+        update.signed_off_at = now
+    db.session.add(update)
+    for validated in files:
+        blob = store(validated, session=db.session)
+        db.session.add(_evidence_from(validated, blob, update, actor))
+    milestone.state = (MilestoneState.SIGNED_OFF if update.state == UpdateState.SIGNED_OFF
+                       else MilestoneState.SUBMITTED)
+    milestone.progress = progress
+    _touch(milestone, actor)
+    db.session.flush()
+    audit.record(actor, "status_update.submit", update,
+                 before={"milestone": before},
+                 after={"milestone": snapshot(milestone, "state", "progress"),
+                        "update": snapshot(update, "state", "progress", "needs_sign_off"),
+                        "evidence": [e.original_name for e in update.evidence]},
+                 summary=milestone.title)
+    return update
+
+
+def sign_off_update(update: StatusUpdate, actor, *, approve: bool, reason_code: str | None = None,
+                    comment: str = "") -> StatusUpdate:
+    """The unit head passes a submission on to the office, or returns it to the reporter."""
+    if not update.awaiting_sign_off:
+        raise ReportingError(_("This report is not waiting for sign-off (it may have been "
+                               "handled already)."))
+    if approve:
+        return _transition(update, actor, UpdateState.SIGNED_OFF, MilestoneState.SIGNED_OFF,
+                           "status_update.sign_off", comment=comment)
+    return _return(update, actor, reason_code, comment, "status_update.sign_off_return")
+
+
+def review_update(update: StatusUpdate, actor, *, accept: bool, reason_code: str | None = None,
+                  comment: str = "") -> StatusUpdate:
+    """The office accepts a submission (the milestone is done) or returns it with a reason."""
+    if not update.awaiting_office:
+        raise ReportingError(_("This report is not waiting for review (it may have been "
+                               "handled already)."))
+    if not accept:
+        return _return(update, actor, reason_code, comment, "status_update.return")
+    milestone = update.milestone
+    completed_on = clock.to_local(update.created_at).date()
+    before = snapshot(milestone, "state", "completed_on", "days_late")
+    milestone.completed_on = completed_on
+    # Lateness is counted against the original due date, whatever extension was granted.
+    milestone.days_late = max(0, (completed_on - milestone.original_due_date).days)
+    _transition(update, actor, UpdateState.ACCEPTED, MilestoneState.ACCEPTED,
+                "status_update.accept", comment=comment, milestone_before=before)
+    return update
+
+
+def _return(update, actor, reason_code, comment, action):
+    if reason_code not in {r.value for r in ReturnReason}:
+        raise ReportingError(_("Choose the reason for returning the report."))
+    if not comment.strip():
+        raise ReportingError(_("Say what the unit should correct."))
+    return _transition(update, actor, UpdateState.RETURNED, MilestoneState.RETURNED, action,
+                       reason_code=reason_code, comment=comment)
+
+
+def _transition(update: StatusUpdate, actor, update_state: str, milestone_state: str,
+                action: str, *, reason_code: str | None = None, comment: str = "",
+                milestone_before: dict | None = None) -> StatusUpdate:
+    milestone = update.milestone
+    before = {"update": snapshot(update, *UPDATE_FIELDS),
+              "milestone": milestone_before or snapshot(milestone, "state")}
+    now = clock.utcnow()
+    update.state = update_state
+    if action == "status_update.sign_off":
+        update.signed_off_by_id = actor.id
+        update.signed_off_at = now
+        if comment.strip():
+            update.comment = comment.strip()
+    else:
+        update.reviewer_id = actor.id
+        update.reviewed_at = now
+        update.reason_code = reason_code
+        update.comment = comment.strip()
+    milestone.state = milestone_state
+    _touch(milestone, actor)
+    db.session.flush()
+    audit.record(actor, action, update, before=before,
+                 after={"update": snapshot(update, *UPDATE_FIELDS),
+                        "milestone": snapshot(milestone, "state", "completed_on", "days_late")},
+                 summary=milestone.title)
+    return update
+
+
+# ---------------------------------------------------------------- extensions
+
+
+def request_extension(milestone: Milestone, actor, *, requested_due_date: date, reason: str,
+                      today: date | None = None) -> ExtensionRequest:
+    """Ask for a later due date; only before the due date has passed, with a reason."""
+    today = today or clock.local_today()
+    if milestone.state == MilestoneState.ACCEPTED:
+        raise ReportingError(_("This milestone has been accepted; it needs no extension."))
+    if today > milestone.due_date:
+        raise ReportingError(_(
+            "The due date (%(due)s) has passed: an extension must be requested before the due "
+            "date.", due=milestone.due_date.isoformat()))
+    if requested_due_date <= milestone.due_date:
+        raise ReportingError(_("The new date must be later than the current due date "
+                               "(%(due)s).", due=milestone.due_date.isoformat()))
+    if not reason.strip():
+        raise ReportingError(_("Give the reason for the extension."))
+    pending = db.session.scalar(
+        select(ExtensionRequest.id).where(ExtensionRequest.milestone_id == milestone.id,
+                                          ExtensionRequest.state == ExtensionState.PENDING)
+    )
+    if pending is not None:
+        raise ReportingError(_("An extension request for this milestone is already waiting for "
+                               "a decision."))
+    request = ExtensionRequest(
+        milestone_id=milestone.id, requested_by_id=actor.id, reason=reason.strip(),
+        current_due_date=milestone.due_date, requested_due_date=requested_due_date,
+        created_at=clock.utcnow(), state=ExtensionState.PENDING, comment="",
+    )
+    db.session.add(request)
+    db.session.flush()
+    audit.record(actor, "extension.request", request,
+                 after=snapshot(request, "milestone_id", "current_due_date",
+                                "requested_due_date", "reason", "state"),
+                 summary=milestone.title)
+    return request
+
+
+def decide_extension(request: ExtensionRequest, actor, *, grant: bool,
+                     comment: str = "") -> ExtensionRequest:
+    """The office grants (the due date moves, the original stays) or refuses with a comment."""
+    if request.state != ExtensionState.PENDING:
+        raise ReportingError(_("This extension request has already been decided."))
+    if not grant and not comment.strip():
+        raise ReportingError(_("Say why the extension is refused."))
+    milestone = request.milestone
+    before = {"request": snapshot(request, "state", "comment"),
+              "milestone": snapshot(milestone, "due_date", "original_due_date")}
+    request.state = ExtensionState.GRANTED if grant else ExtensionState.REFUSED
+    request.decided_by_id = actor.id
+    request.decided_at = clock.utcnow()
+    request.comment = comment.strip()
+    if grant:
+        milestone.due_date = request.requested_due_date
+        _touch(milestone, actor)
+    db.session.flush()
+    audit.record(actor, "extension.grant" if grant else "extension.refuse", request,
+                 before=before,
+                 after={"request": snapshot(request, "state", "comment"),
+                        "milestone": snapshot(milestone, "due_date", "original_due_date")},
+                 summary=milestone.title)
+    return request
+
+
+# ---------------------------------------------------------------- consolidated reports
+
+
+def write_consolidated_report(assignment: Assignment, actor, *, title: str, body: str,
+                              cited_update_ids) -> ConsolidatedReport:
+    """A lead unit's report on its task, citing updates of the task's responsible units."""
+    if assignment.role != AssignmentRole.LEAD:
+        raise ReportingError(_("Only a lead unit writes a consolidated report."))
+    if not title.strip() or not body.strip():
+        raise ReportingError(_("Give the report a title and a text."))
+    ids = sorted({int(i) for i in cited_update_ids})
+    cited = []
+    if ids:
+        cited = db.session.scalars(
+            select(StatusUpdate).join(Milestone).join(Assignment)
+            .where(StatusUpdate.id.in_(ids), Assignment.task_id == assignment.task_id,
+                   Assignment.role == AssignmentRole.RESPONSIBLE)
+        ).all()
+        if len(cited) != len(ids):
+            raise ReportingError(_("A report can only cite updates of this task's responsible "
+                                   "units."))
+    report = ConsolidatedReport(assignment_id=assignment.id, author_id=actor.id,
+                                title=title.strip(), body=body.strip(),
+                                created_at=clock.utcnow(), citations=list(cited))
+    db.session.add(report)
+    db.session.flush()
+    audit.record(actor, "consolidated_report.create", report,
+                 after={"title": report.title, "cited_updates": ids},
+                 summary=report.title)
+    return report

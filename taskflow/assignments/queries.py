@@ -1,0 +1,451 @@
+"""Reads of the assignments area: every page loads in a fixed number of queries."""
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import joinedload, selectinload
+
+from taskflow.assignments.lights import (
+    DONE_OR_WAITING,
+    OPEN_STATES,
+    LightFacts,
+    assignment_light,
+    milestone_light,
+    yellow_cutoff,
+)
+from taskflow.assignments.models import (
+    Assignment,
+    AssignmentRole,
+    ConsolidatedReport,
+    Evidence,
+    ExtensionRequest,
+    ExtensionState,
+    Milestone,
+    MilestoneState,
+    StatusUpdate,
+    UpdateState,
+)
+from taskflow.core import clock
+from taskflow.extensions import db
+from taskflow.plans.models import KeyTask, Section
+from taskflow.units.models import Unit
+
+# ---------------------------------------------------------------- lights
+
+
+def assignment_light_facts(assignment_ids, today: date, cutoff: date) -> dict[int, LightFacts]:
+    """Per assignment: milestone count, overdue, returned, due soon, next open due date."""
+    ids = list(assignment_ids)
+    if not ids:
+        return {}
+    is_open = Milestone.state.in_([s.value for s in OPEN_STATES])
+    not_done = Milestone.state.not_in([s.value for s in DONE_OR_WAITING])
+    rows = db.session.execute(
+        select(
+            Milestone.assignment_id,
+            func.count(Milestone.id),
+            func.sum(case((and_(not_done, Milestone.due_date < today), 1), else_=0)),
+            func.sum(case((Milestone.state == MilestoneState.RETURNED, 1), else_=0)),
+            func.sum(case((and_(not_done, Milestone.due_date <= cutoff), 1), else_=0)),
+            func.min(case((is_open, Milestone.due_date), else_=None)),
+        )
+        .where(Milestone.assignment_id.in_(ids))
+        .group_by(Milestone.assignment_id)
+    ).all()
+    return {
+        row[0]: LightFacts(total=row[1], overdue=row[2] or 0, returned=row[3] or 0,
+                           due_soon=row[4] or 0, next_due=row[5])
+        for row in rows
+    }
+
+
+def next_open_milestones(assignment_ids) -> dict[int, Milestone]:
+    """The next open milestone of each assignment (one windowed query)."""
+    ids = list(assignment_ids)
+    if not ids:
+        return {}
+    ranked = (
+        select(
+            Milestone.id.label("id"),
+            func.row_number().over(
+                partition_by=Milestone.assignment_id,
+                order_by=(Milestone.due_date, Milestone.id),
+            ).label("rank"),
+        )
+        .where(Milestone.assignment_id.in_(ids),
+               Milestone.state.in_([s.value for s in OPEN_STATES]))
+        .subquery()
+    )
+    milestones = db.session.scalars(
+        select(Milestone).join(ranked, ranked.c.id == Milestone.id).where(ranked.c.rank == 1)
+    ).all()
+    return {m.assignment_id: m for m in milestones}
+
+
+@dataclass
+class AssignmentRow:
+    """One line of the unit workspace."""
+
+    assignment: Assignment
+    light: str
+    facts: LightFacts | None
+    next_milestone: Milestone | None
+
+
+def light_context(today: date | None = None) -> tuple[date, date]:
+    """(today, last date counted as due soon)."""
+    today = today or clock.local_today()
+    return today, yellow_cutoff(today)
+
+
+def workspace_rows(unit_id: int, today: date | None = None) -> list[AssignmentRow]:
+    """The unit's assignments with lights and next milestone: three queries."""
+    today, cutoff = light_context(today)
+    assignments = db.session.scalars(
+        select(Assignment)
+        .join(KeyTask, KeyTask.id == Assignment.task_id)
+        .join(Section, Section.id == KeyTask.section_id)
+        .where(Assignment.unit_id == unit_id)
+        .options(joinedload(Assignment.task).joinedload(KeyTask.section))
+        .order_by(Section.number, KeyTask.number, Assignment.id)
+    ).unique().all()
+    ids = [a.id for a in assignments]
+    facts = assignment_light_facts(ids, today, cutoff)
+    upcoming = next_open_milestones(ids)
+    return [AssignmentRow(a, assignment_light(facts.get(a.id)), facts.get(a.id), upcoming.get(a.id))
+            for a in assignments]
+
+
+def _latest_update_ids():
+    return (select(func.max(StatusUpdate.id).label("id"))
+            .group_by(StatusUpdate.milestone_id).subquery())
+
+
+def returned_updates(unit_id: int) -> list[StatusUpdate]:
+    """The unit's returned reports still waiting to be resubmitted, with their reasons."""
+    latest = _latest_update_ids()
+    return db.session.scalars(
+        select(StatusUpdate)
+        .join(latest, latest.c.id == StatusUpdate.id)
+        .join(Milestone, Milestone.id == StatusUpdate.milestone_id)
+        .join(Assignment, Assignment.id == Milestone.assignment_id)
+        .where(Assignment.unit_id == unit_id, StatusUpdate.state == UpdateState.RETURNED,
+               Milestone.state == MilestoneState.RETURNED)
+        .options(joinedload(StatusUpdate.milestone).joinedload(Milestone.assignment)
+                 .joinedload(Assignment.task),
+                 joinedload(StatusUpdate.reviewer))
+        .order_by(StatusUpdate.reviewed_at.desc())
+    ).unique().all()
+
+
+def _update_options():
+    return (
+        joinedload(StatusUpdate.milestone).joinedload(Milestone.assignment)
+        .joinedload(Assignment.task),
+        joinedload(StatusUpdate.milestone).joinedload(Milestone.assignment)
+        .joinedload(Assignment.unit),
+        joinedload(StatusUpdate.author),
+        selectinload(StatusUpdate.evidence),
+    )
+
+
+def sign_off_queue(unit_id: int) -> list[StatusUpdate]:
+    """Submissions of a unit waiting for its head's sign-off, oldest first."""
+    return db.session.scalars(
+        select(StatusUpdate)
+        .join(Milestone, Milestone.id == StatusUpdate.milestone_id)
+        .join(Assignment, Assignment.id == Milestone.assignment_id)
+        .where(Assignment.unit_id == unit_id, StatusUpdate.state == UpdateState.SUBMITTED,
+               StatusUpdate.needs_sign_off.is_(True))
+        .options(*_update_options())
+        .order_by(StatusUpdate.created_at, StatusUpdate.id)
+    ).unique().all()
+
+
+def awaiting_office_clause():
+    """SQL for "in the office's review queue"."""
+    return or_(
+        StatusUpdate.state == UpdateState.SIGNED_OFF,
+        and_(StatusUpdate.state == UpdateState.SUBMITTED, StatusUpdate.needs_sign_off.is_(False)),
+    )
+
+
+QUEUE_STATES = ("waiting", "submitted", "signed_off", "returned", "accepted", "all")
+
+
+def review_queue(*, task_id: int | None = None, unit_id: int | None = None,
+                 state: str = "waiting", page: int = 1, per_page: int = 50):
+    """Submissions for the office, oldest first, filtered by task, unit and state (paginated)."""
+    query = (
+        select(StatusUpdate)
+        .join(Milestone, Milestone.id == StatusUpdate.milestone_id)
+        .join(Assignment, Assignment.id == Milestone.assignment_id)
+    )
+    if state == "waiting":
+        query = query.where(awaiting_office_clause())
+    elif state in {s.value for s in UpdateState}:
+        query = query.where(StatusUpdate.state == state)
+    if task_id:
+        query = query.where(Assignment.task_id == task_id)
+    if unit_id:
+        query = query.where(Assignment.unit_id == unit_id)
+    query = query.options(*_update_options()).order_by(StatusUpdate.created_at, StatusUpdate.id)
+    return db.paginate(query, page=page, per_page=per_page, error_out=False)
+
+
+def queue_filter_choices():
+    """Tasks and units that have at least one submission (two small queries)."""
+    tasks = db.session.execute(
+        select(KeyTask.id, KeyTask.number, KeyTask.title)
+        .where(KeyTask.id.in_(select(Assignment.task_id).join(Milestone).join(StatusUpdate)))
+        .order_by(KeyTask.number)
+    ).all()
+    units = db.session.execute(
+        select(Unit.id, Unit.name)
+        .where(Unit.id.in_(select(Assignment.unit_id).join(Milestone).join(StatusUpdate)))
+        .order_by(Unit.sort_order, Unit.name)
+    ).all()
+    return tasks, units
+
+
+def pending_extensions():
+    """Extension requests waiting for the office, oldest first."""
+    return db.session.scalars(
+        select(ExtensionRequest)
+        .where(ExtensionRequest.state == ExtensionState.PENDING)
+        .options(joinedload(ExtensionRequest.milestone).joinedload(Milestone.assignment)
+                 .joinedload(Assignment.unit),
+                 joinedload(ExtensionRequest.milestone).joinedload(Milestone.assignment)
+                 .joinedload(Assignment.task),
+                 joinedload(ExtensionRequest.requested_by))
+        .order_by(ExtensionRequest.created_at, ExtensionRequest.id)
+    ).unique().all()
+
+
+def pending_extension_count() -> int:
+    """How many extension requests wait for the office."""
+    return db.session.scalar(select(func.count(ExtensionRequest.id))
+                             .where(ExtensionRequest.state == ExtensionState.PENDING)) or 0
+
+
+def counts_for_nav(user) -> dict[str, int]:
+    """Badges for the navigation: review queue size, sign-off queue size."""
+    from taskflow.core.permissions import can_review
+
+    counts = {}
+    if can_review(user):
+        counts["review"] = db.session.scalar(
+            select(func.count(StatusUpdate.id)).where(awaiting_office_clause())) or 0
+    if user.is_authenticated and user.role == "unit_head" and user.unit_id:
+        counts["sign_off"] = db.session.scalar(
+            select(func.count(StatusUpdate.id))
+            .join(Milestone, Milestone.id == StatusUpdate.milestone_id)
+            .join(Assignment, Assignment.id == Milestone.assignment_id)
+            .where(Assignment.unit_id == user.unit_id,
+                   StatusUpdate.state == UpdateState.SUBMITTED,
+                   StatusUpdate.needs_sign_off.is_(True))) or 0
+    return counts
+
+
+# ---------------------------------------------------------------- the assignment page
+
+
+@dataclass
+class AssignmentPage:
+    """Everything the assignment page shows."""
+
+    assignment: Assignment
+    milestones: list[Milestone]
+    lights: dict[int, str]
+    light: str
+    updates: list[StatusUpdate]
+    extensions: list[ExtensionRequest]
+    evidence: list[Evidence]
+    timeline: list[tuple]
+    team_updates: list[StatusUpdate]
+    reports: list[ConsolidatedReport]
+
+
+def load_assignment(assignment_id: int) -> Assignment | None:
+    """An assignment with its task and unit."""
+    return db.session.scalars(
+        select(Assignment).where(Assignment.id == assignment_id)
+        .options(joinedload(Assignment.task), joinedload(Assignment.unit))
+    ).first()
+
+
+def assignment_page(assignment: Assignment, today: date | None = None) -> AssignmentPage:
+    """Milestones with lights, updates with evidence and reviews, extensions, team updates."""
+    today, cutoff = light_context(today)
+    milestones = db.session.scalars(
+        select(Milestone).where(Milestone.assignment_id == assignment.id)
+        .order_by(Milestone.due_date, Milestone.id)
+    ).all()
+    lights = {m.id: milestone_light(m.state, m.due_date, today, cutoff) for m in milestones}
+    facts = assignment_light_facts([assignment.id], today, cutoff)
+    updates = db.session.scalars(
+        select(StatusUpdate).join(Milestone, Milestone.id == StatusUpdate.milestone_id)
+        .where(Milestone.assignment_id == assignment.id)
+        .options(joinedload(StatusUpdate.author), joinedload(StatusUpdate.reviewer),
+                 joinedload(StatusUpdate.signed_off_by), joinedload(StatusUpdate.milestone),
+                 selectinload(StatusUpdate.evidence))
+        .order_by(StatusUpdate.created_at.desc(), StatusUpdate.id.desc())
+    ).unique().all()
+    extensions = db.session.scalars(
+        select(ExtensionRequest).join(Milestone, Milestone.id == ExtensionRequest.milestone_id)
+        .where(Milestone.assignment_id == assignment.id)
+        .options(joinedload(ExtensionRequest.requested_by),
+                 joinedload(ExtensionRequest.decided_by),
+                 joinedload(ExtensionRequest.milestone))
+        .order_by(ExtensionRequest.created_at.desc())
+    ).unique().all()
+    evidence = [item for update in updates for item in update.evidence]
+    timeline = build_timeline(updates, extensions)
+    team_updates: list[StatusUpdate] = []
+    reports: list[ConsolidatedReport] = []
+    if assignment.role == AssignmentRole.LEAD:
+        team_updates = task_team_updates(assignment.task_id)
+        reports = db.session.scalars(
+            select(ConsolidatedReport).where(ConsolidatedReport.assignment_id == assignment.id)
+            .options(joinedload(ConsolidatedReport.author),
+                     selectinload(ConsolidatedReport.citations)
+                     .joinedload(StatusUpdate.milestone).joinedload(Milestone.assignment)
+                     .joinedload(Assignment.unit))
+            .order_by(ConsolidatedReport.created_at.desc())
+        ).unique().all()
+    return AssignmentPage(assignment, list(milestones), lights,
+                          assignment_light(facts.get(assignment.id)), list(updates),
+                          list(extensions), evidence, timeline, team_updates, list(reports))
+
+
+def task_team_updates(task_id: int) -> list[StatusUpdate]:
+    """Updates of a task's responsible units, newest first (what the lead unit reads)."""
+    return db.session.scalars(
+        select(StatusUpdate)
+        .join(Milestone, Milestone.id == StatusUpdate.milestone_id)
+        .join(Assignment, Assignment.id == Milestone.assignment_id)
+        .where(Assignment.task_id == task_id, Assignment.role == AssignmentRole.RESPONSIBLE)
+        .options(*_update_options())
+        .order_by(StatusUpdate.created_at.desc(), StatusUpdate.id.desc())
+    ).unique().all()
+
+
+def build_timeline(updates, extensions) -> list[tuple]:
+    """(time, kind, object) events: submissions, sign-offs, reviews, extension requests."""
+    events = []
+    for update in updates:
+        events.append((update.created_at, "submitted", update))
+        if update.signed_off_at and update.signed_off_by_id != update.author_id:
+            events.append((update.signed_off_at, "signed_off", update))
+        if update.reviewed_at:
+            events.append((update.reviewed_at, update.state, update))
+    for request in extensions:
+        events.append((request.created_at, "extension_requested", request))
+        if request.decided_at:
+            events.append((request.decided_at, "extension_" + request.state, request))
+    events.sort(key=lambda e: e[0], reverse=True)
+    return events
+
+
+def load_milestone(milestone_id: int) -> Milestone | None:
+    """A milestone with its assignment, task and unit."""
+    return db.session.scalars(
+        select(Milestone).where(Milestone.id == milestone_id)
+        .options(joinedload(Milestone.assignment).joinedload(Assignment.task),
+                 joinedload(Milestone.assignment).joinedload(Assignment.unit))
+    ).first()
+
+
+def milestone_history(milestone: Milestone):
+    """(updates newest first with evidence, extension requests newest first)."""
+    updates = db.session.scalars(
+        select(StatusUpdate).where(StatusUpdate.milestone_id == milestone.id)
+        .options(joinedload(StatusUpdate.author), joinedload(StatusUpdate.reviewer),
+                 joinedload(StatusUpdate.signed_off_by), selectinload(StatusUpdate.evidence))
+        .order_by(StatusUpdate.created_at.desc(), StatusUpdate.id.desc())
+    ).unique().all()
+    extensions = db.session.scalars(
+        select(ExtensionRequest).where(ExtensionRequest.milestone_id == milestone.id)
+        .options(joinedload(ExtensionRequest.requested_by),
+                 joinedload(ExtensionRequest.decided_by))
+        .order_by(ExtensionRequest.created_at.desc())
+    ).unique().all()
+    return list(updates), list(extensions)
+
+
+def load_update(update_id: int) -> StatusUpdate | None:
+    """A status update with its milestone, assignment, people and evidence."""
+    return db.session.scalars(
+        select(StatusUpdate).where(StatusUpdate.id == update_id)
+        .options(*_update_options(), joinedload(StatusUpdate.reviewer),
+                 joinedload(StatusUpdate.signed_off_by))
+    ).unique().first()
+
+
+def load_evidence(evidence_id: int) -> Evidence | None:
+    """An evidence file with the assignment it belongs to."""
+    return db.session.scalars(
+        select(Evidence).where(Evidence.id == evidence_id)
+        .options(joinedload(Evidence.status_update).joinedload(StatusUpdate.milestone)
+                 .joinedload(Milestone.assignment))
+    ).first()
+
+
+def load_extension(request_id: int) -> ExtensionRequest | None:
+    """An extension request with its milestone and assignment."""
+    return db.session.scalars(
+        select(ExtensionRequest).where(ExtensionRequest.id == request_id)
+        .options(joinedload(ExtensionRequest.milestone).joinedload(Milestone.assignment))
+    ).first()
+
+
+# ---------------------------------------------------------------- planning
+
+
+def planning_tasks():
+    """Every key task with its number of units and milestones (one aggregate query)."""
+    from taskflow.plans.models import Plan
+
+    units = (select(func.count(Assignment.id)).where(Assignment.task_id == KeyTask.id)
+             .correlate(KeyTask).scalar_subquery())
+    milestones = (select(func.count(Milestone.id)).join(Assignment)
+                  .where(Assignment.task_id == KeyTask.id).correlate(KeyTask).scalar_subquery())
+    signoff = (select(func.count(Assignment.id))
+               .where(Assignment.task_id == KeyTask.id, Assignment.requires_sign_off.is_(True))
+               .correlate(KeyTask).scalar_subquery())
+    return db.session.execute(
+        select(KeyTask, Plan.title.label("plan_title"), units.label("units"),
+               milestones.label("milestones"), signoff.label("sign_off"))
+        .join(Plan, Plan.id == KeyTask.plan_id)
+        .order_by(Plan.level.desc(), Plan.id, KeyTask.number)
+    ).all()
+
+
+def task_assignments(task_id: int) -> list[Assignment]:
+    """A task's assignments with their units and milestones, leads first."""
+    return db.session.scalars(
+        select(Assignment).where(Assignment.task_id == task_id)
+        .options(joinedload(Assignment.unit), selectinload(Assignment.milestones))
+        .order_by(case((Assignment.role == AssignmentRole.LEAD, 0), else_=1), Assignment.id)
+    ).unique().all()
+
+
+def reported_counts(assignment_ids) -> dict[int, int]:
+    """Status updates per assignment (planning shows which units cannot be removed)."""
+    ids = list(assignment_ids)
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(Milestone.assignment_id, func.count(StatusUpdate.id))
+        .join(StatusUpdate, StatusUpdate.milestone_id == Milestone.id)
+        .where(Milestone.assignment_id.in_(ids)).group_by(Milestone.assignment_id)
+    ).all()
+    return dict(rows)
+
+
+def plan_units(plan_id: int) -> list[Unit]:
+    """The units of a plan, in directory order."""
+    return db.session.scalars(
+        select(Unit).where(Unit.plan_id == plan_id).order_by(Unit.sort_order, Unit.name)
+    ).all()

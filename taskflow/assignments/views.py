@@ -1,0 +1,647 @@
+"""Pages of the assignments area: workspace, assignment and milestone pages, reporting, sign-off,
+review, extensions, consolidated reports, and the office's planning tools.
+
+Every handler: load → permission check (404 for another unit's object, 403 for a forbidden
+action) → validate → call an operation → commit once → flash → redirect.
+"""
+
+from decimal import Decimal
+
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy.orm.exc import StaleDataError
+from wtforms.fields.choices import SelectChoice
+
+from taskflow.assignments import bp, operations, queries
+from taskflow.assignments.forms import (
+    AddUnitForm,
+    ConsolidatedReportForm,
+    ExtensionDecisionForm,
+    ExtensionRequestForm,
+    GenerateMilestonesForm,
+    MilestoneEditForm,
+    ReviewForm,
+    SignOffForm,
+    SignOffRuleForm,
+    StatusUpdateForm,
+)
+from taskflow.assignments.lights import milestone_light
+from taskflow.assignments.models import Assignment, Milestone
+from taskflow.assignments.operations import REPORTABLE_STATES, ReportingError, StaleEdit
+from taskflow.core import clock
+from taskflow.core.http import attachment_headers
+from taskflow.core.permissions import (
+    can_decide_extension,
+    can_edit_plan,
+    can_report,
+    can_request_extension,
+    can_review,
+    can_sign_off,
+    can_use_workspace,
+    can_view_assignment,
+    can_view_review_queue,
+    can_write_consolidated_report,
+    require,
+    require_visible,
+)
+from taskflow.extensions import db
+from taskflow.plans.models import KeyTask
+
+# ---------------------------------------------------------------- loading helpers
+
+
+def _assignment_or_404(assignment_id: int) -> Assignment:
+    assignment = queries.load_assignment(assignment_id)
+    require_visible(assignment is not None and can_view_assignment(current_user, assignment))
+    return assignment
+
+
+def _milestone_or_404(milestone_id: int) -> Milestone:
+    milestone = queries.load_milestone(milestone_id)
+    require_visible(milestone is not None
+                    and can_view_assignment(current_user, milestone.assignment))
+    return milestone
+
+
+def _update_or_404(update_id: int):
+    update = queries.load_update(update_id)
+    require_visible(update is not None
+                    and can_view_assignment(current_user, update.milestone.assignment))
+    return update
+
+
+def _task_or_404(task_id: int) -> KeyTask:
+    task = db.session.get(KeyTask, task_id)
+    if task is None:
+        abort(404)
+    return task
+
+
+def _commit_or_message(message: str | None = None) -> bool:
+    """Commit; on a concurrent change roll back and flash a reload message."""
+    try:
+        db.session.commit()
+        return True
+    except StaleDataError:
+        db.session.rollback()
+        flash(message or _("Someone else changed this item at the same time. Nothing was saved; "
+                           "please reload and try again."), "danger")
+        return False
+
+
+def _message(exc: Exception) -> str:
+    """The user's message for a refused operation or a concurrent change."""
+    if isinstance(exc, ReportingError):
+        return exc.message
+    return _("Someone else changed this item at the same time. Nothing was saved; please reload "
+             "and try again.")
+
+
+def _upload_limits() -> dict:
+    config = current_app.config
+    return {
+        "max_bytes": int(config["MAX_UPLOAD_MB"]) * 1024 * 1024,
+        "zip_max_entries": int(config["ZIP_MAX_ENTRIES"]),
+        "zip_max_uncompressed": int(config["ZIP_MAX_UNCOMPRESSED_MB"]) * 1024 * 1024,
+    }
+
+
+# ---------------------------------------------------------------- the unit workspace
+
+
+@bp.route("/my")
+@login_required
+def my_tasks():
+    """我的任务: the unit's assignments with lights, next milestones, returned reports."""
+    require(can_use_workspace(current_user))
+    rows = queries.workspace_rows(current_user.unit_id)
+    returned = queries.returned_updates(current_user.unit_id)
+    sign_off = (queries.sign_off_queue(current_user.unit_id)
+                if current_user.role == "unit_head" else [])
+    summary = {colour: sum(1 for r in rows if r.light == colour)
+               for colour in ("red", "yellow", "green", "grey")}
+    return render_template("assignments/my_tasks.html", rows=rows, returned=returned,
+                           sign_off=sign_off, summary=summary, today=clock.local_today())
+
+
+@bp.route("/assignments/<int:assignment_id>")
+@login_required
+def assignment_detail(assignment_id: int):
+    """An assignment: milestones with lights, timeline, evidence; the team's updates for a lead."""
+    assignment = _assignment_or_404(assignment_id)
+    page = queries.assignment_page(assignment)
+    return render_template(
+        "assignments/assignment.html", page=page, assignment=assignment,
+        may_report=can_report(current_user, assignment),
+        may_consolidate=can_write_consolidated_report(current_user, assignment),
+        today=clock.local_today(),
+    )
+
+
+def _render_milestone(milestone: Milestone, *, form=None, extension_form=None, status=200):
+    updates, extensions = queries.milestone_history(milestone)
+    today, cutoff = queries.light_context()
+    assignment = milestone.assignment
+    may_report = can_report(current_user, assignment) and (
+        milestone.state in REPORTABLE_STATES or form is not None)  # a refused form keeps its input
+    may_extend = can_request_extension(current_user, assignment) and (
+        extension_form is not None
+        or (milestone.state != "accepted" and today <= milestone.due_date
+            and not any(e.state == "pending" for e in extensions)))
+    if form is None and may_report:
+        form = StatusUpdateForm()
+        if updates:  # a resubmission starts from the last report
+            last = updates[0]
+            form.progress.data = last.progress
+            form.narrative.data = last.narrative
+            form.problems.data = last.problems
+            form.next_steps.data = last.next_steps
+    if extension_form is None and may_extend:
+        extension_form = ExtensionRequestForm()
+    return render_template(
+        "assignments/milestone.html", milestone=milestone, assignment=assignment,
+        light=milestone_light(milestone.state, milestone.due_date, today, cutoff),
+        updates=updates, extensions=extensions, form=form if may_report else None,
+        extension_form=extension_form if may_extend else None,
+        extension_closed=(can_request_extension(current_user, assignment)
+                          and milestone.state != "accepted" and today > milestone.due_date),
+        today=today, **_upload_limits(),
+    ), status
+
+
+@bp.route("/milestones/<int:milestone_id>")
+@login_required
+def milestone_detail(milestone_id: int):
+    """A milestone: what is due, its reports and reviews, the report and extension forms."""
+    milestone = _milestone_or_404(milestone_id)
+    return _render_milestone(milestone)
+
+
+@bp.route("/milestones/<int:milestone_id>/updates", methods=["POST"])
+@login_required
+def submit_update(milestone_id: int):
+    """A unit reports on a milestone with evidence files."""
+    from taskflow.core.uploads import UploadRejected, safe_display_name, validate_upload
+
+    milestone = _milestone_or_404(milestone_id)
+    require(can_report(current_user, milestone.assignment))
+    form = StatusUpdateForm()
+    if not form.validate_on_submit():
+        flash(_("The report was not submitted: please correct the marked fields."), "danger")
+        return _render_milestone(milestone, form=form, status=400)
+    uploads = [f for f in request.files.getlist(form.files.name) if f and f.filename]
+    validated, errors = [], []
+    limits = _upload_limits()
+    for upload in uploads:
+        try:
+            validated.append(validate_upload(upload, **limits))
+        except UploadRejected as exc:
+            errors.append(_("%(name)s: %(message)s", name=safe_display_name(upload.filename),
+                            message=exc.message))
+    try:
+        if errors:
+            for error in errors:
+                form.files.errors.append(error)
+            flash(_("The report was not submitted: a file was refused. Your text is kept; "
+                    "choose the files again."), "danger")
+            return _render_milestone(milestone, form=form, status=400)
+        try:
+            update = operations.submit_update(
+                milestone, current_user, progress=form.progress.data,
+                narrative=form.narrative.data or "", problems=form.problems.data or "",
+                next_steps=form.next_steps.data or "", files=validated)
+        except (ReportingError, StaleDataError) as exc:
+            db.session.rollback()
+            flash(_message(exc), "danger")
+            return _render_milestone(milestone, form=form, status=409)
+        if not _commit_or_message(_("Someone else reported on this milestone at the same time. "
+                                    "Nothing was saved; please reload and try again.")):
+            return _render_milestone(db.session.get(Milestone, milestone_id) or milestone,
+                                     form=form, status=409)
+    finally:
+        for item in validated:
+            item.close()
+    if update.awaiting_sign_off:
+        flash(_("Report submitted. It now waits for your unit head's sign-off."), "success")
+    else:
+        flash(_("Report submitted to the joint-meeting office for review."), "success")
+    return redirect(url_for("assignments.milestone_detail", milestone_id=milestone_id))
+
+
+@bp.route("/milestones/<int:milestone_id>/extensions", methods=["POST"])
+@login_required
+def request_extension(milestone_id: int):
+    """Ask for a later due date, before the due date."""
+    milestone = _milestone_or_404(milestone_id)
+    require(can_request_extension(current_user, milestone.assignment))
+    form = ExtensionRequestForm()
+    if not form.validate_on_submit():
+        flash(_("The extension request was not sent: please correct the marked fields."),
+              "danger")
+        return _render_milestone(milestone, extension_form=form, status=400)
+    try:
+        operations.request_extension(milestone, current_user,
+                                     requested_due_date=form.requested_due_date.data,
+                                     reason=form.reason.data or "")
+    except (ReportingError, StaleDataError) as exc:
+        db.session.rollback()
+        flash(_message(exc), "danger")
+        return _render_milestone(milestone, extension_form=form, status=409)
+    db.session.commit()
+    flash(_("Extension request sent to the joint-meeting office."), "success")
+    return redirect(url_for("assignments.milestone_detail", milestone_id=milestone_id))
+
+
+@bp.route("/updates/<int:update_id>")
+@login_required
+def update_detail(update_id: int):
+    """One report with its evidence, and the sign-off or review form where it is due."""
+    update = _update_or_404(update_id)
+    return _render_update(update)
+
+
+def _render_update(update, *, review_form=None, sign_off_form=None, status=200):
+    assignment = update.milestone.assignment
+    may_review = can_review(current_user) and update.awaiting_office
+    may_sign_off = can_sign_off(current_user, assignment) and update.awaiting_sign_off
+    history, _extensions = queries.milestone_history(update.milestone)
+    return render_template(
+        "assignments/update.html", update=update, milestone=update.milestone,
+        assignment=assignment, history=history,
+        review_form=(review_form or ReviewForm()) if may_review else None,
+        sign_off_form=(sign_off_form or SignOffForm()) if may_sign_off else None,
+    ), status
+
+
+@bp.route("/updates/<int:update_id>/sign-off", methods=["POST"])
+@login_required
+def sign_off(update_id: int):
+    """The unit head signs a report off, or returns it to the reporter."""
+    update = _update_or_404(update_id)
+    require(can_sign_off(current_user, update.milestone.assignment))
+    form = SignOffForm()
+    if not form.validate_on_submit():
+        return _render_update(update, sign_off_form=form, status=400)
+    approve = form.decision.data == "approve"
+    try:
+        operations.sign_off_update(update, current_user, approve=approve,
+                                   reason_code=form.reason_code.data or None,
+                                   comment=form.comment.data or "")
+    except (ReportingError, StaleDataError) as exc:
+        db.session.rollback()
+        flash(_message(exc), "danger")
+        return _render_update(update, sign_off_form=form, status=409)
+    if _commit_or_message():
+        flash(_("Signed off: the report goes to the joint-meeting office.") if approve
+              else _("Report returned to the reporter."), "success")
+    return redirect(url_for("assignments.sign_off_queue"))
+
+
+@bp.route("/updates/<int:update_id>/review", methods=["POST"])
+@login_required
+def review(update_id: int):
+    """The office accepts a report or returns it with a reason and a comment."""
+    update = _update_or_404(update_id)
+    require(can_review(current_user))
+    form = ReviewForm()
+    if not form.validate_on_submit():
+        return _render_update(update, review_form=form, status=400)
+    accept = form.decision.data == "accept"
+    try:
+        operations.review_update(update, current_user, accept=accept,
+                                 reason_code=form.reason_code.data or None,
+                                 comment=form.comment.data or "")
+    except (ReportingError, StaleDataError) as exc:
+        db.session.rollback()
+        flash(_message(exc), "danger")
+        return _render_update(update, review_form=form, status=409)
+    if _commit_or_message():
+        flash(_("Report accepted.") if accept else _("Report returned to the unit."), "success")
+    return redirect(url_for("assignments.review_queue"))
+
+
+@bp.route("/evidence/<int:evidence_id>/download")
+@login_required
+def download_evidence(evidence_id: int):
+    """An evidence file, only for those who may see its assignment; the Chinese name survives."""
+    from taskflow.core import storage
+
+    evidence = queries.load_evidence(evidence_id)
+    require_visible(evidence is not None and can_view_assignment(
+        current_user, evidence.status_update.milestone.assignment))
+    try:
+        handle = storage.open_blob(evidence.storage_key)
+    except (FileNotFoundError, storage.InvalidStorageKey):
+        abort(404)
+    headers = attachment_headers(evidence.original_name)
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["Content-Length"] = str(evidence.size)
+
+    def stream():
+        with handle:
+            while chunk := handle.read(64 * 1024):
+                yield chunk
+
+    return Response(stream(), mimetype=evidence.content_type, headers=headers)
+
+
+# ---------------------------------------------------------------- queues
+
+
+@bp.route("/sign-off")
+@login_required
+def sign_off_queue():
+    """The unit head's queue: the unit's reports waiting for sign-off."""
+    require(current_user.role == "unit_head" and can_use_workspace(current_user))
+    return render_template("assignments/sign_off_queue.html",
+                           updates=queries.sign_off_queue(current_user.unit_id))
+
+
+@bp.route("/review")
+@login_required
+def review_queue():
+    """The office's review queue, oldest first, filtered by task, unit and state."""
+    require(can_view_review_queue(current_user))
+    state = request.args.get("state", "waiting")
+    if state not in queries.QUEUE_STATES:
+        state = "waiting"
+    task_id = request.args.get("task", type=int)
+    unit_id = request.args.get("unit", type=int)
+    page = queries.review_queue(task_id=task_id, unit_id=unit_id, state=state,
+                                page=request.args.get("page", 1, type=int))
+    tasks, units = queries.queue_filter_choices()
+    return render_template("assignments/review_queue.html", page=page, tasks=tasks, units=units,
+                           state=state, task_id=task_id, unit_id=unit_id,
+                           extensions_waiting=queries.pending_extension_count())
+
+
+@bp.route("/extensions")
+@login_required
+def extension_queue():
+    """Extension requests waiting for the office."""
+    require(can_view_review_queue(current_user))
+    return render_template("assignments/extension_queue.html",
+                           requests=queries.pending_extensions(),
+                           form=ExtensionDecisionForm() if can_decide_extension(current_user)
+                           else None)
+
+
+@bp.route("/extensions/<int:request_id>/decide", methods=["POST"])
+@login_required
+def decide_extension(request_id: int):
+    """The office grants or refuses an extension request."""
+    extension = queries.load_extension(request_id)
+    require_visible(extension is not None
+                    and can_view_assignment(current_user, extension.milestone.assignment))
+    require(can_decide_extension(current_user))
+    form = ExtensionDecisionForm()
+    if not form.validate_on_submit():
+        flash(_("Choose grant or refuse."), "danger")
+        return redirect(url_for("assignments.extension_queue"))
+    grant = form.decision.data == "grant"
+    try:
+        operations.decide_extension(extension, current_user, grant=grant,
+                                    comment=form.comment.data or "")
+    except (ReportingError, StaleDataError) as exc:
+        db.session.rollback()
+        flash(_message(exc), "danger")
+        return redirect(url_for("assignments.extension_queue"))
+    if _commit_or_message():
+        flash(_("Extension granted: the due date has moved; the original date is kept.") if grant
+              else _("Extension refused."), "success")
+    return redirect(url_for("assignments.extension_queue"))
+
+
+# ---------------------------------------------------------------- consolidated reports
+
+
+@bp.route("/assignments/<int:assignment_id>/reports/new", methods=["GET", "POST"])
+@login_required
+def new_consolidated_report(assignment_id: int):
+    """A lead unit's consolidated report citing its responsible units' updates."""
+    assignment = _assignment_or_404(assignment_id)
+    require(can_write_consolidated_report(current_user, assignment))
+    form = ConsolidatedReportForm()
+    team_updates = queries.task_team_updates(assignment.task_id)
+    cited = [int(i) for i in request.form.getlist("cite") if i.isdigit()]
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                operations.write_consolidated_report(
+                    assignment, current_user, title=form.title.data, body=form.body.data,
+                    cited_update_ids=cited)
+            except (ReportingError, StaleDataError) as exc:
+                db.session.rollback()
+                flash(_message(exc), "danger")
+                status = 409
+            else:
+                db.session.commit()
+                flash(_("Consolidated report saved."), "success")
+                return redirect(url_for("assignments.assignment_detail",
+                                        assignment_id=assignment.id))
+        else:
+            status = 400
+    return render_template("assignments/consolidated_form.html", assignment=assignment,
+                           form=form, team_updates=team_updates, cited=set(cited)), status
+
+
+# ---------------------------------------------------------------- planning (the office)
+
+
+@bp.route("/planning")
+@login_required
+def planning():
+    """Every key task with its units and milestones: the office's planning tools."""
+    require(can_edit_plan(current_user))
+    return render_template("assignments/planning.html", rows=queries.planning_tasks())
+
+
+def _render_planning_task(task, *, add_form=None, generate_form=None, status=200):
+    assignments = queries.task_assignments(task.id)
+    assigned = {a.unit_id for a in assignments}
+    if add_form is None:
+        add_form = AddUnitForm()
+    add_form.unit_id.choices = [SelectChoice(u.id, u.name)
+                                for u in queries.plan_units(task.plan_id) if u.id not in assigned]
+    if generate_form is None:
+        generate_form = GenerateMilestonesForm()
+        plan = task.section.plan
+        generate_form.start_year.data = plan.start_year
+        generate_form.end_year.data = plan.end_year
+        generate_form.only_future.data = True
+    return render_template(
+        "assignments/planning_task.html", task=task, assignments=assignments,
+        reported=queries.reported_counts([a.id for a in assignments]), add_form=add_form,
+        generate_form=generate_form, rule_form=SignOffRuleForm(),
+    ), status
+
+
+@bp.route("/planning/tasks/<int:task_id>")
+@login_required
+def planning_task(task_id: int):
+    """One task's units (lead / responsible), sign-off rule and milestones."""
+    require(can_edit_plan(current_user))
+    return _render_planning_task(_task_or_404(task_id))
+
+
+@bp.route("/planning/tasks/<int:task_id>/units", methods=["POST"])
+@login_required
+def add_unit(task_id: int):
+    """Add a unit to a task as lead or responsible unit."""
+    require(can_edit_plan(current_user))
+    task = _task_or_404(task_id)
+    form = AddUnitForm()
+    form.unit_id.choices = [SelectChoice(u.id, u.name) for u in queries.plan_units(task.plan_id)]
+    if not form.validate_on_submit():
+        flash(_("Choose a unit and its role."), "danger")
+        return _render_planning_task(task, add_form=form, status=400)
+    from taskflow.units.models import Unit
+
+    unit = db.session.get(Unit, form.unit_id.data)
+    try:
+        operations.add_assignment(task, unit, form.role.data, current_user)
+    except (ReportingError, StaleDataError) as exc:
+        db.session.rollback()
+        flash(_message(exc), "danger")
+        return _render_planning_task(task, add_form=form, status=409)
+    db.session.commit()
+    flash(_("%(unit)s added to the task.", unit=unit.name), "success")
+    return redirect(url_for("assignments.planning_task", task_id=task.id))
+
+
+@bp.route("/planning/assignments/<int:assignment_id>/remove", methods=["POST"])
+@login_required
+def remove_unit(assignment_id: int):
+    """Take a unit off a task (refused once it has reported)."""
+    require(can_edit_plan(current_user))
+    assignment = queries.load_assignment(assignment_id)
+    if assignment is None:
+        abort(404)
+    task_id, name = assignment.task_id, assignment.unit.name
+    try:
+        operations.remove_assignment(assignment, current_user)
+    except (ReportingError, StaleDataError) as exc:
+        db.session.rollback()
+        flash(_message(exc), "danger")
+    else:
+        db.session.commit()
+        flash(_("%(unit)s removed from the task.", unit=name), "success")
+    return redirect(url_for("assignments.planning_task", task_id=task_id))
+
+
+@bp.route("/planning/assignments/<int:assignment_id>/sign-off", methods=["POST"])
+@login_required
+def assignment_sign_off_rule(assignment_id: int):
+    """Ask (or stop asking) for the unit head's sign-off on one assignment."""
+    require(can_edit_plan(current_user))
+    assignment = queries.load_assignment(assignment_id)
+    if assignment is None:
+        abort(404)
+    form = SignOffRuleForm()
+    if form.validate_on_submit():
+        operations.set_requires_sign_off([assignment], bool(form.requires_sign_off.data),
+                                         current_user)
+        db.session.commit()
+        flash(_("Sign-off rule saved."), "success")
+    return redirect(url_for("assignments.planning_task", task_id=assignment.task_id))
+
+
+@bp.route("/planning/tasks/<int:task_id>/sign-off", methods=["POST"])
+@login_required
+def task_sign_off_rule(task_id: int):
+    """Ask (or stop asking) for sign-off on every assignment of a task."""
+    require(can_edit_plan(current_user))
+    task = _task_or_404(task_id)
+    form = SignOffRuleForm()
+    if form.validate_on_submit():
+        changed = operations.set_requires_sign_off(queries.task_assignments(task.id),
+                                                   bool(form.requires_sign_off.data),
+                                                   current_user)
+        db.session.commit()
+        flash(_("Sign-off rule saved for %(count)s units.", count=changed), "success")
+    return redirect(url_for("assignments.planning_task", task_id=task.id))
+
+
+@bp.route("/planning/tasks/<int:task_id>/milestones", methods=["POST"])
+@login_required
+def generate_milestones(task_id: int):
+    """Milestones for every unit of a task, period by period (running twice adds nothing)."""
+    require(can_edit_plan(current_user))
+    task = _task_or_404(task_id)
+    form = GenerateMilestonesForm()
+    if not form.validate_on_submit():
+        flash(_("The milestones were not generated: please correct the marked fields."),
+              "danger")
+        return _render_planning_task(task, generate_form=form, status=400)
+    try:
+        created, skipped = operations.generate_milestones(
+            task, start_year=form.start_year.data, end_year=form.end_year.data,
+            frequency=form.frequency.data, required_evidence=form.required_evidence.data or "",
+            weight=Decimal(form.weight.data), actor=current_user,
+            not_before=clock.local_today() if form.only_future.data else None)
+    except (ReportingError, StaleDataError) as exc:
+        db.session.rollback()
+        flash(_message(exc), "danger")
+        return _render_planning_task(task, generate_form=form, status=409)
+    db.session.commit()
+    flash(_("%(created)s milestones created, %(skipped)s already existed.", created=created,
+            skipped=skipped), "success")
+    return redirect(url_for("assignments.planning_task", task_id=task.id))
+
+
+@bp.route("/planning/milestones/<int:milestone_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_milestone(milestone_id: int):
+    """Edit one milestone; a stale form shows who changed it and keeps the input."""
+    require(can_edit_plan(current_user))
+    milestone = queries.load_milestone(milestone_id)
+    if milestone is None:
+        abort(404)
+    form = MilestoneEditForm(obj=milestone if request.method == "GET" else None)
+    conflict = None
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                expected = int(form.version_id.data or 0)
+            except ValueError:
+                expected = 0
+            try:
+                operations.edit_milestone(
+                    milestone, expected_version=expected, title=form.title.data.strip(),
+                    due_date=form.due_date.data, weight=Decimal(form.weight.data),
+                    required_evidence=form.required_evidence.data or "", actor=current_user)
+                db.session.commit()
+            except StaleEdit as exc:
+                db.session.rollback()
+                conflict = exc.milestone
+                flash(_message(exc), "danger")
+                status = 409
+            except StaleDataError:
+                db.session.rollback()
+                conflict = queries.load_milestone(milestone_id)
+                flash(StaleEdit(conflict).message, "danger")
+                status = 409
+            else:
+                flash(_("Milestone saved."), "success")
+                return redirect(url_for("assignments.planning_task",
+                                        task_id=milestone.assignment.task_id))
+            # Keep the user's input; the next save applies it over the other person's version.
+            form.version_id.data = str(conflict.version_id)
+        else:
+            status = 400
+    return render_template("assignments/milestone_edit.html", form=form, milestone=milestone,
+                           conflict=conflict,
+                           conflict_by=operations.milestone_editor_name(conflict)
+                           if conflict else None), status
