@@ -1,0 +1,519 @@
+"""Pages of the register, imports, claim conflicts and the monthly dispatch."""
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload, selectinload
+
+from taskflow.core import clock, permissions as perm
+from taskflow.core.spreadsheets import build_workbook, xlsx_response
+from taskflow.enterprises import bp, dispatch_bp, importer, operations, queries
+from taskflow.enterprises.forms import (
+    ClaimDecisionForm,
+    ConfirmFiguresForm,
+    ConfirmForm,
+    EnterpriseForm,
+    ImportForm,
+    OpenMonthForm,
+)
+from taskflow.enterprises import labels
+from taskflow.enterprises.labels import FIGURE_LABELS, SOURCE_LABELS, STATUS_LABELS
+from taskflow.enterprises.models import (
+    ClaimConflict,
+    ClaimState,
+    DispatchPeriod,
+    Enterprise,
+    EnterpriseEvent,
+    EnterpriseImport,
+    EnterpriseImportRow,
+    ImportOutcome,
+)
+from taskflow.extensions import db
+from taskflow.units.models import Unit
+
+PER_PAGE = 50
+
+
+@bp.app_context_processor
+def _labels():
+    return {"ent_labels": labels}
+
+
+def _unit_choices(plan) -> list[tuple[int, str]]:
+    if plan is None:
+        return []
+    return [(u.id, u.name) for u in db.session.scalars(
+        select(Unit).where(Unit.plan_id == plan.id).order_by(Unit.sort_order, Unit.id))]
+
+
+def _own_unit_id() -> int | None:
+    return current_user.unit_id if perm.is_unit_user(current_user) else None
+
+
+# ---------------------------------------------------------------- register
+
+
+@bp.route("/")
+@login_required
+def register():
+    """Search and filter the register; unit users see their own unit's enterprises only."""
+    perm.require(perm.can_view_register(current_user))
+    args = request.args
+    own = _own_unit_id()
+    unit_id = own or args.get("unit", type=int)
+    filters = {"q": args.get("q", "").strip()[:100], "status": args.get("status", ""),
+               "source": args.get("source", ""), "high_tech": args.get("high_tech", ""),
+               "specialised": args.get("specialised", "")}
+    stmt = queries.register_query(unit_id=unit_id, today=clock.local_today(), **filters)
+    page = db.paginate(stmt, page=args.get("page", 1, type=int), per_page=PER_PAGE,
+                       error_out=False)
+    plan = queries.district_plan()
+    units = [] if own else _unit_choices(plan)
+    open_claims = 0
+    if perm.can_decide_claims(current_user):
+        open_claims = db.session.scalar(select(func.count()).select_from(ClaimConflict).where(
+            ClaimConflict.state == ClaimState.OPEN))
+    return render_template(
+        "enterprises/register.html", page=page, units=units, filters=filters, unit_id=unit_id,
+        today=clock.local_today(), open_claims=open_claims,
+        can_add=perm.is_office(current_user) or own is not None,
+    )
+
+
+@bp.route("/export.xlsx")
+@login_required
+def register_export():
+    """The filtered register as Excel."""
+    perm.require(perm.can_view_register(current_user))
+    args = request.args
+    unit_id = _own_unit_id() or args.get("unit", type=int)
+    today = clock.local_today()
+    stmt = queries.register_query(
+        q=args.get("q", "").strip()[:100], unit_id=unit_id, status=args.get("status", ""),
+        source=args.get("source", ""), high_tech=args.get("high_tech", ""),
+        specialised=args.get("specialised", ""), today=today)
+    header = [_("Enterprise name"), _("Credit code"), _("Attributed unit"), _("Source"),
+              _("Tech-based in-library date"), _("Removed from the tech-based library on"),
+              _("High-tech certificate number"), _("High-tech certification date"),
+              _("Certificate expires"), _("Specialised SME (专精特新)"), _("Status")]
+
+    def rows():
+        for e in db.session.scalars(stmt.execution_options(yield_per=1000)):
+            yield [e.name, e.credit_code, e.unit.name, str(SOURCE_LABELS.get(e.source, e.source)),
+                   e.tech_in_library_on, e.tech_removed_on, e.high_tech_cert_no,
+                   e.high_tech_cert_on, e.high_tech_expires_on,
+                   _("yes") if e.specialised_sme else _("no"),
+                   str(STATUS_LABELS.get(e.status, e.status))]
+
+    content = build_workbook([(_("Enterprise register"), header, rows())])
+    return xlsx_response(_("Enterprise register %(date)s.xlsx", date=today.isoformat()), content)
+
+
+def _load_enterprise(enterprise_id: int) -> Enterprise:
+    enterprise = db.session.get(Enterprise, enterprise_id, options=[joinedload(Enterprise.unit)])
+    if enterprise is None:
+        abort(404)
+    perm.require_visible(perm.can_view_enterprise(current_user, enterprise))
+    return enterprise
+
+
+@bp.route("/<int:enterprise_id>")
+@login_required
+def detail(enterprise_id: int):
+    """One enterprise with its history and claims."""
+    enterprise = _load_enterprise(enterprise_id)
+    events = db.session.scalars(
+        select(EnterpriseEvent).options(joinedload(EnterpriseEvent.actor),
+                                        joinedload(EnterpriseEvent.unit))
+        .where(EnterpriseEvent.enterprise_id == enterprise.id)
+        .order_by(EnterpriseEvent.id.desc())).all()
+    claims = db.session.scalars(
+        select(ClaimConflict).options(joinedload(ClaimConflict.claimant_unit),
+                                      joinedload(ClaimConflict.decided_by))
+        .where(ClaimConflict.enterprise_id == enterprise.id)
+        .order_by(ClaimConflict.id.desc())).all()
+    return render_template(
+        "enterprises/detail.html", enterprise=enterprise, events=events, claims=claims,
+        today=clock.local_today(),
+        can_edit=perm.can_edit_enterprise(current_user, enterprise.unit_id),
+        decide_form=ClaimDecisionForm() if perm.can_decide_claims(current_user) else None,
+    )
+
+
+def _enterprise_form(plan, obj=None) -> EnterpriseForm:
+    form = EnterpriseForm(obj=obj)
+    own = _own_unit_id()
+    if own:
+        form.unit_id.choices = [(own, current_user.unit.name)]
+        form.unit_id.data = own
+    else:
+        form.unit_id.choices = _unit_choices(plan)
+    return form
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def create():
+    """Add an enterprise; a code another unit holds becomes a claim for the office."""
+    perm.require(perm.is_office(current_user) or _own_unit_id() is not None)
+    plan = queries.district_plan()
+    form = _enterprise_form(plan)
+    if form.validate_on_submit():
+        unit = db.session.get(Unit, form.unit_id.data)
+        perm.require(unit is not None and perm.can_edit_enterprise(current_user, unit.id))
+        try:
+            result = operations.register_enterprise(form.data_dict(), unit, current_user)
+        except operations.EnterpriseError as exc:
+            db.session.rollback()
+            form.credit_code.errors.append(str(exc))
+        else:
+            db.session.commit()
+            if isinstance(result, ClaimConflict):
+                flash(_("This enterprise is registered to %(unit)s. Your claim has been sent to "
+                        "the office, which decides; it is not counted twice.",
+                        unit=result.holder_unit.name), "warning")
+                return redirect(url_for("enterprises.register"))
+            flash(_("Enterprise added."), "success")
+            return redirect(url_for("enterprises.detail", enterprise_id=result.id))
+    return render_template("enterprises/form.html", form=form, enterprise=None)
+
+
+@bp.route("/<int:enterprise_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(enterprise_id: int):
+    """Edit an enterprise of one's own unit (the office: any)."""
+    enterprise = _load_enterprise(enterprise_id)
+    perm.require(perm.can_edit_enterprise(current_user, enterprise.unit_id))
+    form = _enterprise_form(queries.district_plan(), obj=enterprise)
+    form.unit_id.choices = [(enterprise.unit_id, enterprise.unit.name)]
+    form.unit_id.data = enterprise.unit_id
+    if request.method == "GET":
+        form.version.data = enterprise.version
+    if form.validate_on_submit():
+        data = form.data_dict()
+        data.pop("credit_code")
+        try:
+            version = int(form.version.data or 0)
+            changes = operations.update_enterprise(enterprise, data, current_user, version=version)
+        except operations.EnterpriseError as exc:
+            db.session.rollback()
+            flash(str(exc), "danger")
+        else:
+            db.session.commit()
+            flash(_("Saved.") if changes else _("Nothing changed."), "success")
+            return redirect(url_for("enterprises.detail", enterprise_id=enterprise.id))
+    form.credit_code.render_kw = {"readonly": True}
+    form.credit_code.data = enterprise.credit_code
+    return render_template("enterprises/form.html", form=form, enterprise=enterprise)
+
+
+# ---------------------------------------------------------------- claims
+
+
+@bp.route("/claims")
+@login_required
+def claims():
+    """Open claim conflicts: all for the reading roles, one's own unit's for unit users."""
+    perm.require(perm.can_view_register(current_user))
+    rows = db.session.scalars(queries.open_claims(_own_unit_id())).all()
+    return render_template("enterprises/claims.html", claims=rows,
+                           can_decide=perm.can_decide_claims(current_user),
+                           form=ClaimDecisionForm())
+
+
+@bp.route("/claims/<int:claim_id>/decide", methods=["POST"])
+@login_required
+def decide_claim(claim_id: int):
+    """The office keeps or transfers a claimed enterprise (audited)."""
+    perm.require(perm.can_decide_claims(current_user))
+    conflict = db.session.get(ClaimConflict, claim_id)
+    if conflict is None:
+        abort(404)
+    form = ClaimDecisionForm()
+    if not form.validate_on_submit():
+        flash(_("Give the reason for the decision."), "danger")
+        return redirect(url_for("enterprises.claims"))
+    try:
+        operations.decide_claim(conflict, form.decision.data, form.note.data, current_user,
+                                version=form.version.data)
+    except operations.EnterpriseError as exc:
+        db.session.rollback()
+        flash(str(exc), "danger")
+    else:
+        db.session.commit()
+        flash(_("Claim decided."), "success")
+    return redirect(url_for("enterprises.claims"))
+
+
+# ---------------------------------------------------------------- import
+
+
+def _import_form() -> ImportForm:
+    form = ImportForm()
+    own = _own_unit_id()
+    if own:
+        form.unit_id.choices = [(own, current_user.unit.name)]
+        form.unit_id.data = own
+    else:
+        form.unit_id.choices = _unit_choices(queries.district_plan())
+    return form
+
+
+@bp.route("/import/template.xlsx")
+@login_required
+def import_template():
+    """The Excel template of a unit's list."""
+    perm.require(perm.is_office(current_user) or _own_unit_id() is not None)
+    return xlsx_response(_("Enterprise list template.xlsx"), importer.template_bytes())
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@login_required
+def import_upload():
+    """Upload a list: the rows are checked and staged for a preview; nothing is written yet."""
+    perm.require(perm.is_office(current_user) or _own_unit_id() is not None)
+    form = _import_form()
+    if form.validate_on_submit():
+        unit = db.session.get(Unit, form.unit_id.data)
+        perm.require(unit is not None and perm.can_edit_enterprise(current_user, unit.id))
+        try:
+            batch = importer.stage_upload(form.file.data, unit, current_user)
+        except importer.FileRefused as exc:
+            db.session.rollback()
+            form.file.errors.append(str(exc))
+        else:
+            db.session.commit()
+            return redirect(url_for("enterprises.import_preview", token=batch.token))
+    return render_template("enterprises/import_upload.html", form=form,
+                           max_mb=importer.max_bytes() // 1048576)
+
+
+def _load_batch(token: str) -> EnterpriseImport:
+    batch = db.session.scalar(select(EnterpriseImport).options(joinedload(EnterpriseImport.unit))
+                              .where(EnterpriseImport.token == token))
+    # A staged import belongs to the user who uploaded it; to anyone else it does not exist.
+    perm.require_visible(batch is not None and batch.user_id == current_user.id)
+    return batch
+
+
+@bp.route("/import/<token>")
+@login_required
+def import_preview(token: str):
+    """Row-by-row preview of a staged import, filterable by outcome."""
+    batch = _load_batch(token)
+    outcome = request.args.get("outcome", "")
+    stmt = select(EnterpriseImportRow).where(EnterpriseImportRow.import_id == batch.id)
+    if outcome in {o.value for o in ImportOutcome}:
+        stmt = stmt.where(EnterpriseImportRow.outcome == outcome)
+    page = db.paginate(stmt.order_by(EnterpriseImportRow.row_number),
+                       page=request.args.get("page", 1, type=int), per_page=100, error_out=False)
+    return render_template("enterprises/import_preview.html", batch=batch, page=page,
+                           outcome=outcome, form=ConfirmForm())
+
+
+@bp.route("/import/<token>/confirm", methods=["POST"])
+@login_required
+def import_confirm(token: str):
+    """Apply the staged rows in one transaction, after re-validating them."""
+    batch = _load_batch(token)
+    perm.require(perm.can_edit_enterprise(current_user, batch.unit_id))
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        counts = importer.confirm(batch, current_user)
+    except importer.ImportChanged as exc:
+        db.session.rollback()
+        importer.refresh(batch)
+        db.session.commit()
+        flash(_("The register changed since the preview (%(n)s rows). Check the refreshed "
+                "preview and confirm again.", n=exc.rows), "warning")
+        return redirect(url_for("enterprises.import_preview", token=token))
+    except importer.FileRefused as exc:
+        db.session.rollback()
+        flash(str(exc), "danger")
+        return redirect(url_for("enterprises.import_preview", token=token))
+    db.session.commit()
+    flash(_("Imported: %(new)s new, %(changed)s changed, %(conflict)s claims sent to the office, "
+            "%(unchanged)s unchanged.", **counts), "success")
+    return redirect(url_for("enterprises.register"))
+
+
+@bp.route("/import/<token>/discard", methods=["POST"])
+@login_required
+def import_discard(token: str):
+    """Drop a staged import."""
+    batch = _load_batch(token)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        importer.discard(batch, current_user)
+    except importer.FileRefused as exc:
+        db.session.rollback()
+        flash(str(exc), "danger")
+    else:
+        db.session.commit()
+        flash(_("The import was discarded; nothing was written."), "info")
+    return redirect(url_for("enterprises.import_upload"))
+
+
+# ---------------------------------------------------------------- monthly dispatch
+
+
+def _load_period(period_id: int) -> DispatchPeriod:
+    period = db.session.get(DispatchPeriod, period_id)
+    if period is None:
+        abort(404)
+    return period
+
+
+@dispatch_bp.route("/")
+@login_required
+def index():
+    """Months of the dispatch (the office opens them); unit users go to their own page."""
+    plan = queries.district_plan()
+    if perm.is_unit_user(current_user):
+        period = queries.latest_period(plan.id) if plan else None
+        if period is None:
+            return render_template("enterprises/dispatch_none.html")
+        return redirect(url_for("dispatch.unit_page", period_id=period.id,
+                                unit_id=current_user.unit_id))
+    perm.require(perm.can_view_dispatch_board(current_user))
+    periods = queries.periods(plan.id) if plan else []
+    summaries = queries.period_summaries(plan.id) if plan else {}
+    unit_count = len(queries.dispatch_units(plan.id)) if plan else 0
+    return render_template("enterprises/dispatch_index.html", periods=periods, plan=plan,
+                           summaries=summaries, unit_count=unit_count,
+                           form=OpenMonthForm() if perm.can_open_dispatch(current_user) else None)
+
+
+@dispatch_bp.route("/open", methods=["POST"])
+@login_required
+def open_month():
+    """The office opens a month."""
+    perm.require(perm.can_open_dispatch(current_user))
+    form = OpenMonthForm()
+    if not form.validate_on_submit():
+        flash(_("Give the month as YYYY-MM."), "danger")
+        return redirect(url_for("dispatch.index"))
+    try:
+        period = operations.open_month(form.month.data, current_user)
+    except operations.DispatchError as exc:
+        db.session.rollback()
+        flash(str(exc), "danger")
+        return redirect(url_for("dispatch.index"))
+    db.session.commit()
+    flash(_("The dispatch of %(month)s is open; units can confirm their figures until %(due)s.",
+            month=period.label, due=period.due_on.isoformat()), "success")
+    return redirect(url_for("dispatch.board", period_id=period.id))
+
+
+@dispatch_bp.route("/<int:period_id>/close", methods=["POST"])
+@login_required
+def close_month(period_id: int):
+    """The office closes a month."""
+    perm.require(perm.can_open_dispatch(current_user))
+    period = _load_period(period_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        operations.close_month(period, current_user)
+    except operations.DispatchError as exc:
+        db.session.rollback()
+        flash(str(exc), "danger")
+    else:
+        db.session.commit()
+        flash(_("The month is closed."), "success")
+    return redirect(url_for("dispatch.board", period_id=period.id))
+
+
+@dispatch_bp.route("/<int:period_id>")
+@login_required
+def board(period_id: int):
+    """The office's board: units × figures, lights, confirmed or not, district totals."""
+    perm.require(perm.can_view_dispatch_board(current_user))
+    period = _load_period(period_id)
+    data = queries.board(period)
+    return render_template("enterprises/dispatch_board.html", board=data, period=period,
+                           figure_labels=FIGURE_LABELS, figures=queries.FIGURES,
+                           metrics=queries.PROGRESS_METRICS, form=ConfirmForm(),
+                           can_manage=perm.can_open_dispatch(current_user))
+
+
+@dispatch_bp.route("/<int:period_id>/export.xlsx")
+@login_required
+def board_export(period_id: int):
+    """The month's dispatch table as Excel."""
+    perm.require(perm.can_view_dispatch_board(current_user))
+    period = _load_period(period_id)
+    data = queries.board(period)
+    header = [_("Unit name")] + [str(FIGURE_LABELS[f]) for f in queries.FIGURES] + [
+        _("Tech-based target"), _("Tech-based expected to date"), _("High-tech target"),
+        _("High-tech expected to date"), _("Confirmed"), _("Confirmed at"), _("Late"), _("Note")]
+
+    def target_cells(row):
+        cells = []
+        for figure in ("tech_in_library", "high_tech_valid"):
+            p = row.progress[figure]
+            cells += [round(p.target) if p.target is not None else None,
+                      round(p.expected, 1) if p.expected is not None else None]
+        return cells
+
+    rows = []
+    for row in data.rows:
+        c = row.confirmation
+        rows.append([row.unit.name] + [row.figures[f] for f in queries.FIGURES]
+                    + target_cells(row) + [
+                        _("yes") if c and c.confirmed_at else _("no"),
+                        c.confirmed_at if c and c.confirmed_at else None,
+                        _("yes") if c and c.late else "", c.note if c else ""])
+    total_row = type("Total", (), {"progress": data.district.against_district})()
+    rows.append([_("District total")] + [data.district.totals[f] for f in queries.FIGURES]
+                + target_cells(total_row))
+    content = build_workbook([(period.label, header, rows)])
+    return xlsx_response(_("Monthly dispatch %(month)s.xlsx", month=period.label), content)
+
+
+@dispatch_bp.route("/<int:period_id>/units/<int:unit_id>")
+@login_required
+def unit_page(period_id: int, unit_id: int):
+    """A unit's own figures of the month, its progress, and the confirmation."""
+    period = _load_period(period_id)
+    unit = db.session.get(Unit, unit_id, options=[selectinload(Unit.aliases)])
+    perm.require_visible(unit is not None and unit.plan_id == period.plan_id
+                         and perm.can_view_unit(current_user, unit_id))
+    plan = db.session.get(queries.Plan, period.plan_id)
+    row = queries.progress_rows(plan, period.month_end, [unit])[0]
+    confirmation = queries.confirmations(period.id).get(unit.id)
+    stale = bool(confirmation and confirmation.figures
+                 and confirmation.figures != row.figures)
+    return render_template(
+        "enterprises/dispatch_unit.html", period=period, unit=unit, row=row,
+        confirmation=confirmation, stale=stale, figure_labels=FIGURE_LABELS,
+        figures=queries.FIGURES, metrics=queries.PROGRESS_METRICS,
+        form=ConfirmFiguresForm() if perm.can_confirm_dispatch(current_user, unit.id) else None,
+    )
+
+
+@dispatch_bp.route("/<int:period_id>/units/<int:unit_id>/confirm", methods=["POST"])
+@login_required
+def confirm(period_id: int, unit_id: int):
+    """The unit confirms its figures, with a note."""
+    period = _load_period(period_id)
+    unit = db.session.get(Unit, unit_id)
+    perm.require_visible(unit is not None and unit.plan_id == period.plan_id
+                         and perm.can_view_unit(current_user, unit_id))
+    perm.require(perm.can_confirm_dispatch(current_user, unit.id))
+    form = ConfirmFiguresForm()
+    if not form.validate_on_submit():
+        flash(_("The note is too long."), "danger")
+        return redirect(url_for("dispatch.unit_page", period_id=period.id, unit_id=unit.id))
+    try:
+        row = operations.confirm_figures(period, unit, form.note.data or "", current_user)
+    except operations.DispatchError as exc:
+        db.session.rollback()
+        flash(str(exc), "danger")
+    else:
+        db.session.commit()
+        flash(_("Figures confirmed (late).") if row.late else _("Figures confirmed."), "success")
+    return redirect(url_for("dispatch.unit_page", period_id=period.id, unit_id=unit.id))

@@ -1,0 +1,180 @@
+"""Monthly dispatch: opening months, unit figures from the register, confirmation, board, jobs."""
+
+import io
+from datetime import date
+
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from taskflow.audit.models import AuditEvent
+from taskflow.enterprises import jobs, operations, queries
+from taskflow.enterprises.models import DispatchConfirmation, DispatchPeriod
+from taskflow.extensions import db
+
+
+def _count(model, *where):
+    return db.session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def test_office_opens_a_month_once(client, login, make_user, district, frozen):
+    frozen("2024-04-02T09:00")
+    login(make_user("office"))
+    response = client.post("/dispatch/open", data={"month": "2024-03"})
+    assert response.status_code == 302
+    period = db.session.scalar(select(DispatchPeriod))
+    assert period.month == date(2024, 3, 1) and period.due_on == date(2024, 4, 5)
+    page = client.post("/dispatch/open", data={"month": "2024-03"}, follow_redirects=True)
+    assert "已开启" in page.get_data(as_text=True)
+    page = client.post("/dispatch/open", data={"month": "2024-06"}, follow_redirects=True)
+    assert "尚未开始" in page.get_data(as_text=True)
+    assert _count(DispatchPeriod) == 1
+    assert _count(AuditEvent, AuditEvent.action == "dispatch.open") == 1
+
+
+def test_cli_opens_a_month_at_a_given_time(runner, district):
+    result = runner.invoke(args=["dispatch", "open", "--month", "2024-03",
+                                 "--now", "2024-04-01T08:00"])
+    assert result.exit_code == 0, result.output
+    assert "2024-03" in result.output and "2024-04-05" in result.output
+    result = runner.invoke(args=["dispatch", "open", "--month", "2024-03",
+                                 "--now", "2024-04-01T08:00"])
+    assert result.exit_code != 0 and "已开启" in result.output
+    result = runner.invoke(args=["dispatch", "open", "--month", "2024-13"])
+    assert result.exit_code != 0
+
+
+def test_unit_figures_come_from_the_register_at_month_end(district, make_enterprise, frozen):
+    frozen("2024-04-10T09:00")
+    unit = district.unit("古南街道")
+    make_enterprise(unit, tech_in_library_on=date(2022, 5, 1))  # stock, in library
+    make_enterprise(unit, tech_in_library_on=date(2024, 3, 31))  # new this year, in March
+    make_enterprise(unit, tech_in_library_on=date(2024, 4, 1))  # after March: not counted
+    make_enterprise(unit, tech_in_library_on=date(2020, 1, 1), tech_removed_on=date(2024, 2, 1))
+    make_enterprise(unit, source="cultivated", tech_in_library_on=date(2023, 1, 1),
+                    high_tech_cert_on=date(2024, 2, 10))  # new high-tech, cultivated
+    make_enterprise(unit, source="attracted", high_tech_cert_on=date(2024, 3, 1))
+    make_enterprise(unit, high_tech_cert_on=date(2021, 5, 1))  # expires 2024-05-01: due
+    make_enterprise(unit, high_tech_cert_on=date(2020, 12, 1))  # expired 2023-12-01
+    renewed = make_enterprise(unit, high_tech_cert_on=date(2021, 1, 20))
+    renewed.set_certificate("GR2024", date(2024, 1, 10))  # re-reviewed in January
+    make_enterprise(unit, tech_in_library_on=date(2021, 1, 1), specialised_sme=True,
+                    status="closed", closed_on=date(2024, 1, 5))
+    db.session.commit()
+    figures = queries.unit_figures(unit.id, date(2024, 3, 31))
+    assert figures == {"tech_in_library": 3, "tech_new": 1, "high_tech_valid": 4,
+                       "high_tech_new": 2, "cultivated": 1, "attracted": 1,
+                       "re_review_due": 2, "re_reviewed": 1, "specialised": 0}
+    # The renewed certificate kept the status continuous: valid at the end of 2023 as well.
+    assert queries.unit_figures(unit.id, date(2023, 12, 31))["high_tech_valid"] == 2
+
+
+def test_unit_confirms_its_figures_with_a_note_and_the_board_shows_it(
+        client, login, make_user, district, make_enterprise, frozen):
+    frozen("2024-04-03T09:00")
+    unit, other = district.unit("古南街道"), district.unit("文龙街道")
+    make_enterprise(unit, tech_in_library_on=date(2024, 2, 1))
+    office = make_user("office")
+    period = operations.open_month("2024-03", office)
+    db.session.commit()
+    reporter = make_user("reporter", unit=unit)
+    login(reporter)
+    assert client.get("/dispatch/").headers["Location"].endswith(
+        f"/dispatch/{period.id}/units/{unit.id}")
+    page = client.get(f"/dispatch/{period.id}/units/{unit.id}").get_data(as_text=True)
+    assert "科技型企业在库" in page
+    response = client.post(f"/dispatch/{period.id}/units/{unit.id}/confirm",
+                           data={"note": "3月新增1家"})
+    assert response.status_code == 302
+    row = db.session.scalar(select(DispatchConfirmation))
+    assert row.figures["tech_in_library"] == 1 and row.note == "3月新增1家" and not row.late
+    # Another unit's page does not exist for this reporter; confirming for it neither.
+    assert client.get(f"/dispatch/{period.id}/units/{other.id}").status_code == 404
+    assert client.post(f"/dispatch/{period.id}/units/{other.id}/confirm").status_code == 404
+    client.post("/logout")
+    login(office)
+    board = client.get(f"/dispatch/{period.id}").get_data(as_text=True)
+    assert "3月新增1家" in board and "全区合计" in board
+    assert 'id="confirmed-count">1<' in board
+    export = client.get(f"/dispatch/{period.id}/export.xlsx")
+    sheet = load_workbook(io.BytesIO(export.data)).worksheets[0]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][0] == "单位名称" and rows[-1][0] == "全区合计"
+    names = [r[0] for r in rows[1:-1]]
+    assert names == [u.name for u in district.unit_list]
+    # Each figure column of the total row is the sum over the units.
+    for col in range(1, 10):
+        assert rows[-1][col] == sum(r[col] for r in rows[1:-1])
+
+
+def test_the_office_cannot_confirm_for_a_unit_and_closed_months_refuse(
+        client, login, make_user, district, frozen):
+    frozen("2024-04-03T09:00")
+    unit = district.unit("古南街道")
+    office = make_user("office")
+    period = operations.open_month("2024-03", office)
+    db.session.commit()
+    login(office)
+    assert client.post(f"/dispatch/{period.id}/units/{unit.id}/confirm").status_code == 403
+    client.post(f"/dispatch/{period.id}/close")
+    client.post("/logout")
+    login(make_user("unit_head", unit=unit))
+    page = client.post(f"/dispatch/{period.id}/units/{unit.id}/confirm", data={"note": ""},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "已关闭" in page
+    assert _count(DispatchConfirmation) == 0
+
+
+def test_jobs_open_the_month_mark_late_units_once_and_keep_lateness(
+        district, make_user, frozen):
+    frozen("2024-04-01T07:00")
+    period = jobs.open_month_if_due(date(2024, 4, 1))
+    assert period.label == "2024-03"
+    assert jobs.open_month_if_due(date(2024, 4, 1)) is None  # idempotent
+    db.session.commit()
+    assert len(jobs.units_not_confirmed(period)) == len(district.unit_list)
+    unit = district.unit("古南街道")
+    operations.confirm_figures(period, unit, "", make_user("reporter", unit=unit))
+    db.session.commit()
+    assert jobs.mark_late(period, date(2024, 4, 5)) == 0  # not yet past due
+    assert jobs.mark_late(period, date(2024, 4, 6)) == len(district.unit_list) - 1
+    assert jobs.mark_late(period, date(2024, 4, 7)) == 0  # idempotent
+    db.session.commit()
+    late_unit = district.unit("文龙街道")
+    frozen("2024-04-08T10:00")
+    row = operations.confirm_figures(period, late_unit, "晚了",
+                                     make_user("reporter", unit=late_unit))
+    db.session.commit()
+    assert row.late and row.confirmed_at is not None
+    assert {u.name for u in jobs.units_not_confirmed(period)} == {
+        u.name for u in district.unit_list} - {"古南街道", "文龙街道"}
+    on_time = db.session.scalar(select(DispatchConfirmation).where(
+        DispatchConfirmation.unit_id == unit.id))
+    assert not on_time.late
+
+
+def test_district_progress_against_both_plans(district, make_enterprise, frozen, app):
+    frozen("2023-07-10T09:00")
+    unit = district.unit("古南街道")
+    for _ in range(3):
+        make_enterprise(unit, tech_in_library_on=date(2022, 6, 1))
+    office_period = DispatchPeriod(plan_id=district.plan.id, month=date(2023, 6, 1),
+                                   due_on=date(2023, 7, 5))
+    db.session.add(office_period)
+    db.session.commit()
+    board = queries.board(office_period)
+    tech = board.district.against_district["tech_in_library"]
+    assert tech.target == district.targets[(None, "tech_based", "in_library", 2023)]
+    assert tech.base == district.targets[(None, "tech_based", "in_library", 2022)]
+    assert tech.actual == 3 and tech.light == "red"
+    city = board.district.against_city["tech_in_library"]
+    assert (city.base, city.target) == (1976, 2260)
+    row = next(r for r in board.rows if r.unit.id == unit.id)
+    assert (row.progress["tech_in_library"].base, row.progress["tech_in_library"].target) == (
+        246, 276)
+    # The flow targets exist for 2023 only: cultivated has a target, re-review for 古南 too.
+    assert row.progress["cultivated"].target == 1
+    # Thresholds come from the config.
+    app.config["LIGHT_RED_POINTS"] = 100_000
+    app.config["LIGHT_YELLOW_POINTS"] = 50_000
+    assert queries.board(office_period).district.against_district["tech_in_library"].light == (
+        "green")
