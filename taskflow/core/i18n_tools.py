@@ -111,6 +111,20 @@ def missing(area: str) -> list[str]:
     return gaps
 
 
+def collisions() -> dict[str, dict[str, str]]:
+    """English strings that two areas translate differently (the merged catalog keeps only one)."""
+    seen: dict[str, dict[str, str]] = {}
+    for area in areas():
+        path = po_path(area, "zh_CN")
+        if not path.exists():
+            continue
+        with path.open("rb") as f:
+            for message in read_po(f):
+                if isinstance(message.id, str) and message.id and message.string:
+                    seen.setdefault(message.id, {})[area] = message.string
+    return {msgid: by_area for msgid, by_area in seen.items() if len(set(by_area.values())) > 1}
+
+
 def fill(area: str, lines: list[str]) -> int:
     """Set zh_CN translations from "English<TAB>中文" lines; returns how many were set."""
     path = po_path(area, "zh_CN")
@@ -143,6 +157,9 @@ def main(argv: list[str]) -> int:
             update(area)
         return 0
     total = 0
+    for msgid, by_area in collisions().items():
+        print(f"collision: {msgid!r} {by_area}")
+        total += 1
     for area in selected:
         for message in missing(area):
             print(f"{area}: {message}")

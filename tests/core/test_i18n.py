@@ -17,3 +17,8 @@ def test_the_check_can_fail(tmp_path, monkeypatch):
     (area_dir / "views.py").write_text('from flask_babel import gettext as _\n_("Untranslated words")\n')
     monkeypatch.setattr(i18n_tools, "BASE_DIR", tmp_path)
     assert i18n_tools.missing("scratch") == ["Untranslated words"]
+
+
+def test_no_english_string_is_translated_two_ways():
+    """All areas share one merged catalog, so one English string must have one Chinese text."""
+    assert i18n_tools.collisions() == {}
