@@ -37,6 +37,7 @@ class CSRFClient(FlaskClient):
         db.session.commit()
         with self.application.app_context():
             response = super().open(*args, **kwargs)
+        db.session.commit()
         db.session.expire_all()
         return response
 

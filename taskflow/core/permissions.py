@@ -131,3 +131,145 @@ def can_manage_users(user) -> bool:
 def can_view_audit(user) -> bool:
     """The audit trail: office, supervisor and admin."""
     return user.is_authenticated and user.role in STAFF_ROLES
+
+
+# ---------------------------------------------------------------- assignments area: reporting details
+
+
+def can_use_workspace(user) -> bool:
+    """我的任务: reporters and unit heads."""
+    return is_unit_user(user) and user.unit_id is not None
+
+
+def can_view_review_queue(user) -> bool:
+    """The review queue and pending extension requests: the reading roles (only the office acts)."""
+    return reads_everything(user)
+
+
+def can_request_extension(user, assignment) -> bool:
+    """Ask for a later due date: the assignment's own unit."""
+    return can_report(user, assignment)
+
+
+def can_decide_extension(user) -> bool:
+    """Grant or refuse an extension: the office."""
+    return can_review(user)
+
+
+def can_write_consolidated_report(user, assignment) -> bool:
+    """A lead unit's own staff write the consolidated report on its task."""
+    return acts_for_unit(user, assignment.unit_id) and assignment.role == "lead"
+
+
+# ---------------------------------------------------------------- enterprises and monthly dispatch
+
+
+def can_view_register(user) -> bool:
+    """Every signed-in user searches the register (unit users: their own unit's rows only)."""
+    return user.is_authenticated
+
+
+def can_view_enterprise(user, enterprise) -> bool:
+    """An enterprise of the user's own unit, or any for the reading roles."""
+    return can_view_unit(user, enterprise.unit_id)
+
+
+def can_edit_enterprise(user, unit_id: int | None) -> bool:
+    """Add, edit or import enterprises of a unit: that unit's users, or the office."""
+    return is_office(user) or acts_for_unit(user, unit_id)
+
+
+def can_decide_claims(user) -> bool:
+    """Keep or transfer a claimed enterprise: the office."""
+    return is_office(user)
+
+
+def can_open_dispatch(user) -> bool:
+    """Open and close months of the monthly dispatch: the office."""
+    return is_office(user)
+
+
+def can_view_dispatch_board(user) -> bool:
+    """The board of all units' figures: the reading roles."""
+    return reads_everything(user)
+
+
+def can_confirm_dispatch(user, unit_id: int | None) -> bool:
+    """Confirm a unit's month figures: that unit's reporter or head."""
+    return acts_for_unit(user, unit_id)
+
+
+# ---------------------------------------------------------------- notices, inbox, outbox, calendar
+
+
+def can_view_notice(user, notice) -> bool:
+    """An urge notice: the target unit's users, and the reading roles."""
+    return can_view_unit(user, notice.unit_id)
+
+
+def can_answer_notice(user, notice) -> bool:
+    """Acknowledge and answer a notice: a reporter or the head of the target unit."""
+    return acts_for_unit(user, notice.unit_id)
+
+
+def can_issue_notice(user) -> bool:
+    """Issue 催办/督办 notices by hand: the office."""
+    return is_office(user)
+
+
+def can_view_overdue(user) -> bool:
+    """The list of overdue items across units: the reading roles."""
+    return reads_everything(user)
+
+
+def can_manage_outbox(user) -> bool:
+    """See failed deliveries and retry them: the administrator."""
+    return is_admin(user)
+
+
+def can_manage_calendar(user) -> bool:
+    """Override the working-day calendar: the administrator."""
+    return is_admin(user)
+
+
+# ---------------------------------------------------------------- scores, reports and cockpit
+
+
+def can_view_scores(user) -> bool:
+    """Rankings: every signed-in user (unit users see published periods only)."""
+    return user.is_authenticated
+
+
+def can_view_draft_scores(user) -> bool:
+    """Draft and locked periods: the reading roles."""
+    return reads_everything(user)
+
+
+def can_view_score_card(user, unit_id: int | None) -> bool:
+    """A unit's score breakdown: its own unit's users, and the reading roles."""
+    return can_view_unit(user, unit_id)
+
+
+def can_score(user) -> bool:
+    """Adjust scores, lock, publish and correct periods, edit rules, enter recognitions."""
+    return is_supervisor(user)
+
+
+def can_recompute_scores(user) -> bool:
+    """Recompute a draft period on demand: the supervision team and the office."""
+    return user.is_authenticated and user.role in {Role.SUPERVISOR, Role.OFFICE}
+
+
+def can_view_reports(user) -> bool:
+    """The monthly innovation report, bulletins, the five-colour map: the reading roles."""
+    return reads_everything(user)
+
+
+def can_edit_bulletin(user) -> bool:
+    """Draft, edit and publish the quarterly bulletin: the office."""
+    return is_office(user)
+
+
+def can_view_cockpit(user) -> bool:
+    """The cockpit: leaders, the office, the supervision team (and the administrator)."""
+    return reads_everything(user)
