@@ -234,3 +234,9 @@ def _grow(b: _Builder, unit_id: int, t: dict, tech_rows: list[dict], holders: li
                 b.certify(row, on)
                 row["specialised_sme"] = rng.random() < 0.12
                 holders.append(row)
+
+
+def setup_demo(plan, echo) -> None:
+    """`flask demo setup` hook: the demo register, once."""
+    created = generate_demo_register(plan)
+    echo(f"enterprises: {created} demo enterprises created" if created else "enterprises: register exists already")

@@ -56,7 +56,7 @@ def assignments_by_task(plan: Plan) -> dict[int, dict[str, list[Assignment]]]:
         .join(Unit, Assignment.unit_id == Unit.id)
         .where(KeyTask.plan_id == plan.id)
         .options(selectinload(Assignment.unit))
-        .order_by(Assignment.task_id, Unit.sort_order, Unit.id)
+        .order_by(Assignment.task_id, Assignment.position, Unit.sort_order, Unit.id)
     )
     grouped: dict[int, dict[str, list[Assignment]]] = defaultdict(lambda: {"lead": [], "responsible": []})
     for assignment in rows:
