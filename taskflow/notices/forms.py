@@ -1,0 +1,45 @@
+"""Forms of the notices area."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional
+
+
+class ActionForm(FlaskForm):
+    """A button that changes state: only the CSRF token."""
+
+
+class IssueNoticeForm(FlaskForm):
+    """The office issues a notice about the selected overdue items."""
+
+    milestone_ids = SelectMultipleField(_l("Items"), coerce=int, validate_choice=False,
+                                        validators=[DataRequired(_l("Select at least one item."))])
+    level = SelectField(_l("Level"), choices=[
+        SelectChoice("yellow", _l("Urge notice (yellow, 催办)")),
+        SelectChoice("red", _l("Supervision notice (red, 督办)")),
+        SelectChoice("blue", _l("Reminder notice (blue)")),
+    ], default="yellow")
+    response_due = DateField(_l("Answer by"), validators=[DataRequired()])
+    note = TextAreaField(_l("Requirements"), validators=[Optional(), Length(max=2000)],
+                         description=_l("Shown on the notice above the list of items."))
+
+
+class RespondForm(FlaskForm):
+    """The unit's answer to a notice."""
+
+    response = TextAreaField(_l("Your answer"), validators=[
+        DataRequired(_l("Write what has been done and when the items will be completed.")),
+        Length(max=4000),
+    ])
+
+
+class WorkdayOverrideForm(FlaskForm):
+    """An admin's correction of one date."""
+
+    day = DateField(_l("Date"), validators=[DataRequired()])
+    is_workday = SelectField(_l("This date is"), choices=[
+        SelectChoice("1", _l("a working day")), SelectChoice("0", _l("a day off")),
+    ])
+    note = StringField(_l("Note"), validators=[Optional(), Length(max=200)])

@@ -1,0 +1,530 @@
+"""Scheduled work: deadline scan, update requests, e-mail digests, outbox delivery, monthly dispatch.
+
+Every job computes what is due from the domain tables as of clock.utcnow() (pinned by --now in
+commands and tests), claims each message through a unique ReminderDispatch key before creating
+it, and commits once. Run twice, or by two processes at the same moment, it sends nothing twice;
+run after a gap, it sends what is appropriate today, once (the "catch-up" rule below).
+
+Catch-up rule: for one milestone and one due date only the most advanced step that applies today
+is sent; the earlier steps of the ladder still unclaimed are claimed as "superseded" (nothing
+sent), so a scan after a week of downtime does not flood a unit with stale reminders.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections import Counter, defaultdict
+from datetime import date, datetime, timedelta, timezone
+
+from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy.orm import selectinload
+
+from taskflow.accounts.models import User
+from taskflow.assignments.models import Assignment, Milestone, MilestoneState
+from taskflow.core import audit, clock
+from taskflow.core.calendar import WorkCalendar
+from taskflow.core.db import write_transaction
+from taskflow.extensions import db
+from taskflow.notices import channels, links, messages
+from taskflow.notices.models import (
+    NoticeLevel,
+    NoticeSource,
+    Notification,
+    OutboxMessage,
+    OutboxState,
+    ReminderDispatch,
+)
+from taskflow.notices.operations import (
+    backoff_delay,
+    claim,
+    enqueue,
+    existing_claims,
+    issue_notice,
+    notify,
+    unit_users,
+)
+from taskflow.plans.models import KeyTask
+from taskflow.units.models import Unit
+
+log = logging.getLogger("taskflow.notices.jobs")
+
+# The unit has done its part on these: nothing to chase.
+DONE_STATES = (MilestoneState.SUBMITTED, MilestoneState.SIGNED_OFF, MilestoneState.ACCEPTED)
+OPEN_STATES = (MilestoneState.PENDING, MilestoneState.IN_PROGRESS, MilestoneState.RETURNED)
+# Reminders before the due date: (kind, at most this many working days left).
+PRE_DUE = (("due_1", 1), ("due_3", 3), ("due_7", 7))
+# Kinds that reach people (digests and claims about people are not themselves news).
+NEWS_ITEM_TYPES = ("milestone", "assignment", "unit")
+
+
+def writes(func):
+    """Run a job with SQLite transactions that take the write lock at BEGIN: each job reads and
+    then writes, and two jobs at once must queue rather than fail (a no-op on PostgreSQL)."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with write_transaction():
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+def _setting(name: str, default: int) -> int:
+    return int(current_app.config.get(name, default))
+
+
+def _local_midnight_utc(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=clock.LOCAL_TZ).astimezone(timezone.utc)
+
+
+def _milestone_params(row, working_days: int) -> dict:
+    return {
+        "milestone_id": row.id, "milestone": row.title, "task": row.task_title,
+        "unit": row.unit_name, "due_date": row.due_date.isoformat(),
+        "working_days": working_days,
+    }
+
+
+# ---------------------------------------------------------------- deadline scan
+
+
+@writes
+def scan_deadlines(today: date | None = None, *, commit: bool = True) -> Counter:
+    """Reminders before due dates, overdue notices, 催办 and 督办 (DESIGN.md §4 ladder).
+
+    - 7, 3, 1 working days or fewer left: reminder to the unit (due_7 / due_3 / due_1);
+    - overdue: notice to the unit and to the task's lead unit(s);
+    - overdue URGE_AFTER_WORKING_DAYS working days, no granted extension (due date still the
+      original): a yellow 催办 notice to the unit;
+    - SUPERVISE_AFTER_WORKING_DAYS working days later still: a red 督办 notice to the unit head
+      and the office.
+    Nothing is sent on a day off (weekend, public holiday, admin override).
+    """
+    today = today or clock.local_today()
+    cal = WorkCalendar.load()
+    counts: Counter = Counter()
+    if not cal.is_workday(today):
+        counts["day_off"] = 1
+        return counts
+    urge_after = _setting("URGE_AFTER_WORKING_DAYS", 3)
+    supervise_after = urge_after + _setting("SUPERVISE_AFTER_WORKING_DAYS", 5)
+    horizon = cal.add_working_days(today, PRE_DUE[-1][1])
+
+    rows = db.session.execute(
+        select(Milestone.id, Milestone.assignment_id, Milestone.title, Milestone.due_date,
+               Milestone.original_due_date, Assignment.unit_id, Assignment.task_id,
+               KeyTask.title.label("task_title"), Unit.name.label("unit_name"))
+        .join(Assignment, Milestone.assignment_id == Assignment.id)
+        .join(KeyTask, Assignment.task_id == KeyTask.id)
+        .join(Unit, Assignment.unit_id == Unit.id)
+        .where(Milestone.state.not_in(DONE_STATES), Milestone.due_date <= horizon)
+        .order_by(Milestone.id)
+    ).all()
+    already = existing_claims("milestone", (row.id for row in rows))
+
+    # Pass 1: decide the step for each milestone and claim it (in id order: no lock cycles).
+    actions = []  # (row, kind, dispatch, working_days, tell_lead)
+    for row in rows:
+        period = row.due_date.isoformat()
+        if row.due_date >= today:
+            left = cal.working_days_between(today, row.due_date)
+            ladder = [next(kind for kind, limit in PRE_DUE if left <= limit)]
+            days = left
+        else:
+            # Counted from the current due date: a granted extension moves it (and the claim
+            # period with it), so an item is only chased once the extended date is missed too.
+            days = cal.working_days_between(row.due_date, today)
+            ladder = ["overdue"]
+            if days >= urge_after:
+                ladder.append("urge")
+            if days >= supervise_after:
+                ladder.append("supervise")
+        top = ladder[-1]
+        if (row.id, top, period) in already:
+            continue
+        dispatch = claim("milestone", row.id, top, period, unit_id=row.unit_id)
+        if dispatch is None:
+            continue
+        tell_lead = top == "overdue"
+        for earlier in ladder[:-1]:
+            if (row.id, earlier, period) in already:
+                continue
+            if claim("milestone", row.id, earlier, period, unit_id=row.unit_id,
+                     outcome="superseded") is not None and earlier == "overdue":
+                tell_lead = True  # the lead unit still hears that the item is overdue
+        actions.append((row, top, dispatch, days, tell_lead))
+    if not actions:
+        return counts
+
+    # Pass 2: recipients in bulk, then the messages.
+    lead_units: dict[int, set[int]] = defaultdict(set)
+    lead_task_ids = {row.task_id for row, _k, _d, _n, tell in actions if tell}
+    if lead_task_ids:
+        for task_id, unit_id in db.session.execute(
+            select(Assignment.task_id, Assignment.unit_id).where(
+                Assignment.task_id.in_(lead_task_ids), Assignment.role == "lead")
+        ):
+            lead_units[task_id].add(unit_id)
+    unit_ids = {row.unit_id for row, *_rest in actions}
+    unit_ids |= {uid for uids in lead_units.values() for uid in uids}
+    people = unit_users(unit_ids)
+
+    notice_groups: dict[tuple[str, int], list] = defaultdict(list)
+    for row, kind, dispatch, days, tell_lead in actions:
+        params = _milestone_params(row, days)
+        link = links.milestone_path({"id": row.id, "assignment_id": row.assignment_id})
+        if kind in ("urge", "supervise"):
+            notice_groups[(kind, row.unit_id)].append((row, dispatch))
+        else:
+            notify(people[row.unit_id], kind, params, link, dispatch=dispatch)
+        if tell_lead:
+            leads = [uid for uid in sorted(lead_units.get(row.task_id, ())) if uid != row.unit_id]
+            notify([u for uid in leads for u in people[uid]], "overdue_lead", params, link,
+                   dispatch=dispatch)
+        counts[kind] += 1
+
+    if notice_groups:
+        response_due = cal.add_working_days(today, _setting("URGE_RESPONSE_WORKING_DAYS", 3))
+        ids = [row.id for group in notice_groups.values() for row, _d in group]
+        milestones = {m.id: m for m in db.session.scalars(
+            select(Milestone).where(Milestone.id.in_(ids))
+            .options(selectinload(Milestone.assignment))
+        )}
+        for (kind, unit_id), group in sorted(notice_groups.items(), key=lambda kv: kv[0][1]):
+            level = NoticeLevel.YELLOW if kind == "urge" else NoticeLevel.RED
+            notice = issue_notice(unit_id, [milestones[row.id] for row, _d in group], level,
+                                  response_due, source=NoticeSource.SCAN)
+            for _row, dispatch in group:
+                dispatch.urge_notice_id = notice.id
+            counts[f"{kind}_notices"] += 1
+    db.session.flush()
+    audit.record(None, "notices.scan", object_type="reminder_dispatches",
+                 after=dict(counts), summary=f"{today.isoformat()}: {dict(counts)}")
+    if commit:
+        db.session.commit()
+    return counts
+
+
+# ---------------------------------------------------------------- monthly update requests
+
+
+def _assignments_with_update_since(assignment_ids: list[int], since: datetime) -> set[int]:
+    """Assignments with a status update submitted since `since` (falls back to milestone edits)."""
+    if not assignment_ids:
+        return set()
+    try:
+        from taskflow.assignments.models import StatusUpdate
+    except ImportError:  # pragma: no cover - the reporting workflow is part of the app
+        StatusUpdate = None
+    if StatusUpdate is not None:
+        query = (select(Milestone.assignment_id).join(StatusUpdate,
+                                                      StatusUpdate.milestone_id == Milestone.id)
+                 .where(Milestone.assignment_id.in_(assignment_ids),
+                        StatusUpdate.created_at >= since).distinct())
+    else:  # pragma: no cover
+        query = (select(Milestone.assignment_id)
+                 .where(Milestone.assignment_id.in_(assignment_ids), Milestone.updated_at >= since)
+                 .distinct())
+    return set(db.session.scalars(query))
+
+
+@writes
+def request_updates(today: date | None = None, *, commit: bool = True) -> Counter:
+    """Ask every open assignment for its monthly progress update, and ask again until it comes.
+
+    An assignment is open while one of its milestones is pending, in progress or returned. The
+    first request goes out on the month's first working day (or the first scan after it); while
+    no status update has been submitted this month, the request is repeated every
+    UPDATE_REREQUEST_WORKING_DAYS working days (after a gap: once, not once per missed step).
+    """
+    today = today or clock.local_today()
+    cal = WorkCalendar.load()
+    counts: Counter = Counter()
+    if not cal.is_workday(today):
+        counts["day_off"] = 1
+        return counts
+    period = today.strftime("%Y-%m")
+    every = max(1, _setting("UPDATE_REREQUEST_WORKING_DAYS", 5))
+    open_milestone = exists().where(Milestone.assignment_id == Assignment.id,
+                                    Milestone.state.in_(OPEN_STATES))
+    rows = db.session.execute(
+        select(Assignment.id, Assignment.unit_id, KeyTask.title.label("task_title"),
+               Unit.name.label("unit_name"))
+        .join(KeyTask, Assignment.task_id == KeyTask.id)
+        .join(Unit, Assignment.unit_id == Unit.id)
+        .where(open_milestone).order_by(Assignment.id)
+    ).all()
+    updated = _assignments_with_update_since([r.id for r in rows], _local_midnight_utc(today.replace(day=1)))
+    first_requests = dict(db.session.execute(
+        select(ReminderDispatch.item_id, ReminderDispatch.created_at).where(
+            ReminderDispatch.item_type == "assignment", ReminderDispatch.kind == "update_request",
+            ReminderDispatch.period == period)
+    ).all())
+    actions = []
+    for row in rows:
+        if row.id in updated:
+            continue
+        first = first_requests.get(row.id)
+        if first is None:
+            dispatch = claim("assignment", row.id, "update_request", period, unit_id=row.unit_id)
+            kind = "update_request"
+        else:
+            round_ = cal.working_days_between(clock.to_local(first).date(), today) // every
+            if round_ < 1:
+                continue
+            dispatch = claim("assignment", row.id, "update_rerequest", f"{period}#{round_}",
+                             unit_id=row.unit_id)
+            kind = "update_rerequest"
+        if dispatch is not None:
+            actions.append((row, kind, dispatch))
+    if not actions:
+        return counts
+    people = unit_users({row.unit_id for row, *_r in actions})
+    for row, kind, dispatch in actions:
+        notify(people[row.unit_id], kind,
+               {"assignment_id": row.id, "task": row.task_title, "unit": row.unit_name,
+                "period": period},
+               links.milestone_path({"id": None, "assignment_id": row.id}), dispatch=dispatch)
+        counts[kind] += 1
+    audit.record(None, "notices.request_updates", object_type="reminder_dispatches",
+                 after=dict(counts), summary=f"{today.isoformat()}: {dict(counts)}")
+    if commit:
+        db.session.commit()
+    return counts
+
+
+# ---------------------------------------------------------------- monthly dispatch (月调度)
+
+
+def enterprise_jobs():
+    """(taskflow.enterprises.jobs, DispatchPeriod) when the monthly dispatch exists, else None."""
+    try:
+        from taskflow.enterprises import jobs as enterprise
+        from taskflow.enterprises.models import DispatchPeriod
+    except ImportError:
+        return None
+    needed = ("open_month_if_due", "units_not_confirmed", "mark_late")
+    if not all(hasattr(enterprise, name) for name in needed):
+        return None
+    return enterprise, DispatchPeriod
+
+
+@writes
+def run_monthly_dispatch(today: date | None = None, *, commit: bool = True) -> Counter:
+    """Open the month on its first working day, remind units that have not confirmed on the
+    DISPATCH_REMIND_WORKING_DAY-th working day, and mark them late after the due date."""
+    counts: Counter = Counter()
+    found = enterprise_jobs()
+    if found is None:
+        counts["unavailable"] = 1
+        return counts
+    enterprise, DispatchPeriod = found
+    today = today or clock.local_today()
+    cal = WorkCalendar.load()
+    if not cal.is_workday(today):
+        counts["day_off"] = 1
+        return counts
+    if enterprise.open_month_if_due(today) is not None:
+        counts["opened"] += 1
+    remind_on = _setting("DISPATCH_REMIND_WORKING_DAY", 3)
+    number = cal.workday_number_in_month(today)
+    periods = list(db.session.scalars(
+        select(DispatchPeriod).where(DispatchPeriod.state == "open").order_by(DispatchPeriod.id)
+    ))
+    reminders = []
+    for period in periods:
+        counts["marked_late"] += int(enterprise.mark_late(period, today) or 0)
+        due_on = getattr(period, "due_on", None)
+        if number < remind_on or (due_on is not None and today > due_on):
+            continue
+        label = getattr(period, "label", str(period.id))
+        for unit in enterprise.units_not_confirmed(period):
+            dispatch = claim("unit", unit.id, "dispatch_remind", label, unit_id=unit.id)
+            if dispatch is not None:
+                reminders.append((unit, label, dispatch))
+    if reminders:
+        people = unit_users({unit.id for unit, *_r in reminders})
+        for unit, label, dispatch in reminders:
+            notify(people[unit.id], "dispatch_remind", {"unit": unit.name, "period": label},
+                   links.build_path("dispatch.index") or links.inbox_path(), dispatch=dispatch)
+            counts["dispatch_remind"] += 1
+    if commit:
+        db.session.commit()
+    return counts
+
+
+# ---------------------------------------------------------------- daily digest
+
+
+def _digest_text(user: User, items: list[Notification], today: date) -> tuple[str, str]:
+    subject = _("[TaskFlow] %(date)s: %(count)s items for you", date=today.isoformat(),
+                count=len(items))
+    lines = [_("Hello %(name)s,", name=user.display_name or user.username), "",
+             _("As of %(date)s you have these items:", date=today.isoformat()), ""]
+    for number, item in enumerate(items, start=1):
+        title, detail = messages.render(item.kind, item.params)
+        lines.append(f"{number}. {title}")
+        if detail:
+            lines.append(f"   {detail}")
+        lines.append(f"   {links.absolute(item.link or links.inbox_path())}")
+        lines.append("")
+    lines += ["--", _("Qijiang District double-doubling joint-meeting office · TaskFlow"),
+              _("Your inbox: %(url)s", url=links.absolute(links.inbox_path())),
+              _("This message was sent automatically; please do not reply.")]
+    return subject, "\n".join(lines)
+
+
+def _webhook_payload(today: date, rows) -> dict:
+    names = {
+        "due_7": _("due within 7 working days"), "due_3": _("due within 3 working days"),
+        "due_1": _("due within 1 working day"), "overdue": _("overdue"),
+        "urge": _("urge notices (催办)"), "supervise": _("supervision notices (督办)"),
+        "update_request": _("monthly updates requested"),
+        "update_rerequest": _("monthly updates still missing"),
+        "dispatch_remind": _("monthly figures not confirmed"),
+    }
+    lines = [_("TaskFlow daily summary %(date)s", date=today.isoformat())]
+    for unit_name, kind, count in rows:
+        lines.append(f"· {unit_name or '-'}: {names.get(kind, kind)} {count}")
+    lines.append(links.absolute(links.build_path("core.home")))
+    content = "\n".join(lines)
+    return {"msgtype": "text", "text": {"content": content}}
+
+
+@writes
+def send_digests(*, commit: bool = True) -> Counter:
+    """One e-mail per person with the inbox items not e-mailed yet, and one webhook summary.
+
+    Claimed per person and day ("digest"), so a second run the same day sends nothing; items
+    that arrive after today's digest go out tomorrow. Nobody gets an empty mail.
+    """
+    now = clock.utcnow()
+    today = clock.local_today()
+    oldest = now - timedelta(days=_setting("DIGEST_MAX_AGE_DAYS", 14))
+    counts: Counter = Counter()
+    default_locale = current_app.config.get("BABEL_DEFAULT_LOCALE", "zh_CN")
+
+    pending = db.session.execute(
+        select(Notification, User).join(User, Notification.user_id == User.id)
+        .where(Notification.digest_outbox_id.is_(None), Notification.created_at <= now,
+               Notification.created_at >= oldest, User.active.is_(True),
+               User.email.is_not(None), User.email != "")
+        .order_by(User.id, Notification.id)
+    ).all()
+    by_user: dict[int, tuple[User, list[Notification]]] = {}
+    for item, user in pending:
+        by_user.setdefault(user.id, (user, []))[1].append(item)
+    for user, items in by_user.values():
+        if claim("user", user.id, "digest", today.isoformat(), unit_id=user.unit_id) is None:
+            continue
+        with force_locale(user.locale or default_locale):
+            subject, body = _digest_text(user, items, today)
+        message = enqueue("email", user.email, subject=subject, body=body, user_id=user.id)
+        db.session.execute(
+            update(Notification).where(Notification.id.in_([i.id for i in items]))
+            .values(digest_outbox_id=message.id).execution_options(synchronize_session=False)
+        )
+        counts["emails"] += 1
+
+    url = current_app.config.get("WEBHOOK_URL")
+    if url:
+        news = and_(ReminderDispatch.webhook_outbox_id.is_(None), ReminderDispatch.outcome == "sent",
+                    ReminderDispatch.item_type.in_(NEWS_ITEM_TYPES),
+                    ReminderDispatch.created_at <= now, ReminderDispatch.created_at >= oldest)
+        rows = db.session.execute(
+            select(Unit.name, ReminderDispatch.kind, func.count(ReminderDispatch.id))
+            .outerjoin(Unit, ReminderDispatch.unit_id == Unit.id).where(news)
+            .group_by(Unit.name, ReminderDispatch.kind).order_by(Unit.name, ReminderDispatch.kind)
+        ).all()
+        if rows and claim("system", 0, "webhook_digest", today.isoformat()) is not None:
+            with force_locale(default_locale):
+                payload = _webhook_payload(today, rows)
+            message = enqueue("webhook", url, subject="daily summary", payload=payload)
+            db.session.execute(update(ReminderDispatch).where(news)
+                               .values(webhook_outbox_id=message.id)
+                               .execution_options(synchronize_session=False))
+            counts["webhooks"] += 1
+    if commit:
+        db.session.commit()
+    return counts
+
+
+# ---------------------------------------------------------------- outbox delivery
+
+
+def worker_name() -> str:
+    """host:pid:thread, recorded on each claimed row."""
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"[:120]
+
+
+@writes
+def deliver_outbox(*, limit: int = 200, worker: str | None = None) -> Counter:
+    """Send due outbox rows, each claimed once by a conditional UPDATE (rowcount 1 = ours).
+
+    A failure puts the row back with exponential backoff; after OUTBOX_MAX_ATTEMPTS it is
+    "failed" and shows on the admins' outbox page. A row left "sending" for longer than
+    OUTBOX_STALE_MINUTES (the process died mid-delivery) is marked failed rather than sent again
+    blindly: the server may have taken it, so an admin decides whether to retry.
+    """
+    worker = worker or worker_name()
+    counts: Counter = Counter()
+    now = clock.utcnow()
+    stale = db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.state == OutboxState.SENDING,
+               OutboxMessage.claimed_at < now - timedelta(minutes=_setting("OUTBOX_STALE_MINUTES", 15)))
+        .values(state=OutboxState.FAILED,
+                last_error="interrupted during delivery; it may or may not have been sent")
+        .execution_options(synchronize_session=False)
+    )
+    counts["interrupted"] = stale.rowcount or 0
+    due_ids = list(db.session.scalars(
+        select(OutboxMessage.id)
+        .where(OutboxMessage.state == OutboxState.PENDING, OutboxMessage.next_attempt_at <= now)
+        .order_by(OutboxMessage.id).limit(limit)
+    ))
+    db.session.commit()
+    max_attempts = _setting("OUTBOX_MAX_ATTEMPTS", 6)
+    base = _setting("OUTBOX_BACKOFF_SECONDS", 60)
+    for message_id in due_ids:
+        claimed = db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id, OutboxMessage.state == OutboxState.PENDING,
+                   OutboxMessage.next_attempt_at <= now)
+            .values(state=OutboxState.SENDING, claimed_by=worker, claimed_at=now,
+                    attempts=OutboxMessage.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+        if claimed.rowcount != 1:
+            counts["taken_by_other"] += 1
+            continue
+        message = db.session.get(OutboxMessage, message_id)
+        db.session.refresh(message)
+        try:
+            channels.deliver(message)
+        except Exception as exc:  # noqa: BLE001 - any failure is recorded and retried
+            log.warning("outbox %s (%s → %s) failed: %s", message.id, message.channel,
+                        message.recipient, exc)
+            message.last_error = str(exc)[:2000]
+            if message.attempts >= max_attempts:
+                message.state = OutboxState.FAILED
+                counts["failed"] += 1
+            else:
+                message.state = OutboxState.PENDING
+                message.next_attempt_at = now + backoff_delay(message.attempts, base)
+                counts["retry_later"] += 1
+        else:
+            message.state = OutboxState.SENT
+            message.sent_at = clock.utcnow()
+            message.last_error = None
+            counts["sent"] += 1
+        db.session.commit()
+    return counts

@@ -1,0 +1,382 @@
+"""Writes of the notices area: claims, notifications, urge notices, outbox rows, calendar overrides.
+
+Every function flushes and leaves the commit to its caller (a view or a job).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, timedelta
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import IntegrityError
+
+from taskflow.accounts.models import Role, User
+from taskflow.core import audit, clock
+from taskflow.core.db import is_postgres
+from taskflow.extensions import db
+from taskflow.notices.models import (
+    NoticeLevel,
+    NoticeSeries,
+    NoticeSource,
+    Notification,
+    OutboxMessage,
+    OutboxState,
+    ReminderDispatch,
+    UrgeNotice,
+    WorkdayOverride,
+)
+
+# Serialises notice numbering on PostgreSQL (SQLite transactions are serialised already).
+NOTICE_NUMBER_LOCK_KEY = 7_310_005
+
+SERIES_WORD = {NoticeSeries.URGE: "催", NoticeSeries.SUPERVISE: "督"}
+
+
+class NoticeError(ValueError):
+    """A request that cannot be carried out, with a message for the user."""
+
+
+# ---------------------------------------------------------------- exactly-once claims
+
+
+def ensure_transaction() -> None:
+    """Make sure an outer transaction is open before a SAVEPOINT.
+
+    pysqlite opens transactions implicitly only before INSERT/UPDATE/DELETE: a SAVEPOINT issued
+    first would itself start the transaction, and its RELEASE would commit it — a claim would
+    then be committed before the messages it stands for. On SQLite this opens the transaction
+    explicitly (taking the write lock: a claim is a write); PostgreSQL needs nothing.
+    """
+    connection = db.session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    dbapi = connection.connection.dbapi_connection
+    if dbapi is not None and not dbapi.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def claim(item_type: str, item_id: int, kind: str, period: str, *, unit_id: int | None = None,
+          outcome: str = "sent") -> ReminderDispatch | None:
+    """Insert the dispatch key (item, kind, period); None when someone already claimed it.
+
+    The insert runs in a SAVEPOINT: a unique-constraint violation (another scan, an earlier run)
+    rolls back only this claim, and the caller sends nothing for it.
+    """
+    dispatch = ReminderDispatch(item_type=item_type, item_id=item_id, kind=kind, period=period,
+                                unit_id=unit_id, outcome=outcome, created_at=clock.utcnow())
+    ensure_transaction()
+    try:
+        with db.session.begin_nested():
+            db.session.add(dispatch)
+            db.session.flush()
+    except IntegrityError:
+        return None
+    return dispatch
+
+
+def existing_claims(item_type: str, item_ids: Iterable[int]) -> set[tuple[int, str, str]]:
+    """(item_id, kind, period) already claimed for these items (one query; an optimisation only)."""
+    ids = list(set(item_ids))
+    if not ids:
+        return set()
+    rows = db.session.execute(
+        select(ReminderDispatch.item_id, ReminderDispatch.kind, ReminderDispatch.period).where(
+            ReminderDispatch.item_type == item_type, ReminderDispatch.item_id.in_(ids)
+        )
+    )
+    return {tuple(row) for row in rows}
+
+
+# ---------------------------------------------------------------- recipients
+
+
+def unit_users(unit_ids: Iterable[int], *, heads_only: bool = False) -> dict[int, list[User]]:
+    """Active reporters and unit heads (or heads only) of each unit (one query)."""
+    ids = list(set(unit_ids))
+    result: dict[int, list[User]] = {uid: [] for uid in ids}
+    if not ids:
+        return result
+    roles = [Role.UNIT_HEAD] if heads_only else [Role.REPORTER, Role.UNIT_HEAD]
+    users = db.session.scalars(
+        select(User).where(User.unit_id.in_(ids), User.active.is_(True), User.role.in_(roles))
+        .order_by(User.id)
+    )
+    for user in users:
+        result[user.unit_id].append(user)
+    return result
+
+
+def office_users() -> list[User]:
+    """Active members of the joint-meeting office."""
+    return list(db.session.scalars(
+        select(User).where(User.role == Role.OFFICE, User.active.is_(True)).order_by(User.id)
+    ))
+
+
+# ---------------------------------------------------------------- notifications
+
+
+def notify(users: Iterable[User], kind: str, params: dict, link: str, *,
+           dispatch: ReminderDispatch | None = None,
+           notice: UrgeNotice | None = None) -> list[Notification]:
+    """One inbox item per distinct user."""
+    created = []
+    seen: set[int] = set()
+    now = clock.utcnow()
+    for user in users:
+        if user.id in seen:
+            continue
+        seen.add(user.id)
+        item = Notification(user_id=user.id, kind=kind, params=params, link=link, created_at=now,
+                            dispatch_id=dispatch.id if dispatch else None,
+                            urge_notice_id=notice.id if notice else None)
+        db.session.add(item)
+        created.append(item)
+    db.session.flush()
+    return created
+
+
+def mark_read(notification: Notification) -> None:
+    """Mark one of the user's inbox items read (personal state: not audited)."""
+    if notification.read_at is None:
+        notification.read_at = clock.utcnow()
+        db.session.flush()
+
+
+def mark_all_read(user: User) -> int:
+    """Mark every unread item of the user read; returns how many."""
+    result = db.session.execute(
+        update(Notification)
+        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+        .values(read_at=clock.utcnow())
+    )
+    return result.rowcount or 0
+
+
+# ---------------------------------------------------------------- urge notices
+
+
+def _series_for(level: str) -> str:
+    return NoticeSeries.SUPERVISE if level == NoticeLevel.RED else NoticeSeries.URGE
+
+
+def format_number(prefix: str, series: str, year: int, sequence: int) -> str:
+    """綦科催〔2024〕3号 / 綦科督〔2024〕1号."""
+    return f"{prefix}{SERIES_WORD[series]}〔{year}〕{sequence}号"
+
+
+def _next_sequence(series: str, year: int) -> int:
+    if is_postgres(db.session):
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                           {"key": NOTICE_NUMBER_LOCK_KEY})
+    current = db.session.scalar(
+        select(func.max(UrgeNotice.sequence)).where(UrgeNotice.series == series,
+                                                    UrgeNotice.year == year)
+    )
+    return (current or 0) + 1
+
+
+def issue_notice(unit_id: int, milestones: list, level: str, response_due: date, *,
+                 note: str = "", actor: User | None = None,
+                 source: str = NoticeSource.OFFICE) -> UrgeNotice:
+    """Create a numbered notice for one unit about the given milestones, and tell its recipients.
+
+    Recipients: blue and yellow notices go to the unit's reporters and head; red (督办) to the
+    unit head and the office.
+    """
+    from flask import current_app
+
+    from taskflow.notices import links
+
+    if level not in {lv.value for lv in NoticeLevel}:
+        raise NoticeError("unknown level")
+    if not milestones:
+        raise NoticeError("no items")
+    if any(m.assignment.unit_id != unit_id for m in milestones):
+        raise NoticeError("items of another unit")
+    today = clock.local_today()
+    if response_due < today:
+        raise NoticeError("response due in the past")
+    series = _series_for(level)
+    year = today.year
+    prefix = current_app.config.get("NOTICE_NUMBER_PREFIX", "綦科")
+    notice = None
+    for _attempt in range(5):
+        sequence = _next_sequence(series, year)
+        candidate = UrgeNotice(
+            series=series, year=year, sequence=sequence,
+            number=format_number(prefix, series, year, sequence), level=level, unit_id=unit_id,
+            note=note, response_due=response_due, source=source,
+            issued_by_id=actor.id if actor else None, issued_at=clock.utcnow(),
+        )
+        candidate.items = list(milestones)
+        ensure_transaction()
+        try:
+            with db.session.begin_nested():
+                db.session.add(candidate)
+                db.session.flush()
+        except IntegrityError:
+            continue  # another writer took the number: take the next one
+        notice = candidate
+        break
+    if notice is None:
+        raise NoticeError("could not allocate a notice number")
+
+    if level == NoticeLevel.RED:
+        recipients = unit_users([unit_id], heads_only=True)[unit_id] + office_users()
+    else:
+        recipients = unit_users([unit_id])[unit_id]
+    params = {
+        "number": notice.number, "level": level, "unit": notice.unit.name,
+        "count": len(milestones), "response_due": response_due.isoformat(),
+        "items": [m.title for m in milestones][:5],
+    }
+    notify(recipients, f"notice_{level}", params, links.notice_path(notice.id), notice=notice)
+    audit.record(actor, "notices.issue", notice, after={
+        "number": notice.number, "level": level, "unit_id": unit_id, "source": source,
+        "milestones": [m.id for m in milestones], "response_due": response_due,
+    }, summary=f"{notice.number} → {notice.unit.name}")
+    return notice
+
+
+def acknowledge_notice(notice: UrgeNotice, actor: User) -> None:
+    """The unit confirms it has received the notice (once)."""
+    if notice.acknowledged_at is not None:
+        raise NoticeError("already acknowledged")
+    notice.acknowledged_at = clock.utcnow()
+    notice.acknowledged_by_id = actor.id
+    db.session.flush()
+    audit.record(actor, "notices.acknowledge", notice, after={"acknowledged_at": notice.acknowledged_at},
+                 summary=notice.number)
+
+
+def respond_to_notice(notice: UrgeNotice, response: str, actor: User) -> None:
+    """The unit answers the notice; answering also acknowledges it. The office is told."""
+    from taskflow.notices import links
+
+    response = (response or "").strip()
+    if not response:
+        raise NoticeError("empty response")
+    if notice.responded_at is not None:
+        raise NoticeError("already answered")
+    before = {"response": notice.response, "responded_at": notice.responded_at}
+    now = clock.utcnow()
+    if notice.acknowledged_at is None:
+        notice.acknowledged_at = now
+        notice.acknowledged_by_id = actor.id
+    notice.response = response
+    notice.responded_at = now
+    notice.responded_by_id = actor.id
+    notice.answered_late = clock.to_local(now).date() > notice.response_due
+    db.session.flush()
+    recipients = office_users()
+    if notice.issued_by is not None and notice.issued_by.active:
+        recipients.append(notice.issued_by)
+    notify(recipients, "notice_answered", {
+        "number": notice.number, "unit": notice.unit.name,
+        "late": notice.answered_late,
+    }, links.notice_path(notice.id), notice=notice)
+    audit.record(actor, "notices.respond", notice, before=before,
+                 after={"response": response, "responded_at": now}, summary=notice.number)
+
+
+# ---------------------------------------------------------------- outbox
+
+
+def enqueue(channel: str, recipient: str, *, subject: str = "", body: str = "",
+            payload: dict | None = None, user_id: int | None = None) -> OutboxMessage:
+    """Queue one message for delivery by the outbox job."""
+    now = clock.utcnow()
+    message = OutboxMessage(channel=channel, recipient=recipient, subject=subject[:300], body=body,
+                            payload=payload, user_id=user_id, state=OutboxState.PENDING,
+                            attempts=0, next_attempt_at=now, created_at=now)
+    db.session.add(message)
+    db.session.flush()
+    return message
+
+
+def retry_outbox(message: OutboxMessage, actor: User) -> None:
+    """An admin sends a failed message again."""
+    if message.state != OutboxState.FAILED:
+        raise NoticeError("only failed messages can be retried")
+    before = {"state": message.state, "attempts": message.attempts}
+    message.state = OutboxState.PENDING
+    message.attempts = 0
+    message.next_attempt_at = clock.utcnow()
+    message.claimed_by = None
+    message.claimed_at = None
+    db.session.flush()
+    audit.record(actor, "notices.outbox_retry", message, before=before,
+                 after={"state": message.state}, summary=message.recipient)
+
+
+def backoff_delay(attempts: int, base_seconds: int) -> timedelta:
+    """Exponential backoff: base, 2×base, 4×base, … after the 1st, 2nd, 3rd failed attempt."""
+    return timedelta(seconds=base_seconds * (2 ** max(0, attempts - 1)))
+
+
+# ---------------------------------------------------------------- working-day overrides
+
+
+def set_workday_override(day: date, is_workday: bool, note: str, actor: User) -> WorkdayOverride:
+    """Create or change the override for one date."""
+    override = db.session.scalar(select(WorkdayOverride).where(WorkdayOverride.day == day))
+    before = None
+    if override is None:
+        override = WorkdayOverride(day=day, is_workday=is_workday, note=note)
+        db.session.add(override)
+    else:
+        before = {"is_workday": override.is_workday, "note": override.note}
+        override.is_workday = is_workday
+        override.note = note
+    override.updated_by_id = actor.id
+    override.updated_at = clock.utcnow()
+    db.session.flush()
+    audit.record(actor, "notices.workday_override", override, before=before,
+                 after={"day": day, "is_workday": is_workday, "note": note}, summary=day.isoformat())
+    return override
+
+
+def delete_workday_override(override: WorkdayOverride, actor: User) -> None:
+    """Remove an override: the date follows the national calendar again."""
+    before = {"day": override.day, "is_workday": override.is_workday, "note": override.note}
+    audit.record(actor, "notices.workday_override_delete", override, before=before,
+                 summary=override.day.isoformat())
+    db.session.delete(override)
+    db.session.flush()
+
+
+def issue_by_hand(milestones: list, level: str, response_due: date, note: str,
+                  actor: User) -> list[UrgeNotice]:
+    """The office issues notices about overdue items: one notice per unit, in unit order.
+
+    A yellow or red notice also claims the scan's key for the same step, so the scan does not
+    send a second notice about an item the office has already chased.
+    """
+    from collections import defaultdict
+
+    today = clock.local_today()
+    done = {"submitted", "signed_off", "accepted"}
+    if not milestones:
+        raise NoticeError("no items")
+    for milestone in milestones:
+        if milestone.state in done or milestone.due_date >= today:
+            raise NoticeError("not overdue")
+    by_unit: dict[int, list] = defaultdict(list)
+    for milestone in sorted(milestones, key=lambda m: (m.assignment.unit_id, m.due_date, m.id)):
+        by_unit[milestone.assignment.unit_id].append(milestone)
+    step = {NoticeLevel.YELLOW: "urge", NoticeLevel.RED: "supervise"}.get(level)
+    issued = []
+    for unit_id, items in by_unit.items():
+        notice = issue_notice(unit_id, items, level, response_due, note=note, actor=actor,
+                              source=NoticeSource.OFFICE)
+        if step:
+            for milestone in items:
+                dispatch = claim("milestone", milestone.id, step, milestone.due_date.isoformat(),
+                                 unit_id=unit_id)
+                if dispatch is not None:
+                    dispatch.urge_notice_id = notice.id
+        issued.append(notice)
+    db.session.flush()
+    return issued

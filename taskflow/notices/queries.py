@@ -1,0 +1,213 @@
+"""Reads of the notices area: a bounded number of queries per page, roll-ups in SQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import joinedload
+
+from taskflow.assignments.models import Assignment, Milestone, MilestoneState
+from taskflow.core.calendar import WorkCalendar
+from taskflow.extensions import db
+from taskflow.notices.models import (
+    Notification,
+    OutboxMessage,
+    OutboxState,
+    UrgeNotice,
+    WorkdayOverride,
+    urge_notice_items,
+)
+from taskflow.plans.models import KeyTask
+from taskflow.units.models import Unit
+
+DONE_STATES = (MilestoneState.SUBMITTED, MilestoneState.SIGNED_OFF, MilestoneState.ACCEPTED)
+
+
+@dataclass
+class Page:
+    """One page of rows and how many there are in all."""
+
+    items: list
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    def iter_pages(self):
+        return range(1, self.pages + 1)
+
+
+def unread_count(user_id: int) -> int:
+    """The inbox badge: one COUNT query."""
+    return db.session.scalar(
+        select(func.count(Notification.id)).where(Notification.user_id == user_id,
+                                                  Notification.read_at.is_(None))
+    ) or 0
+
+
+def inbox(user_id: int, *, unread_only: bool = False, page: int = 1, per_page: int = 30) -> Page:
+    """The user's inbox, newest first (two queries)."""
+    where = [Notification.user_id == user_id]
+    if unread_only:
+        where.append(Notification.read_at.is_(None))
+    total = db.session.scalar(select(func.count(Notification.id)).where(*where)) or 0
+    items = list(db.session.scalars(
+        select(Notification).where(*where).order_by(Notification.id.desc())
+        .limit(per_page).offset((page - 1) * per_page)
+    ))
+    return Page(items, total, page, per_page)
+
+
+def _item_count():
+    return (select(func.count()).select_from(urge_notice_items)
+            .where(urge_notice_items.c.notice_id == UrgeNotice.id).scalar_subquery())
+
+
+def notices(*, unit_id: int | None = None, level: str | None = None, status: str | None = None,
+            page: int = 1, per_page: int = 30) -> Page:
+    """Urge notices (of one unit, or all), newest first, with their item counts (two queries)."""
+    where = []
+    if unit_id is not None:
+        where.append(UrgeNotice.unit_id == unit_id)
+    if level:
+        where.append(UrgeNotice.level == level)
+    if status == "issued":
+        where.append(UrgeNotice.acknowledged_at.is_(None))
+    elif status == "acknowledged":
+        where += [UrgeNotice.acknowledged_at.is_not(None), UrgeNotice.responded_at.is_(None)]
+    elif status == "answered":
+        where.append(UrgeNotice.responded_at.is_not(None))
+    total = db.session.scalar(select(func.count(UrgeNotice.id)).where(*where)) or 0
+    rows = db.session.execute(
+        select(UrgeNotice, _item_count().label("item_count"))
+        .options(joinedload(UrgeNotice.unit))
+        .where(*where).order_by(UrgeNotice.issued_at.desc(), UrgeNotice.id.desc())
+        .limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    return Page([(notice, count) for notice, count in rows], total, page, per_page)
+
+
+def notice_detail(notice_id: int) -> UrgeNotice | None:
+    """A notice with its unit, people and items (their assignments and tasks) loaded."""
+    return db.session.scalar(
+        select(UrgeNotice).where(UrgeNotice.id == notice_id).options(
+            joinedload(UrgeNotice.unit), joinedload(UrgeNotice.issued_by),
+            joinedload(UrgeNotice.acknowledged_by), joinedload(UrgeNotice.responded_by),
+            joinedload(UrgeNotice.items).joinedload(Milestone.assignment)
+            .joinedload(Assignment.task),
+        )
+    )
+
+
+@dataclass
+class OverdueItem:
+    """An overdue milestone as the office sees it."""
+
+    milestone_id: int
+    title: str
+    due_date: date
+    original_due_date: date
+    state: str
+    unit_id: int
+    unit_name: str
+    task_number: int
+    task_title: str
+    notice_count: int
+    working_days_late: int
+
+    @property
+    def extended(self) -> bool:
+        return self.due_date != self.original_due_date
+
+
+def overdue_items(today: date, *, unit_id: int | None = None) -> list[OverdueItem]:
+    """Open milestones past their due date, most overdue first, with their notice counts."""
+    notices_for_item = (select(func.count()).select_from(urge_notice_items)
+                        .where(urge_notice_items.c.milestone_id == Milestone.id)
+                        .scalar_subquery())
+    where = [Milestone.state.not_in(DONE_STATES), Milestone.due_date < today]
+    if unit_id is not None:
+        where.append(Assignment.unit_id == unit_id)
+    rows = db.session.execute(
+        select(Milestone.id, Milestone.title, Milestone.due_date, Milestone.original_due_date,
+               Milestone.state, Assignment.unit_id, Unit.name, KeyTask.number, KeyTask.title,
+               notices_for_item)
+        .join(Assignment, Milestone.assignment_id == Assignment.id)
+        .join(Unit, Assignment.unit_id == Unit.id)
+        .join(KeyTask, Assignment.task_id == KeyTask.id)
+        .where(*where).order_by(Milestone.due_date, Unit.sort_order, Milestone.id)
+    ).all()
+    cal = WorkCalendar.load()
+    return [OverdueItem(*row, working_days_late=cal.working_days_between(row[2], today))
+            for row in rows]
+
+
+def notice_facts(start: date, end: date, *, today: date) -> dict[int, dict]:
+    """Per unit, notices issued between start and end (local issue dates, inclusive).
+
+    {unit_id: {"blue": n, "yellow": n, "red": n, "answered": n, "answered_late": n,
+    "unanswered_overdue": n}} — for the scores (one aggregate query).
+    """
+    from datetime import datetime, timedelta, timezone
+
+    from taskflow.core.clock import LOCAL_TZ
+
+    lo = datetime(start.year, start.month, start.day, tzinfo=LOCAL_TZ).astimezone(timezone.utc)
+    after = end + timedelta(days=1)
+    hi = datetime(after.year, after.month, after.day, tzinfo=LOCAL_TZ).astimezone(timezone.utc)
+
+    def count_if(condition):
+        return func.sum(case((condition, 1), else_=0))
+
+    rows = db.session.execute(
+        select(
+            UrgeNotice.unit_id,
+            count_if(UrgeNotice.level == "blue"), count_if(UrgeNotice.level == "yellow"),
+            count_if(UrgeNotice.level == "red"), count_if(UrgeNotice.responded_at.is_not(None)),
+            count_if(UrgeNotice.answered_late.is_(True)),
+            count_if((UrgeNotice.responded_at.is_(None)) & (UrgeNotice.response_due < today)),
+        ).where(UrgeNotice.issued_at >= lo, UrgeNotice.issued_at < hi)
+        .group_by(UrgeNotice.unit_id)
+    ).all()
+    keys = ("blue", "yellow", "red", "answered", "answered_late", "unanswered_overdue")
+    return {row[0]: dict(zip(keys, (int(v or 0) for v in row[1:]))) for row in rows}
+
+
+def outbox_summary() -> dict[str, int]:
+    """How many outbox messages are in each state (one query)."""
+    rows = db.session.execute(
+        select(OutboxMessage.state, func.count(OutboxMessage.id)).group_by(OutboxMessage.state)
+    ).all()
+    summary = {state.value: 0 for state in OutboxState}
+    summary.update({state: count for state, count in rows})
+    return summary
+
+
+def outbox_problems(*, page: int = 1, per_page: int = 50) -> Page:
+    """Failed messages and messages waiting for a retry after an error (two queries)."""
+    where = [(OutboxMessage.state == OutboxState.FAILED)
+             | ((OutboxMessage.state == OutboxState.PENDING) & OutboxMessage.last_error.is_not(None))]
+    total = db.session.scalar(select(func.count(OutboxMessage.id)).where(*where)) or 0
+    items = list(db.session.scalars(
+        select(OutboxMessage).where(*where).order_by(OutboxMessage.id.desc())
+        .limit(per_page).offset((page - 1) * per_page)
+    ))
+    return Page(items, total, page, per_page)
+
+
+def workday_overrides() -> list[WorkdayOverride]:
+    """Every override, latest date first."""
+    return list(db.session.scalars(select(WorkdayOverride).order_by(WorkdayOverride.day.desc())))

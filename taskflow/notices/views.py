@@ -1,0 +1,309 @@
+"""Pages: inbox, urge notices (list, detail, answer, print), overdue items, outbox, calendar."""
+
+from datetime import timedelta
+
+from flask import Flask, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
+
+from taskflow.assignments.models import Milestone
+from taskflow.core import clock
+from taskflow.core import permissions as perms
+from taskflow.core.calendar import WorkCalendar
+from taskflow.extensions import db
+from taskflow.notices import bp, links, messages, operations, queries
+from taskflow.notices.forms import ActionForm, IssueNoticeForm, RespondForm, WorkdayOverrideForm
+from taskflow.notices.models import Notification, OutboxMessage, UrgeNotice, WorkdayOverride
+
+LEVELS = ("blue", "yellow", "red")
+STATUSES = ("issued", "acknowledged", "answered")
+
+
+def register_context(app: Flask) -> None:
+    """Template helpers: the inbox badge (one query per page) and notification texts."""
+
+    def inbox_unread_count() -> int:
+        if not getattr(current_user, "is_authenticated", False):
+            return 0
+        if "inbox_unread" not in g:
+            g.inbox_unread = queries.unread_count(current_user.id)
+        return g.inbox_unread
+
+    @app.context_processor
+    def inject_notices():
+        return {
+            "inbox_unread_count": inbox_unread_count,
+            "notification_text": messages.render,
+            "notice_level_name": messages.level_name,
+            "notice_status_name": messages.status_name,
+            "milestone_link": lambda m: links.milestone_path(
+                {"id": m.id, "assignment_id": m.assignment_id}),
+        }
+
+
+def _page() -> int:
+    return max(1, request.args.get("page", 1, type=int) or 1)
+
+
+def _safe_local_path(path: str) -> str | None:
+    if path and path.startswith("/") and not path.startswith("//"):
+        return path
+    return None
+
+
+# ---------------------------------------------------------------- inbox
+
+
+@bp.route("/inbox")
+@login_required
+def inbox():
+    """The signed-in user's notifications."""
+    unread_only = request.args.get("unread") == "1"
+    page = queries.inbox(current_user.id, unread_only=unread_only, page=_page())
+    return render_template("notices/inbox.html", page=page, unread_only=unread_only,
+                           form=ActionForm())
+
+
+@bp.route("/inbox/<int:notification_id>/open", methods=["POST"])
+@login_required
+def open_notification(notification_id: int):
+    """Mark an item read and go to the page it is about."""
+    item = db.session.get(Notification, notification_id)
+    perms.require_visible(item is not None and item.user_id == current_user.id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    operations.mark_read(item)
+    db.session.commit()
+    return redirect(_safe_local_path(item.link) or url_for("notices.inbox"))
+
+
+@bp.route("/inbox/read-all", methods=["POST"])
+@login_required
+def read_all():
+    """Mark every item read."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    count = operations.mark_all_read(current_user)
+    db.session.commit()
+    flash(_("%(count)s items marked read.", count=count), "success")
+    return redirect(url_for("notices.inbox"))
+
+
+# ---------------------------------------------------------------- urge notices
+
+
+@bp.route("/")
+@login_required
+def notice_list():
+    """Urge notices: the unit's own, or every unit's for the reading roles."""
+    if perms.reads_everything(current_user):
+        unit_id = None
+    elif perms.is_unit_user(current_user):
+        unit_id = current_user.unit_id
+    else:
+        abort(403)
+    level = request.args.get("level") if request.args.get("level") in LEVELS else None
+    status = request.args.get("status") if request.args.get("status") in STATUSES else None
+    page = queries.notices(unit_id=unit_id, level=level, status=status, page=_page())
+    return render_template("notices/list.html", page=page, level=level, status=status,
+                           levels=LEVELS, statuses=STATUSES, today=clock.local_today())
+
+
+def _load_notice(notice_id: int) -> UrgeNotice:
+    notice = queries.notice_detail(notice_id)
+    perms.require_visible(notice is not None and perms.can_view_notice(current_user, notice))
+    return notice
+
+
+@bp.route("/<int:notice_id>")
+@login_required
+def notice_detail(notice_id: int):
+    """A notice, its items, and the unit's acknowledgement and answer."""
+    notice = _load_notice(notice_id)
+    return render_template("notices/detail.html", notice=notice, form=RespondForm(),
+                           action_form=ActionForm(), today=clock.local_today(),
+                           can_answer=perms.can_answer_notice(current_user, notice))
+
+
+@bp.route("/<int:notice_id>/acknowledge", methods=["POST"])
+@login_required
+def acknowledge(notice_id: int):
+    """The unit confirms receipt."""
+    notice = _load_notice(notice_id)
+    perms.require(perms.can_answer_notice(current_user, notice))
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        operations.acknowledge_notice(notice, current_user)
+        db.session.commit()
+    except (operations.NoticeError, StaleDataError):
+        db.session.rollback()
+        flash(_("This notice has already been acknowledged."), "warning")
+    else:
+        flash(_("Receipt acknowledged."), "success")
+    return redirect(url_for("notices.notice_detail", notice_id=notice_id))
+
+
+@bp.route("/<int:notice_id>/respond", methods=["POST"])
+@login_required
+def respond(notice_id: int):
+    """The unit answers the notice."""
+    notice = _load_notice(notice_id)
+    perms.require(perms.can_answer_notice(current_user, notice))
+    form = RespondForm()
+    if not form.validate_on_submit():
+        return render_template("notices/detail.html", notice=notice, form=form,
+                               action_form=ActionForm(), today=clock.local_today(),
+                               can_answer=True), 400
+    try:
+        operations.respond_to_notice(notice, form.response.data, current_user)
+        db.session.commit()
+    except (operations.NoticeError, StaleDataError):
+        db.session.rollback()
+        flash(_("This notice has already been answered."), "warning")
+    else:
+        flash(_("Your answer has been sent to the joint-meeting office."), "success")
+    return redirect(url_for("notices.notice_detail", notice_id=notice_id))
+
+
+@bp.route("/<int:notice_id>/print")
+@login_required
+def notice_print(notice_id: int):
+    """The notice on one A4 page in the usual official layout."""
+    notice = _load_notice(notice_id)
+    return render_template("notices/print.html", notice=notice,
+                           issued_on=clock.to_local(notice.issued_at).date())
+
+
+# ---------------------------------------------------------------- overdue items (office)
+
+
+@bp.route("/overdue")
+@login_required
+def overdue():
+    """Overdue items across units; the office selects some and issues a notice."""
+    perms.require(perms.can_view_overdue(current_user))
+    today = clock.local_today()
+    unit_id = request.args.get("unit", type=int)
+    everything = queries.overdue_items(today)
+    items = [i for i in everything if unit_id is None or i.unit_id == unit_id]
+    units = sorted({(i.unit_id, i.unit_name) for i in everything}, key=lambda u: u[1])
+    form = IssueNoticeForm()
+    if form.response_due.data is None:
+        form.response_due.data = WorkCalendar.load().add_working_days(
+            today, int(current_app.config.get("URGE_RESPONSE_WORKING_DAYS", 3)))
+    return render_template("notices/overdue.html", items=items, form=form, today=today,
+                           unit_id=unit_id, units=units,
+                           can_issue=perms.can_issue_notice(current_user))
+
+
+@bp.route("/issue", methods=["POST"])
+@login_required
+def issue():
+    """Issue a notice (one per unit) about the selected overdue items."""
+    perms.require(perms.can_issue_notice(current_user))
+    form = IssueNoticeForm()
+    today = clock.local_today()
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for error in errors:
+                flash(error, "danger")
+        return redirect(url_for("notices.overdue"))
+    ids = sorted(set(form.milestone_ids.data or []))
+    milestones = list(db.session.scalars(
+        select(Milestone).where(Milestone.id.in_(ids))
+        .options(selectinload(Milestone.assignment))
+    ))
+    if len(milestones) != len(ids):
+        abort(404)
+    if form.response_due.data < today:
+        flash(_("The answer date cannot be in the past."), "danger")
+        return redirect(url_for("notices.overdue"))
+    try:
+        issued = operations.issue_by_hand(milestones, form.level.data, form.response_due.data,
+                                          (form.note.data or "").strip(), current_user)
+    except operations.NoticeError:
+        db.session.rollback()
+        flash(_("Only overdue, unfinished items can be chased."), "danger")
+        return redirect(url_for("notices.overdue"))
+    db.session.commit()
+    flash(_("Issued: %(numbers)s", numbers="、".join(n.number for n in issued)), "success")
+    if len(issued) == 1:
+        return redirect(url_for("notices.notice_detail", notice_id=issued[0].id))
+    return redirect(url_for("notices.notice_list"))
+
+
+# ---------------------------------------------------------------- outbox (admin)
+
+
+@bp.route("/outbox")
+@login_required
+def outbox():
+    """Delivery state, and every failure with its error."""
+    perms.require(perms.can_manage_outbox(current_user))
+    return render_template("notices/outbox.html", summary=queries.outbox_summary(),
+                           page=queries.outbox_problems(page=_page()), form=ActionForm())
+
+
+@bp.route("/outbox/<int:message_id>/retry", methods=["POST"])
+@login_required
+def outbox_retry(message_id: int):
+    """Send a failed message again."""
+    perms.require(perms.can_manage_outbox(current_user))
+    message = db.session.get(OutboxMessage, message_id)
+    perms.require_visible(message is not None)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        operations.retry_outbox(message, current_user)
+    except operations.NoticeError:
+        db.session.rollback()
+        flash(_("Only failed messages can be retried."), "warning")
+    else:
+        db.session.commit()
+        flash(_("The message will be sent again within a minute."), "success")
+    return redirect(url_for("notices.outbox"))
+
+
+# ---------------------------------------------------------------- working-day calendar (admin)
+
+
+@bp.route("/calendar", methods=["GET", "POST"])
+@login_required
+def calendar():
+    """Working-day overrides on top of the national holiday calendar."""
+    perms.require(perms.can_manage_calendar(current_user))
+    form = WorkdayOverrideForm()
+    if form.validate_on_submit():
+        operations.set_workday_override(form.day.data, form.is_workday.data == "1",
+                                        (form.note.data or "").strip(), current_user)
+        db.session.commit()
+        flash(_("Saved: %(day)s", day=form.day.data.isoformat()), "success")
+        return redirect(url_for("notices.calendar"))
+    today = clock.local_today()
+    cal = WorkCalendar.load()
+    upcoming = []
+    day = today
+    for _i in range(21):
+        upcoming.append((day, cal.is_workday(day), day in cal.overrides))
+        day += timedelta(days=1)
+    return render_template("notices/calendar.html", form=form, overrides=queries.workday_overrides(),
+                           upcoming=upcoming, action_form=ActionForm()), (400 if form.errors else 200)
+
+
+@bp.route("/calendar/<int:override_id>/delete", methods=["POST"])
+@login_required
+def calendar_delete(override_id: int):
+    """Drop an override."""
+    perms.require(perms.can_manage_calendar(current_user))
+    override = db.session.get(WorkdayOverride, override_id)
+    perms.require_visible(override is not None)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    operations.delete_workday_override(override, current_user)
+    db.session.commit()
+    flash(_("Override removed."), "success")
+    return redirect(url_for("notices.calendar"))
