@@ -7,7 +7,7 @@ export FLASK_APP := taskflow:create_app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install venv assets migrate seed serve messages bench clean browser
+.PHONY: run test test-sqlite test-postgres install venv assets migrate seed serve messages bench clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -38,12 +38,24 @@ serve:
 
 run: seed serve
 
-# Debian's chromium for the browser tests (never a downloaded browser build).
+# Debian's chromium for the browser tests (never a downloaded browser build), and a CJK font so
+# screenshots of the Chinese UI are legible.
 browser:
-	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+	@(test -x /usr/bin/chromium && dpkg -s fonts-wqy-microhei >/dev/null 2>&1) || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null)
 
-test: install browser
-	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+PYTEST := $(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+
+# The whole suite on SQLite, then again on a throwaway PostgreSQL server (.ci/postgres.sh: as root
+# it uses or installs Debian's postgresql-15; the server lives in a temp dir and is stopped at the end).
+test: test-sqlite test-postgres
+
+test-sqlite: install browser
+	@echo "== test suite on SQLite =="
+	$(PYTEST)
+
+test-postgres: install browser
+	@echo "== test suite on PostgreSQL =="
+	bash .ci/with-postgres.sh $(PYTEST)
 
 # Update every area's message catalog from its code and templates (run after changing strings).
 messages: install

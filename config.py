@@ -31,6 +31,8 @@ class Config:
         "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'taskflow.sqlite3'}"
     )
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # SQLite: CLI commands and the scheduler begin their transactions IMMEDIATE (see core/db.py).
+    SQLITE_IMMEDIATE_OUTSIDE_REQUESTS = True
     DATA_DIR = Path(_env("DATA_DIR", str(INSTANCE_DIR / "data")))
     SEEDS_DIR = Path(_env("SEEDS_DIR", str(BASE_DIR / "seeds")))
     ASSETS_DIR = Path(_env("ASSETS_DIR", str(BASE_DIR / "node_modules")))
@@ -71,6 +73,13 @@ class Config:
     URGE_AFTER_WORKING_DAYS = _env_int("URGE_AFTER_WORKING_DAYS", 3)
     SUPERVISE_AFTER_WORKING_DAYS = _env_int("SUPERVISE_AFTER_WORKING_DAYS", 5)
 
+    # Production: logs, reverse proxy, HTTPS, backups (docs/deploy.md).
+    LOG_FORMAT = _env("LOG_FORMAT", "text")  # "json": one JSON object per line
+    LOG_LEVEL = _env("LOG_LEVEL", "INFO")
+    PROXY_COUNT = _env_int("PROXY_COUNT", 0)  # reverse proxies whose X-Forwarded-* are trusted
+    HSTS_SECONDS = _env_int("HSTS_SECONDS", 0)  # Strict-Transport-Security max-age over HTTPS
+    BACKUP_DIR = Path(_env("BACKUP_DIR", str(INSTANCE_DIR / "backups")))
+
     TESTING = False
 
 
@@ -88,6 +97,8 @@ class TestingConfig(Config):
     SECRET_KEY = "testing-secret"
     SQLALCHEMY_DATABASE_URI = os.environ.get("TASKFLOW_TEST_DATABASE_URL", "sqlite://")
     WTF_CSRF_ENABLED = True
+    # The test's own session reads between requests; it must not hold SQLite's write lock.
+    SQLITE_IMMEDIATE_OUTSIDE_REQUESTS = False
 
 
 class ProductionConfig(Config):
@@ -95,6 +106,7 @@ class ProductionConfig(Config):
 
     SESSION_COOKIE_SECURE = _env_bool("COOKIE_SECURE", True)
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    HSTS_SECONDS = _env_int("HSTS_SECONDS", 31_536_000)
 
 
 CONFIGS = {

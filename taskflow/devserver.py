@@ -20,9 +20,10 @@ def main() -> int:
     children: list[subprocess.Popen] = []
     if importlib.util.find_spec("taskflow.scheduler") is not None:
         children.append(subprocess.Popen([os.path.join(bin_dir, "flask"), "scheduler", "run"]))
+    config = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "gunicorn.conf.py")
     web = subprocess.Popen([
-        os.path.join(bin_dir, "gunicorn"), "--bind", f"{args.host}:{args.port}",
-        "--workers", str(args.workers), "--access-logfile", "-", "taskflow.wsgi:app",
+        os.path.join(bin_dir, "gunicorn"), "-c", config, "--bind", f"{args.host}:{args.port}",
+        "--workers", str(args.workers), "taskflow.wsgi:app",
     ])
     children.append(web)
     print(f"TaskFlow is serving on http://{args.host}:{args.port}  (Ctrl-C stops it)", flush=True)

@@ -1,6 +1,10 @@
 """Column types and helpers shared by all models."""
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timezone
+
+from flask import current_app, has_app_context, has_request_context, request
 
 from sqlalchemy import DateTime, TypeDecorator, event
 from sqlalchemy.engine import Engine
@@ -32,17 +36,111 @@ def now_default() -> datetime:
     return clock.utcnow()
 
 
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def _is_pysqlite(dbapi_connection) -> bool:
+    return type(dbapi_connection).__module__.startswith("sqlite3")
+
+
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record):
     """WAL, a busy timeout and enforced foreign keys for SQLite connections."""
-    module = type(dbapi_connection).__module__
-    if not module.startswith("sqlite3"):
+    if not _is_pysqlite(dbapi_connection):
         return
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
+
+
+# Set by write_transaction() / read_transaction(): how SQLite transactions begun in the block start.
+_begin_override: ContextVar[str | None] = ContextVar("taskflow_sqlite_begin", default=None)
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def sqlite_begin_mode() -> str:
+    """How the next SQLite transaction starts here: "IMMEDIATE" or "DEFERRED".
+
+    - inside write_transaction(): IMMEDIATE; inside read_transaction(): DEFERRED;
+    - in a request: IMMEDIATE for POST/PUT/PATCH/DELETE (they read, then write), DEFERRED for
+      GET/HEAD/OPTIONS (which never change state), so page views never wait for a writer;
+    - elsewhere (CLI commands, the scheduler, scripts): IMMEDIATE, unless the app's config says
+      SQLITE_IMMEDIATE_OUTSIDE_REQUESTS = False (the test suite, whose own session reads between
+      requests and must not hold the write lock while the request under test runs).
+    """
+    override = _begin_override.get()
+    if override is not None:
+        return override
+    if has_request_context():
+        return "DEFERRED" if request.method in SAFE_METHODS else "IMMEDIATE"
+    if has_app_context() and not current_app.config.get("SQLITE_IMMEDIATE_OUTSIDE_REQUESTS", True):
+        return "DEFERRED"
+    return "IMMEDIATE"
+
+
+@contextmanager
+def write_transaction():
+    """with write_transaction(): ... — SQLite transactions begun in the block take the write lock
+    at BEGIN. Use it around read-then-write work outside a request when the app's default for
+    that place is DEFERRED. A no-op on PostgreSQL."""
+    token = _begin_override.set("IMMEDIATE")
+    try:
+        yield
+    finally:
+        _begin_override.reset(token)
+
+
+@contextmanager
+def read_transaction():
+    """with read_transaction(): ... — SQLite transactions begun in the block are plain (deferred)
+    reads that never take the write lock (a long read, such as a backup, blocks no writer). In
+    WAL mode such a transaction reads one consistent snapshot. A no-op on PostgreSQL."""
+    token = _begin_override.set("DEFERRED")
+    try:
+        yield
+    finally:
+        _begin_override.reset(token)
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(conn):
+    """Start SQLite transactions that will write with BEGIN IMMEDIATE.
+
+    A deferred transaction that reads first and writes later must upgrade its lock; when another
+    connection wrote in between, SQLite answers "database is locked" at once, whatever the busy
+    timeout (waiting could deadlock). Taking the write lock at BEGIN makes a second writer wait
+    (up to the busy timeout) for the first to commit instead: concurrent writers are serialised,
+    never failed (SQLAlchemy's pysqlite recipe: emit our own BEGIN on the "begin" event).
+
+    Where sqlite_begin_mode() says DEFERRED (page views, the test suite's own session) nothing
+    is emitted and pysqlite keeps its default behaviour: reads run without holding a snapshot
+    open and a transaction begins implicitly before the first write. So a read-only GET never
+    waits for a writer, and a long-lived session never reads a stale snapshot.
+    """
+    if conn.dialect.name != "sqlite" or conn.dialect.driver != "pysqlite":
+        return
+    if sqlite_begin_mode() == "IMMEDIATE":
+        dbapi = conn.connection.dbapi_connection
+        if dbapi is not None and not dbapi.in_transaction:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@event.listens_for(Engine, "savepoint")
+def _sqlite_savepoint(conn, name):
+    """Open the real transaction before a SAVEPOINT when pysqlite has not yet.
+
+    In pysqlite's default mode a SAVEPOINT issued before any write starts SQLite's outermost
+    transaction itself, and releasing it commits: a later rollback of the whole transaction
+    would not undo the savepoint's work (a claim that must vanish when a job fails).
+    """
+    if conn.dialect.name != "sqlite" or conn.dialect.driver != "pysqlite":
+        return
+    dbapi = conn.connection.dbapi_connection
+    if dbapi is not None and not dbapi.in_transaction:
+        conn.exec_driver_sql(f"BEGIN {sqlite_begin_mode()}")
 
 
 def is_postgres(session_or_bind) -> bool:

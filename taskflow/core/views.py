@@ -81,6 +81,12 @@ def asset(package: str, filename: str):
     return send_from_directory(directory, filename, max_age=86400)
 
 
+@bp.app_errorhandler(400)
+def bad_request(error):
+    """A request the app cannot accept (bad form token, invalid characters)."""
+    return render_template("errors/400.html", reason=getattr(error, "description", "")), 400
+
+
 @bp.app_errorhandler(403)
 def forbidden(error):
     """A forbidden action."""

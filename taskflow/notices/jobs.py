@@ -508,12 +508,20 @@ def deliver_outbox(*, limit: int = 200, worker: str | None = None) -> Counter:
             continue
         message = db.session.get(OutboxMessage, message_id)
         db.session.refresh(message)
+        # Deliver a detached copy outside any transaction: on SQLite an open transaction would
+        # hold the write lock while a slow mail server answers, and web requests would wait.
+        db.session.expunge(message)
+        db.session.commit()
+        error: Exception | None = None
         try:
             channels.deliver(message)
         except Exception as exc:  # noqa: BLE001 - any failure is recorded and retried
+            error = exc
+        message = db.session.get(OutboxMessage, message_id)
+        if error is not None:
             log.warning("outbox %s (%s → %s) failed: %s", message.id, message.channel,
-                        message.recipient, exc)
-            message.last_error = str(exc)[:2000]
+                        message.recipient, error)
+            message.last_error = str(error)[:2000]
             if message.attempts >= max_attempts:
                 message.state = OutboxState.FAILED
                 counts["failed"] += 1

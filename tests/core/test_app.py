@@ -61,3 +61,16 @@ def test_constraint_names_follow_the_convention(app):
     inspector = inspect(db.engine)
     fks = inspector.get_foreign_keys("milestones")
     assert {fk["name"] for fk in fks} >= {"fk_milestones_assignment_id_assignments"}
+
+
+def test_nul_characters_in_a_form_are_refused_before_any_work(client, make_user, login):
+    login(make_user("office"))
+    response = client.post("/locale", data={"locale": "en", "next": "/\x00"})
+    assert response.status_code == 400
+    assert "NUL" in response.get_data(as_text=True)
+
+
+def test_an_expired_form_gets_a_clear_message(client):
+    response = client.post("/locale", data={"locale": "en", "csrf_token": "stale"})
+    assert response.status_code == 400
+    assert "表单已过期" in response.get_data(as_text=True)
