@@ -18,6 +18,7 @@ import socket
 import threading
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta, timezone
+from types import SimpleNamespace
 
 from flask import current_app
 from flask_babel import force_locale
@@ -508,16 +509,15 @@ def deliver_outbox(*, limit: int = 200, worker: str | None = None) -> Counter:
             continue
         message = db.session.get(OutboxMessage, message_id)
         db.session.refresh(message)
-        # Deliver a detached copy outside any transaction: on SQLite an open transaction would
-        # hold the write lock while a slow mail server answers, and web requests would wait.
-        db.session.expunge(message)
+        # Deliver a plain copy outside any transaction: on SQLite an open transaction would hold
+        # the write lock while a slow mail server answers, and web requests would wait.
+        copy = SimpleNamespace(**{c.key: getattr(message, c.key) for c in OutboxMessage.__table__.columns})
         db.session.commit()
         error: Exception | None = None
         try:
-            channels.deliver(message)
+            channels.deliver(copy)
         except Exception as exc:  # noqa: BLE001 - any failure is recorded and retried
             error = exc
-        message = db.session.get(OutboxMessage, message_id)
         if error is not None:
             log.warning("outbox %s (%s → %s) failed: %s", message.id, message.channel,
                         message.recipient, error)
