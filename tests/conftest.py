@@ -265,6 +265,31 @@ def count_queries(app):
     return counting
 
 
+def minimal_pdf(text: str = "evidence") -> bytes:
+    """A small well-formed PDF (header, objects, xref, trailer, %%EOF) that passes validation."""
+    stream = b"BT /F1 12 Tf 20 100 Td (" + text.encode("ascii", "replace") + b") Tj ET"
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 4 0 R >>",
+               b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream"]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, obj in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + obj + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1, xref)
+    return bytes(out)
+
+
+@pytest.fixture
+def pdf_factory():
+    """minimal_pdf(text): a small well-formed PDF, unique per text (test modules cannot import it)."""
+    return minimal_pdf
+
+
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
 

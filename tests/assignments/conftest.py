@@ -13,34 +13,10 @@ from taskflow.extensions import db
 NOW = datetime(2024, 3, 20, 10, 0, tzinfo=clock.LOCAL_TZ)
 
 
-def make_pdf(text: str = "TaskFlow evidence") -> bytes:
-    """A small, well-formed one-page PDF (header, objects, xref table, trailer, %%EOF)."""
-    stream = f"BT /F1 18 Tf 72 720 Td ({text}) Tj ET".encode("latin-1")
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    for offset in offsets:
-        out += f"{offset:010d} 00000 n \n".encode()
-    out += (f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n"
-            .encode())
-    return bytes(out)
-
-
 @pytest.fixture
-def pdf_bytes() -> bytes:
-    return make_pdf()
+def pdf_bytes(pdf_factory) -> bytes:
+    """A small valid PDF."""
+    return pdf_factory("TaskFlow evidence")
 
 
 @pytest.fixture

@@ -235,29 +235,10 @@ def page(browser, live_server, network, request):
         context.close()
 
 
-def minimal_pdf(text: str = "evidence") -> bytes:
-    """A small well-formed PDF (header, objects, xref, trailer, %%EOF) that passes validation."""
-    stream = b"BT /F1 12 Tf 20 100 Td (" + text.encode("ascii", "replace") + b") Tj ET"
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 4 0 R >>",
-               b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream"]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, obj in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + obj + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1, xref)
-    return bytes(out)
-
-
 @pytest.fixture
-def sample_pdf() -> dict:
+def sample_pdf(pdf_factory) -> dict:
     """A PDF ready for page.set_input_files(selector, files=[sample_pdf])."""
-    return {"name": "证明材料.pdf", "mimeType": "application/pdf", "buffer": minimal_pdf()}
+    return {"name": "证明材料.pdf", "mimeType": "application/pdf", "buffer": pdf_factory()}
 
 
 def _sign_in(page, live_server: LiveServer, username: str, password: str) -> None:

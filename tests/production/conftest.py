@@ -44,25 +44,6 @@ TEST_PASSWORD = "correct-horse-battery"
 CSRF_INPUT = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
 
 
-def minimal_pdf(text: str = "evidence") -> bytes:
-    """A small well-formed PDF (header, objects, xref, trailer, %%EOF) that passes validation."""
-    stream = b"BT /F1 12 Tf 20 100 Td (" + text.encode("ascii", "replace") + b") Tj ET"
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 4 0 R >>",
-               b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream"]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, obj in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + obj + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1, xref)
-    return bytes(out)
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -335,10 +316,10 @@ def today_plus(days: int) -> date:
 
 
 @pytest.fixture
-def prod():
+def prod(pdf_factory):
     """The helpers of this folder as one namespace (test modules cannot import conftest)."""
     return SimpleNamespace(
-        minimal_pdf=minimal_pdf, free_port=free_port, fresh=fresh, row_counts=row_counts,
+        minimal_pdf=pdf_factory, free_port=free_port, fresh=fresh, row_counts=row_counts,
         evidence_files=evidence_files, server_env=server_env, flask_bin=flask_bin,
         database_url=database_url, WebSession=WebSession, csrf_from=csrf_from, ROOT=ROOT,
         TEST_PASSWORD=TEST_PASSWORD, today_plus=today_plus,
