@@ -80,6 +80,9 @@ class Config:
     HSTS_SECONDS = _env_int("HSTS_SECONDS", 0)  # Strict-Transport-Security max-age over HTTPS
     BACKUP_DIR = Path(_env("BACKUP_DIR", str(INSTANCE_DIR / "backups")))
 
+    # Seconds a gunicorn worker reuses the cockpit's rendered figures (0 disables the cache).
+    COCKPIT_CACHE_SECONDS = _env_int("COCKPIT_CACHE_SECONDS", 60)
+
     TESTING = False
 
 
@@ -95,6 +98,7 @@ class TestingConfig(Config):
 
     TESTING = True
     SECRET_KEY = "testing-secret"
+    COCKPIT_CACHE_SECONDS = 0  # tests that want the cache switch it on
     SQLALCHEMY_DATABASE_URI = os.environ.get("TASKFLOW_TEST_DATABASE_URL", "sqlite://")
     WTF_CSRF_ENABLED = True
     # The test's own session reads between requests; it must not hold SQLite's write lock.

@@ -3,7 +3,8 @@
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, false, func, or_, select
+from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy.orm import joinedload, selectinload
 
 from taskflow.assignments.lights import (
@@ -117,21 +118,24 @@ def workspace_rows(unit_id: int, today: date | None = None) -> list[AssignmentRo
             for a in assignments]
 
 
-def _latest_update_ids():
-    return (select(func.max(StatusUpdate.id).label("id"))
-            .group_by(StatusUpdate.milestone_id).subquery())
-
-
 def returned_updates(unit_id: int) -> list[StatusUpdate]:
-    """The unit's returned reports still waiting to be resubmitted, with their reasons."""
-    latest = _latest_update_ids()
+    """The unit's returned reports still waiting to be resubmitted, with their reasons.
+
+    The latest report of each of the unit's returned milestones: the aggregate is restricted to
+    the unit's milestones first, so it reads that unit's rows, never the whole city's history.
+    """
+    latest = (
+        select(func.max(StatusUpdate.id).label("id"))
+        .join(Milestone, Milestone.id == StatusUpdate.milestone_id)
+        .join(Assignment, Assignment.id == Milestone.assignment_id)
+        .where(Assignment.unit_id == unit_id, Milestone.state == MilestoneState.RETURNED)
+        .group_by(StatusUpdate.milestone_id)
+        .subquery()
+    )
     return db.session.scalars(
         select(StatusUpdate)
         .join(latest, latest.c.id == StatusUpdate.id)
-        .join(Milestone, Milestone.id == StatusUpdate.milestone_id)
-        .join(Assignment, Assignment.id == Milestone.assignment_id)
-        .where(Assignment.unit_id == unit_id, StatusUpdate.state == UpdateState.RETURNED,
-               Milestone.state == MilestoneState.RETURNED)
+        .where(StatusUpdate.state == UpdateState.RETURNED)
         .options(joinedload(StatusUpdate.milestone).joinedload(Milestone.assignment)
                  .joinedload(Assignment.task),
                  joinedload(StatusUpdate.reviewer))
@@ -165,9 +169,12 @@ def sign_off_queue(unit_id: int) -> list[StatusUpdate]:
 
 def awaiting_office_clause():
     """SQL for "in the office's review queue"."""
+    # Both branches are equalities on ix_status_updates_state_needs_sign_off (state,
+    # needs_sign_off): SQLite answers with a MULTI-INDEX OR, PostgreSQL with a BitmapOr. "= false"
+    # rather than "IS false", which neither database matches against an index column.
     return or_(
         StatusUpdate.state == UpdateState.SIGNED_OFF,
-        and_(StatusUpdate.state == UpdateState.SUBMITTED, StatusUpdate.needs_sign_off.is_(False)),
+        and_(StatusUpdate.state == UpdateState.SUBMITTED, StatusUpdate.needs_sign_off == false()),
     )
 
 
@@ -195,15 +202,26 @@ def review_queue(*, task_id: int | None = None, unit_id: int | None = None,
 
 
 def queue_filter_choices():
-    """Tasks and units that have at least one submission (two small queries)."""
+    """Tasks and units that have at least one submission (two small queries).
+
+    A correlated EXISTS per task and per unit walks the foreign-key indexes and stops at the
+    first report, instead of collecting the task and unit of every report in the city.
+    """
+    def has_reports(column, outer):
+        return (select(StatusUpdate.id)
+                .join(Milestone, Milestone.id == StatusUpdate.milestone_id)
+                .join(Assignment, Assignment.id == Milestone.assignment_id)
+                .where(column == outer)
+                .exists())
+
     tasks = db.session.execute(
         select(KeyTask.id, KeyTask.number, KeyTask.title)
-        .where(KeyTask.id.in_(select(Assignment.task_id).join(Milestone).join(StatusUpdate)))
+        .where(has_reports(Assignment.task_id, KeyTask.id))
         .order_by(KeyTask.number)
     ).all()
     units = db.session.execute(
         select(Unit.id, Unit.name)
-        .where(Unit.id.in_(select(Assignment.unit_id).join(Milestone).join(StatusUpdate)))
+        .where(has_reports(Assignment.unit_id, Unit.id))
         .order_by(Unit.sort_order, Unit.name)
     ).all()
     return tasks, units
@@ -265,6 +283,8 @@ class AssignmentPage:
     timeline: list[tuple]
     team_updates: list[StatusUpdate]
     reports: list[ConsolidatedReport]
+    # A lead's page shows the team's updates one page at a time (None for a responsible unit).
+    team: Pagination | None = None
 
 
 def load_assignment(assignment_id: int) -> Assignment | None:
@@ -275,7 +295,8 @@ def load_assignment(assignment_id: int) -> Assignment | None:
     ).first()
 
 
-def assignment_page(assignment: Assignment, today: date | None = None) -> AssignmentPage:
+def assignment_page(assignment: Assignment, today: date | None = None, *,
+                    team_page: int = 1) -> AssignmentPage:
     """Milestones with lights, updates with evidence and reviews, extensions, team updates."""
     today, cutoff = light_context(today)
     milestones = db.session.scalars(
@@ -302,10 +323,10 @@ def assignment_page(assignment: Assignment, today: date | None = None) -> Assign
     ).unique().all()
     evidence = [item for update in updates for item in update.evidence]
     timeline = build_timeline(updates, extensions)
-    team_updates: list[StatusUpdate] = []
+    team = None
     reports: list[ConsolidatedReport] = []
     if assignment.role == AssignmentRole.LEAD:
-        team_updates = task_team_updates(assignment.task_id)
+        team = task_team_updates(assignment.task_id, page=team_page)
         reports = db.session.scalars(
             select(ConsolidatedReport).where(ConsolidatedReport.assignment_id == assignment.id)
             .options(joinedload(ConsolidatedReport.author),
@@ -316,16 +337,39 @@ def assignment_page(assignment: Assignment, today: date | None = None) -> Assign
         ).unique().all()
     return AssignmentPage(assignment, list(milestones), lights,
                           assignment_light(facts.get(assignment.id)), list(updates),
-                          list(extensions), evidence, timeline, team_updates, list(reports))
+                          list(extensions), evidence, timeline,
+                          list(team.items) if team else [], list(reports), team)
 
 
-def task_team_updates(task_id: int) -> list[StatusUpdate]:
-    """Updates of a task's responsible units, newest first (what the lead unit reads)."""
-    return db.session.scalars(
+TEAM_PER_PAGE = 50
+
+
+def task_team_updates(task_id: int, *, page: int = 1, per_page: int = TEAM_PER_PAGE):
+    """Updates of a task's responsible units, newest first (what the lead unit reads), one page
+    at a time: a pagination with .items, .total, .page, .pages (two queries)."""
+    return db.paginate(
         select(StatusUpdate)
         .join(Milestone, Milestone.id == StatusUpdate.milestone_id)
         .join(Assignment, Assignment.id == Milestone.assignment_id)
         .where(Assignment.task_id == task_id, Assignment.role == AssignmentRole.RESPONSIBLE)
+        .options(*_update_options())
+        .order_by(StatusUpdate.created_at.desc(), StatusUpdate.id.desc()),
+        page=max(page, 1), per_page=per_page, error_out=False,
+    )
+
+
+def team_updates_by_id(task_id: int, update_ids) -> list[StatusUpdate]:
+    """Given updates of a task's responsible units (the ones a consolidated-report form cites),
+    newest first; ids of other tasks or units are left out."""
+    ids = sorted({int(i) for i in update_ids})
+    if not ids:
+        return []
+    return db.session.scalars(
+        select(StatusUpdate)
+        .join(Milestone, Milestone.id == StatusUpdate.milestone_id)
+        .join(Assignment, Assignment.id == Milestone.assignment_id)
+        .where(StatusUpdate.id.in_(ids), Assignment.task_id == task_id,
+               Assignment.role == AssignmentRole.RESPONSIBLE)
         .options(*_update_options())
         .order_by(StatusUpdate.created_at.desc(), StatusUpdate.id.desc())
     ).unique().all()

@@ -139,7 +139,8 @@ def my_tasks():
 def assignment_detail(assignment_id: int):
     """An assignment: milestones with lights, timeline, evidence; the team's updates for a lead."""
     assignment = _assignment_or_404(assignment_id)
-    page = queries.assignment_page(assignment)
+    page = queries.assignment_page(assignment,
+                                   team_page=request.args.get("team_page", 1, type=int))
     return render_template(
         "assignments/assignment.html", page=page, assignment=assignment,
         may_report=can_report(current_user, assignment),
@@ -432,7 +433,8 @@ def new_consolidated_report(assignment_id: int):
     assignment = _assignment_or_404(assignment_id)
     require(can_write_consolidated_report(current_user, assignment))
     form = ConsolidatedReportForm()
-    team_updates = queries.task_team_updates(assignment.task_id)
+    team = queries.task_team_updates(assignment.task_id,
+                                     page=request.args.get("team_page", 1, type=int))
     cited = [int(i) for i in request.form.getlist("cite") if i.isdigit()]
     status = 200
     if request.method == "POST":
@@ -452,8 +454,13 @@ def new_consolidated_report(assignment_id: int):
                                         assignment_id=assignment.id))
         else:
             status = 400
+    # A refused form keeps what was ticked, even updates that are not on the page shown.
+    shown = {u.id for u in team.items}
+    cited_elsewhere = queries.team_updates_by_id(assignment.task_id,
+                                                 [i for i in cited if i not in shown])
     return render_template("assignments/consolidated_form.html", assignment=assignment,
-                           form=form, team_updates=team_updates, cited=set(cited)), status
+                           form=form, team=team, team_updates=list(team.items),
+                           cited_elsewhere=cited_elsewhere, cited=set(cited)), status
 
 
 # ---------------------------------------------------------------- planning (the office)

@@ -12,6 +12,7 @@ Conventions used by every caller:
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from datetime import date, timedelta
 
 import chinese_calendar
@@ -27,12 +28,26 @@ def base_is_workday(day: date) -> bool:
         return day.weekday() < 5
 
 
+def _clamp(day: date, days: int) -> date:
+    """`day` moved by `days`, kept within the dates Python can represent."""
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.max if days > 0 else date.min
+
+
 class WorkCalendar:
-    """A calendar with the admin overrides loaded once (one query), for loops over many days."""
+    """A calendar with the admin overrides loaded once (one query), for loops over many days.
+
+    Counting is O(1) per call: the calendar keeps, over whole years around the dates asked
+    about, a prefix count of working days (`_prefix[i]`: working days in [_base, _base + i)),
+    built on first use and extended (a year at a time) when a date falls outside it."""
 
     def __init__(self, overrides: dict[date, bool] | None = None):
         self.overrides = dict(overrides or {})
         self._cache: dict[date, bool] = {}
+        self._base: date | None = None  # 1 January of the first covered year
+        self._prefix: list[int] = [0]
 
     @classmethod
     def load(cls) -> "WorkCalendar":
@@ -55,6 +70,37 @@ class WorkCalendar:
             self._cache[day] = cached
         return cached
 
+    # ------------------------------------------------------------ the prefix count
+
+    def _cover(self, first: date, last: date) -> None:
+        """Make the prefix count cover every day from `first` to `last` (whole years)."""
+        base = self._base
+        if base is not None:
+            end = base + timedelta(days=len(self._prefix) - 1)  # first day not covered
+            if base <= first and last < end:
+                return
+            lo_year = min(first.year, base.year)
+            hi_year = max(last.year, end.year - 1)
+        else:
+            lo_year, hi_year = first.year, last.year
+        lo_year, hi_year = max(lo_year, date.min.year), min(hi_year, date.max.year)
+        new_base = date(lo_year, 1, 1)
+        days = (date(hi_year, 12, 31) - new_base).days + 1
+        prefix = [0] * (days + 1)
+        running = 0
+        day = new_base
+        one = timedelta(days=1)
+        for i in range(days):
+            if self.is_workday(day):
+                running += 1
+            prefix[i + 1] = running
+            if i + 1 < days:
+                day += one
+        self._base, self._prefix = new_base, prefix
+
+    def _index(self, day: date) -> int:
+        return (day - self._base).days
+
     def working_days_between(self, start: date, end: date) -> int:
         """Working days d with start < d <= end; negative when end is before start."""
         if end == start:
@@ -63,28 +109,47 @@ class WorkCalendar:
             return -self.working_days_between(end, start)
         if (end - start).days > MAX_SCAN_DAYS:
             raise ValueError("date range too long")
-        count = 0
-        day = start + timedelta(days=1)
-        while day <= end:
-            if self.is_workday(day):
-                count += 1
-            day += timedelta(days=1)
-        return count
+        self._cover(start, end)
+        prefix = self._prefix
+        return prefix[self._index(end) + 1] - prefix[self._index(start) + 1]
 
     def add_working_days(self, day: date, n: int) -> date:
         """The n-th working day after `day` (n < 0: before it; n = 0: `day` itself)."""
-        step = 1 if n >= 0 else -1
-        remaining = abs(n)
-        current = day
-        guard = 0
-        while remaining:
-            current += timedelta(days=step)
-            guard += 1
-            if guard > MAX_SCAN_DAYS:
+        if n == 0:
+            return day
+        # Cover a span that normally holds the answer (≤ 2 calendar days a working day, plus
+        # the Spring Festival); widen it up to the ten-year guard when it does not.
+        span = min(MAX_SCAN_DAYS, 2 * abs(n) + 40)
+        while True:
+            if n > 0:
+                self._cover(day, _clamp(day, span))
+            else:
+                self._cover(_clamp(day, -span), day)
+            found = self._find(day, n)
+            if found is not None:
+                return found
+            if span >= MAX_SCAN_DAYS:
                 raise ValueError("no working day found")
-            if self.is_workday(current):
-                remaining -= 1
-        return current
+            span = min(MAX_SCAN_DAYS, span * 4)
+
+    def _find(self, day: date, n: int) -> date | None:
+        """The n-th working day from `day` when the covered range holds it within the ten-year
+        guard, else None."""
+        prefix = self._prefix
+        at = self._index(day)
+        if n > 0:
+            target = prefix[at + 1] + n  # the first index j with prefix[j + 1] == target
+            j = bisect_left(prefix, target) - 1
+        else:
+            target = prefix[at] + n + 1  # the working day x with prefix[x + 1] == target
+            if target < 1:
+                return None
+            j = bisect_left(prefix, target) - 1
+        if j < 0 or j + 1 >= len(prefix) or prefix[j + 1] != target:
+            return None
+        if abs(j - at) > MAX_SCAN_DAYS:
+            return None
+        return self._base + timedelta(days=j)
 
     def next_workday(self, day: date) -> date:
         """`day` when it is a working day, else the first working day after it."""

@@ -143,9 +143,13 @@ def district_plan() -> Plan | None:
 
 def dispatch_units(plan_id: int) -> list[Unit]:
     """Units of the plan that have enterprise targets or enterprises, in table order."""
-    has_target = exists().where(
-        Target.unit_id == Unit.id, Target.indicator_id == Indicator.id,
-        Indicator.code.in_(INDICATOR_CODES),
+    # One uncorrelated list of the plan's units with targets (not an EXISTS per unit, which
+    # SQLite answers by scanning every plan's targets of the indicator for each unit).
+    has_target = Unit.id.in_(
+        select(Target.unit_id).where(
+            Target.indicator_id.in_(select(Indicator.id).where(Indicator.code.in_(INDICATOR_CODES))),
+            Target.unit_id.in_(select(Unit.id).where(Unit.plan_id == plan_id)),
+        )
     )
     has_enterprise = exists().where(Enterprise.unit_id == Unit.id)
     return list(db.session.scalars(

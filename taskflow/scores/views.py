@@ -7,14 +7,17 @@ import json
 from datetime import date
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.routing import BuildError
 
 from taskflow.core import clock
+from taskflow.core.cache import app_cache, ttl_setting
 from taskflow.core import permissions as perms
 from taskflow.core.http import attachment_headers
 from taskflow.core.spreadsheets import xlsx_response
@@ -550,42 +553,60 @@ def bulletin_docx(bulletin_id: int):
 # ---------------------------------------------------------------- cockpit
 
 
-@bp.route("/cockpit")
-@login_required
-def cockpit():
-    """Leaders' overview: figures against targets, trends, overdue items, top and bottom units."""
-    perms.require(perms.can_view_cockpit(current_user))
+COCKPIT_CACHE = "scores.cockpit"
+COCKPIT_CACHE_SECONDS = 60  # default of the COCKPIT_CACHE_SECONDS setting (0: no cache)
+
+
+def _cockpit_ttl() -> float:
+    return ttl_setting("COCKPIT_CACHE_SECONDS", COCKPIT_CACHE_SECONDS)
+
+
+def _cockpit_key(kind: str, plan, today: date, *extra) -> tuple:
+    """Cached cockpit content is the same for every viewer: it varies by plan, locale and day."""
+    return (kind, plan.id, str(get_locale()), today.isoformat(), *extra)
+
+
+def _cockpit_content(plan, today: date) -> str:
+    """The cockpit's main block as HTML (templates/scores/_cockpit_content.html)."""
     from taskflow.enterprises import queries as eq
     from taskflow.plans.queries import city_comparison
 
-    plan = _plan()
-    today = clock.local_today()
     unit_ids = list(db.session.scalars(select(Unit.id).where(Unit.plan_id == plan.id)))
     district = eq.district_progress(plan, today, unit_ids)
     month = queries.latest_scored_month(plan.id)
     tasks = queries.task_progress(plan.id, today)
     return render_template(
-        "scores/cockpit.html", plan=plan, today=today, district=district,
+        "scores/_cockpit_content.html", plan=plan, today=today, district=district,
         goals=queries.plan_goal_targets(plan), comparison=city_comparison(plan),
         tasks=tasks, overdue_total=sum(t.overdue for t in tasks),
         overdue_units=queries.overdue_by_unit(plan.id, today, limit=10),
         month=month, top_bottom=queries.top_bottom(month),
         overdue_url=_safe_url("notices.overdue"), register_url=_safe_url("enterprises.register"),
+        updated_at=clock.local_now(),
     )
 
 
-@bp.route("/cockpit/data.json")
+@bp.route("/cockpit")
 @login_required
-def cockpit_data():
-    """Series for the cockpit's trend charts."""
+def cockpit():
+    """Leaders' overview: figures against targets, trends, overdue items, top and bottom units.
+
+    The main block is the same for office, supervisor and leader, so it is rendered once per
+    (plan, locale, day) and served from this worker's memory for COCKPIT_CACHE_SECONDS; the page
+    around it (user name, CSRF token) is rendered on every request."""
     perms.require(perms.can_view_cockpit(current_user))
     plan = _plan()
     today = clock.local_today()
-    year = request.args.get("year", type=int) or today.year
+    entry = app_cache(COCKPIT_CACHE).get_or_compute(
+        _cockpit_key("page", plan, today), _cockpit_ttl(), lambda: _cockpit_content(plan, today))
+    return render_template("scores/cockpit.html", content=Markup(entry.value))
+
+
+def _cockpit_series(plan, today: date, year: int) -> dict:
     register = queries.monthly_register_trend(plan.id, year, today)
     scores = queries.score_trend(plan.id, year)
     months = [f"{year}-{m:02d}" for m in range(1, 13)]
-    return jsonify({
+    return {
         "register": {"labels": register["labels"],
                      "series": [{"label": _("Tech-based enterprises"), "data": register["tech_based"]},
                                 {"label": _("High-tech enterprises"), "data": register["high_tech"]}]},
@@ -593,5 +614,18 @@ def cockpit_data():
                    "series": [{"label": reports.peer_group_label(group),
                                "data": [values.get(m) for m in months]}
                               for group, values in sorted(scores.items())]},
-    })
+    }
 
+
+@bp.route("/cockpit/data.json")
+@login_required
+def cockpit_data():
+    """Series for the cockpit's trend charts (cached like the cockpit's content)."""
+    perms.require(perms.can_view_cockpit(current_user))
+    plan = _plan()
+    today = clock.local_today()
+    year = request.args.get("year", type=int) or today.year
+    entry = app_cache(COCKPIT_CACHE).get_or_compute(
+        _cockpit_key("data", plan, today, year), _cockpit_ttl(),
+        lambda: _cockpit_series(plan, today, year))
+    return jsonify(entry.value)
