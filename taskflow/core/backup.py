@@ -41,7 +41,6 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import (
-    JSON,
     Date,
     DateTime,
     Integer,

@@ -58,8 +58,8 @@ def plan_as_dict(plan: Plan) -> dict:
         "title": plan.title,
         "level": plan.level,
         "parent": plan.parent.title if plan.parent else None,
-        "parent_unit": units.get(plan.parent_unit_id) or (
-            db.session.get(Unit, plan.parent_unit_id).name if plan.parent_unit_id else None),
+        # The parent unit belongs to the parent plan, so it is not among this plan's units.
+        "parent_unit": db.session.get(Unit, plan.parent_unit_id).name if plan.parent_unit_id else None,
         "goals": [
             {"indicator": g.indicator.code, "year": g.year, "comparator": g.comparator,
              "value": float(g.value), "text": g.text}
