@@ -44,16 +44,25 @@ TIMELINE_LABELS = {
 }
 
 
+def nav_counts() -> dict[str, int]:
+    """The navigation badges (review and sign-off queue sizes), counted once per request."""
+    from flask import g
+    from flask_login import current_user
+
+    from taskflow.assignments.queries import counts_for_nav
+
+    if "assignments_nav_counts" not in g:
+        g.assignments_nav_counts = counts_for_nav(current_user)
+    return g.assignments_nav_counts
+
+
+def nav_state() -> tuple:
+    """What the area's _nav.html shows beyond role, unit and page: the badge counts."""
+    return tuple(sorted(nav_counts().items()))
+
+
 def template_globals() -> dict:
     """Context processor: label lookups and lazily computed navigation counts."""
-
-    def nav_counts():
-        from flask_login import current_user
-
-        from taskflow.assignments.queries import counts_for_nav
-
-        return counts_for_nav(current_user)
-
     return {
         "milestone_state_label": lambda s: MILESTONE_STATE_LABELS.get(s, s),
         "update_state_label": lambda s: UPDATE_STATE_LABELS.get(s, s),

@@ -77,13 +77,13 @@ class TTLCache:
         return len(self._entries)
 
 
-def app_cache(name: str, app: Flask | None = None) -> TTLCache:
-    """The app's cache called `name` (created on first use)."""
+def app_cache(name: str, app: Flask | None = None, *, max_entries: int = 64) -> TTLCache:
+    """The app's cache called `name` (created on first use, holding at most `max_entries`)."""
     app = app or current_app._get_current_object()
     caches = app.extensions.setdefault(EXTENSION_KEY, {})
     cache = caches.get(name)
     if cache is None:
-        cache = caches.setdefault(name, TTLCache())
+        cache = caches.setdefault(name, TTLCache(max_entries))
     return cache
 
 
