@@ -28,7 +28,9 @@ def init_app(app: Flask) -> None:
     for name, default in STRING_DEFAULTS.items():
         app.config.setdefault(name, os.environ.get(f"TASKFLOW_{name}") or default)
 
-    from taskflow.notices import cli, views
+    from taskflow.accounts import register_user_figure
+    from taskflow.notices import cli, queries, views
 
+    register_user_figure(app, "inbox_unread", queries.unread_count_column)
     views.register_context(app)
     cli.register(app)

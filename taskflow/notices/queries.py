@@ -8,6 +8,7 @@ from datetime import date
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import joinedload
 
+from taskflow.accounts.models import User
 from taskflow.assignments.models import Assignment, Milestone, MilestoneState
 from taskflow.core.calendar import WorkCalendar
 from taskflow.extensions import db
@@ -56,6 +57,13 @@ def unread_count(user_id: int) -> int:
         select(func.count(Notification.id)).where(Notification.user_id == user_id,
                                                   Notification.read_at.is_(None))
     ) or 0
+
+
+def unread_count_column():
+    """The inbox badge as a scalar subquery correlated to User (loaded with the signed-in user)."""
+    return (select(func.count(Notification.id))
+            .where(Notification.user_id == User.id, Notification.read_at.is_(None))
+            .correlate(User).scalar_subquery())
 
 
 def inbox(user_id: int, *, unread_only: bool = False, page: int = 1, per_page: int = 30) -> Page:
