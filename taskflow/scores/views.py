@@ -17,11 +17,12 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.routing import BuildError
 
 from taskflow.core import clock
-from taskflow.core.cache import app_cache, ttl_setting
 from taskflow.core import permissions as perms
+from taskflow.core.cache import app_cache, ttl_setting
 from taskflow.core.http import attachment_headers
 from taskflow.core.spreadsheets import xlsx_response
 from taskflow.extensions import db
+from taskflow.plans.models import Plan
 from taskflow.scores import bp, operations, queries, reports
 from taskflow.scores.forms import (
     AdjustForm,
@@ -561,9 +562,23 @@ def _cockpit_ttl() -> float:
     return ttl_setting("COCKPIT_CACHE_SECONDS", COCKPIT_CACHE_SECONDS)
 
 
-def _cockpit_key(kind: str, plan, today: date, *extra) -> tuple:
+def _cockpit_key(kind: str, plan_id: int, today: date, *extra) -> tuple:
     """Cached cockpit content is the same for every viewer: it varies by plan, locale and day."""
-    return (kind, plan.id, str(get_locale()), today.isoformat(), *extra)
+    return (kind, plan_id, str(get_locale()), today.isoformat(), *extra)
+
+
+def _cockpit_plan_id() -> int:
+    """The district plan's id, kept with the cockpit's content so a warm request asks nothing."""
+    return app_cache(COCKPIT_CACHE).get_or_compute(
+        ("plan-id",), _cockpit_ttl(), lambda: _plan().id).value
+
+
+def _cockpit_plan(plan_id: int):
+    """The plan itself, loaded only when the cached content has to be computed."""
+    plan = db.session.get(Plan, plan_id)
+    if plan is None:
+        abort(404)
+    return plan
 
 
 def _cockpit_content(plan, today: date) -> str:
@@ -595,10 +610,11 @@ def cockpit():
     (plan, locale, day) and served from this worker's memory for COCKPIT_CACHE_SECONDS; the page
     around it (user name, CSRF token) is rendered on every request."""
     perms.require(perms.can_view_cockpit(current_user))
-    plan = _plan()
+    plan_id = _cockpit_plan_id()
     today = clock.local_today()
     entry = app_cache(COCKPIT_CACHE).get_or_compute(
-        _cockpit_key("page", plan, today), _cockpit_ttl(), lambda: _cockpit_content(plan, today))
+        _cockpit_key("page", plan_id, today), _cockpit_ttl(),
+        lambda: _cockpit_content(_cockpit_plan(plan_id), today))
     return render_template("scores/cockpit.html", content=Markup(entry.value))
 
 
@@ -622,10 +638,10 @@ def _cockpit_series(plan, today: date, year: int) -> dict:
 def cockpit_data():
     """Series for the cockpit's trend charts (cached like the cockpit's content)."""
     perms.require(perms.can_view_cockpit(current_user))
-    plan = _plan()
+    plan_id = _cockpit_plan_id()
     today = clock.local_today()
     year = request.args.get("year", type=int) or today.year
     entry = app_cache(COCKPIT_CACHE).get_or_compute(
-        _cockpit_key("data", plan, today, year), _cockpit_ttl(),
-        lambda: _cockpit_series(plan, today, year))
+        _cockpit_key("data", plan_id, today, year), _cockpit_ttl(),
+        lambda: _cockpit_series(_cockpit_plan(plan_id), today, year))
     return jsonify(entry.value)
