@@ -22,15 +22,18 @@ _LOADER_STATEMENT = "taskflow_user_loader_statement"
 
 
 def _loader_statement(app: Flask):
-    """SELECT user, figures... WHERE id = :user_id, built once per app."""
+    """SELECT user, its unit, figures... WHERE id = :user_id, built once per app."""
     from sqlalchemy import bindparam, select
+    from sqlalchemy.orm import joinedload
 
     from taskflow.accounts.models import User
 
     statement = app.extensions.get(_LOADER_STATEMENT)
     if statement is None:
         figures = app.extensions.get(USER_FIGURES_EXTENSION, {})
+        # The unit too: every page's navigation bar names it.
         statement = (select(User, *(build().label(name) for name, build in figures.items()))
+                     .options(joinedload(User.unit))
                      .where(User.id == bindparam("user_id")))
         app.extensions[_LOADER_STATEMENT] = statement
     return statement

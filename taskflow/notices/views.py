@@ -22,15 +22,20 @@ LEVELS = ("blue", "yellow", "red")
 STATUSES = ("issued", "acknowledged", "answered")
 
 
-def register_context(app: Flask) -> None:
-    """Template helpers: the inbox badge (one query per page) and notification texts."""
+def inbox_unread_count() -> int:
+    """The inbox badge: loaded with the signed-in user (accounts.register_user_figure)."""
+    if not getattr(current_user, "is_authenticated", False):
+        return 0
+    if "inbox_unread" not in g:
+        g.inbox_unread = queries.unread_count(current_user.id)
+    return g.inbox_unread
 
-    def inbox_unread_count() -> int:
-        if not getattr(current_user, "is_authenticated", False):
-            return 0
-        if "inbox_unread" not in g:
-            g.inbox_unread = queries.unread_count(current_user.id)
-        return g.inbox_unread
+
+def register_context(app: Flask) -> None:
+    """Template helpers: the inbox badge (in the cached navigation's key) and notification texts."""
+    from taskflow.core.templating import register_nav_state
+
+    register_nav_state(app, inbox_unread_count, slot="end")
 
     @app.context_processor
     def inject_notices():

@@ -2,11 +2,15 @@
 whatever it is keyed on, a user must never see another role's links, another language, or
 another page's highlighting."""
 
+import re
+
 import pytest
 from flask import template_rendered
 
 from taskflow.core.cache import app_cache
 from taskflow.core.templating import NAV_CACHE
+
+PASSWORD = "correct-horse-battery"  # tests/conftest.py's make_user password
 
 
 @pytest.fixture
@@ -56,7 +60,7 @@ def test_roles_never_share_a_bar(client, login, make_user, app):
     assert 'href="/admin/users"' not in leader_nav
     assert 'href="/cockpit"' in leader_nav  # which the admin's bar has too
     with app.app_context():
-        assert len(app_cache(NAV_CACHE)) == 2
+        assert len(app_cache(NAV_CACHE)) == 4  # the links and the user's items, for each role
 
 
 def test_the_language_switch_changes_the_bar(client, login, make_user):
@@ -82,3 +86,31 @@ def test_templates_that_auto_reload_are_not_cached(app, client, login, make_user
     client.get("/account")
     client.get("/account")
     assert rendered.count("_navigation.html") == 2
+
+
+def test_the_cached_sign_out_button_submits_the_sessions_own_form(app, make_user):
+    """The bar is shared, the CSRF token is not: the button names a form rendered per request."""
+    tokens = []
+    for user in (make_user("leader"), make_user("leader")):
+        browser = app.test_client()
+        assert browser.post("/login", data={"username": user.username,
+                                            "password": PASSWORD}).status_code == 302
+        html = browser.get("/account").get_data(as_text=True)
+        button = re.search(r'<button[^>]*form="tf-sign-out"[^>]*>', html)
+        form = re.search(r'<form id="tf-sign-out" method="post" action="/logout"[^>]*>\s*'
+                         r'<input type="hidden" name="csrf_token" value="([^"]+)">', html)
+        assert button and form, "a sign-out button and the form it submits"
+        tokens.append(form.group(1))
+        assert browser.post("/logout", data={"csrf_token": form.group(1)}).status_code == 302
+        assert browser.get("/account").status_code == 302  # signed out
+    assert tokens[0] != tokens[1]
+
+
+def test_a_unit_users_page_names_the_unit_without_a_query_of_its_own(
+        client, login, make_user, make_unit, count_queries):
+    unit = make_unit(name="古南街道")
+    login(make_user("reporter", unit=unit, display_name="张三"))
+    with count_queries() as counter:
+        html = client.get("/account").get_data(as_text=True)
+    assert "张三 · 古南街道" in html
+    assert [s for s in counter.statements if "FROM units" in s and "users" not in s] == []
