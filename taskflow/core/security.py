@@ -43,6 +43,8 @@ STATIC_HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
 }
 
+_STATIC_HEADER_ITEMS = tuple(STATIC_HEADERS.items())
+
 # Public, versioned files that browsers may cache: served before and after sign-in alike.
 CACHEABLE_ENDPOINTS = frozenset({"static", "core.asset"})
 
@@ -56,17 +58,21 @@ def _is_authenticated() -> bool:
 
 def apply_security_headers(response: Response) -> Response:
     """after_request hook: the headers above, no-store for private pages, HSTS over HTTPS."""
-    for name, value in STATIC_HEADERS.items():
-        response.headers.setdefault(name, value)
+    headers = response.headers
+    # One pass over the response's few headers, instead of a scan per setdefault().
+    present = {name.lower() for name in headers.keys()}
+    headers.extend([(name, value) for name, value in _STATIC_HEADER_ITEMS
+                    if name.lower() not in present])
     if request.endpoint not in CACHEABLE_ENDPOINTS and (
         response.mimetype == "text/html" or _is_authenticated()
     ):
         # Pages and downloads of a signed-in user must never be kept by the browser or a proxy
         # (a shared office PC, the back button after sign-out). The sign-in page carries a CSRF
         # token, so no HTML is cached at all.
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["Pragma"] = "no-cache"
-        response.headers.setdefault("Vary", "Cookie")
+        headers["Cache-Control"] = "no-store"
+        headers["Pragma"] = "no-cache"
+        if "vary" not in present:
+            headers["Vary"] = "Cookie"
     hsts = current_app.config.get("HSTS_SECONDS", 0)
     if hsts and request.is_secure:
         response.headers.setdefault("Strict-Transport-Security", f"max-age={hsts}")
