@@ -5,8 +5,10 @@
 the driver in a separate process (`python -m benchmarks.load drive ...`): for each page in turn,
 CLIENTS threads each sign in once through the real login form (CSRF token from the login page)
 as the role that uses the page, then request the page over keep-alive http.client connections
-until the time or request budget of that page is spent. Per page it reports throughput (req/s),
-p50/p95/max latency, errors, and the ratio of the throughput to the bare route's.
+until the time or request budget of that page is spent. The budget is spent in ROUNDS windows
+that alternate with windows of the bare route. Per page it reports throughput (req/s),
+p50/p95/max latency, errors, and the ratio of the throughput to the bare route's in the windows
+beside it.
 
 Everything stays on 127.0.0.1; both servers are stopped (by their process id) at the end.
 """
@@ -32,6 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 _CSRF = re.compile(r'<input[^>]*name="csrf_token"[^>]*>')
 _VALUE = re.compile(r'value="([^"]+)"')
+# Each page runs in this many windows, alternating with windows of the bare route.
+ROUNDS = 5
 
 
 @dataclass
@@ -57,6 +61,7 @@ class PageResult:
     max_ms: float
     ratio_to_bare: float | None = None
     statuses: dict = field(default_factory=dict)
+    bare_throughput: float | None = None  # the bare route's, in the windows beside this page
 
 
 # ---------------------------------------------------------------- the client side
@@ -125,9 +130,9 @@ def _percentile(sorted_values: list[float], share: float) -> float:
     return sorted_values[index]
 
 
-def load_page(page: Page, port: int, *, clients: int, seconds: float, max_requests: int,
-              password: str, warmup: int = 2) -> PageResult:
-    """Drive one page with `clients` threads; stop at `seconds` or `max_requests`."""
+def open_clients(page: Page, port: int, *, clients: int, password: str,
+                 warmup: int = 2) -> list[Client]:
+    """`clients` simulated users of a page, each signed in (when the page needs it) and warm."""
     sessions = []
     for _ in range(clients):
         client = Client(port)
@@ -136,7 +141,21 @@ def load_page(page: Page, port: int, *, clients: int, seconds: float, max_reques
         for _ in range(warmup):  # first requests of a worker load templates and caches
             client.request("GET", page.path)
         sessions.append(client)
+    return sessions
 
+
+@dataclass
+class Window:
+    """One timed stretch of load on one page: every request's latency and status."""
+
+    latencies: list[float]
+    statuses: dict[int, int]
+    seconds: float
+
+
+def run_window(sessions: list[Client], path: str, *, seconds: float,
+               max_requests: int) -> Window:
+    """All sessions request `path` in a loop until `seconds` or `max_requests` is spent."""
     latencies: list[list[float]] = [[] for _ in sessions]
     statuses: list[dict[int, int]] = [{} for _ in sessions]
     budget = threading.Semaphore(max_requests)
@@ -149,7 +168,7 @@ def load_page(page: Page, port: int, *, clients: int, seconds: float, max_reques
         while time.perf_counter() < deadline[0] and budget.acquire(blocking=False):
             t0 = time.perf_counter()
             try:
-                status, _body, _h = client.request("GET", page.path)
+                status, _body, _h = client.request("GET", path)
             except (OSError, http.client.HTTPException):
                 status = -1
             latencies[i].append(time.perf_counter() - t0)
@@ -163,13 +182,20 @@ def load_page(page: Page, port: int, *, clients: int, seconds: float, max_reques
     start_gate.wait()
     for thread in threads:
         thread.join(seconds + 120)
-    elapsed = time.perf_counter() - begun
-    for client in sessions:
-        client.close()
-    flat = sorted(x for per in latencies for x in per)
     merged: dict[int, int] = {}
     for per in statuses:
         for status, n in per.items():
+            merged[status] = merged.get(status, 0) + n
+    return Window([x for per in latencies for x in per], merged, time.perf_counter() - begun)
+
+
+def summarise(page: Page, windows: list[Window]) -> PageResult:
+    """Throughput and latency percentiles over a page's windows."""
+    flat = sorted(x for w in windows for x in w.latencies)
+    elapsed = sum(w.seconds for w in windows)
+    merged: dict[int, int] = {}
+    for window in windows:
+        for status, n in window.statuses.items():
             merged[status] = merged.get(status, 0) + n
     errors = sum(n for status, n in merged.items() if status != 200)
     return PageResult(
@@ -181,21 +207,61 @@ def load_page(page: Page, port: int, *, clients: int, seconds: float, max_reques
     )
 
 
+def load_page(page: Page, port: int, *, clients: int, seconds: float, max_requests: int,
+              password: str, warmup: int = 2) -> PageResult:
+    """Drive one page with `clients` threads; stop at `seconds` or `max_requests`."""
+    sessions = open_clients(page, port, clients=clients, password=password, warmup=warmup)
+    try:
+        window = run_window(sessions, page.path, seconds=seconds, max_requests=max_requests)
+    finally:
+        for client in sessions:
+            client.close()
+    return summarise(page, [window])
+
+
 def drive(pages: list[Page], ports: dict[str, int], *, clients: int, seconds: float,
-          max_requests: int, password: str) -> list[PageResult]:
-    """Every page in turn (the bare route first); ratios against the bare route."""
+          max_requests: int, password: str, rounds: int = ROUNDS) -> list[PageResult]:
+    """Every page in turn, each in `rounds` windows that alternate with windows of the bare
+    route, so a page and the bare route it is compared with run under the same conditions
+    (the machine's other load moves from second to second). A page's ratio is its throughput
+    over the bare route's in the windows beside it; the bare route's own row sums them all."""
+    bare = next(p for p in pages if p.server == "bare")
+    bare_sessions = open_clients(bare, ports["bare"], clients=clients, password=password)
+    bare_windows: list[Window] = []
     results = []
-    for page in pages:
-        result = load_page(page, ports[page.server], clients=clients, seconds=seconds,
-                           max_requests=max_requests, password=password)
-        results.append(result)
-        print(f"  {page.name:28} {result.throughput:8.1f} req/s  p50 {result.p50_ms:7.1f} ms  "
-              f"p95 {result.p95_ms:7.1f} ms  errors {result.errors}", file=sys.stderr, flush=True)
-    bare = next((r for r in results if r.name == "bare route"), None)
-    if bare and bare.throughput:
-        for result in results:
-            result.ratio_to_bare = round(result.throughput / bare.throughput, 3)
-    return results
+    try:
+        for page in pages:
+            if page is bare:
+                continue
+            sessions = open_clients(page, ports[page.server], clients=clients, password=password)
+            page_windows, beside = [], []
+            try:
+                for _ in range(rounds):
+                    beside.append(run_window(bare_sessions, bare.path, seconds=seconds / rounds,
+                                             max_requests=max(1, max_requests // rounds)))
+                    page_windows.append(run_window(sessions, page.path, seconds=seconds / rounds,
+                                                   max_requests=max(1, max_requests // rounds)))
+            finally:
+                for client in sessions:
+                    client.close()
+            result = summarise(page, page_windows)
+            bare_beside = summarise(bare, beside)
+            result.bare_throughput = bare_beside.throughput
+            if bare_beside.throughput:
+                result.ratio_to_bare = round(result.throughput / bare_beside.throughput, 3)
+            bare_windows.extend(beside)
+            results.append(result)
+            print(f"  {page.name:28} {result.throughput:8.1f} req/s  p50 {result.p50_ms:7.1f} ms  "
+                  f"p95 {result.p95_ms:7.1f} ms  errors {result.errors}  "
+                  f"(bare route beside it {bare_beside.throughput:.1f} req/s)",
+                  file=sys.stderr, flush=True)
+    finally:
+        for client in bare_sessions:
+            client.close()
+    bare_result = summarise(bare, bare_windows)
+    bare_result.ratio_to_bare = 1.0
+    bare_result.bare_throughput = bare_result.throughput
+    return [bare_result, *results]
 
 
 # ---------------------------------------------------------------- the server side

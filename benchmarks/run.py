@@ -274,12 +274,16 @@ def print_report(report: dict) -> None:
     print(f"generation: {gen['seconds']} s{' (cached)' if gen.get('cached') else ''}; rows: "
           + ", ".join(f"{k} {v:,}" for k, v in sorted(gen["counts"].items())))
     print()
-    print(f"{'page':28} {'req/s':>9} {'p50 ms':>9} {'p95 ms':>9} {'max ms':>9} {'vs bare':>8} "
-          f"{'errors':>7}")
+    print(f"{'page':28} {'req/s':>9} {'p50 ms':>9} {'p95 ms':>9} {'max ms':>9} {'bare req/s':>11} "
+          f"{'vs bare':>8} {'errors':>7}")
     for row in report["load"]:
         ratio = f"{row['ratio_to_bare'] * 100:.1f} %" if row["ratio_to_bare"] is not None else "-"
+        beside = row.get("bare_throughput")
+        beside = f"{beside:.1f}" if beside is not None else "-"
         print(f"{row['name']:28} {row['throughput']:9.1f} {row['p50_ms']:9.1f} {row['p95_ms']:9.1f} "
-              f"{row['max_ms']:9.1f} {ratio:>8} {row['errors']:7d}")
+              f"{row['max_ms']:9.1f} {beside:>11} {ratio:>8} {row['errors']:7d}")
+    print("(bare req/s: the bare route in the windows alternating with that page's; "
+          "vs bare: the page's throughput over it)")
     print()
     print(f"flask command start-up (imports + app factory): {report['flask_startup_seconds']} s")
     for row in report["rollup"] + report["scan"]:
