@@ -2,7 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, SelectField, StringField, SubmitField
+from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
     DataRequired,
@@ -138,7 +138,14 @@ class UserEditForm(_UserDetailsForm):
     """An administrator edits an account."""
 
     active = BooleanField(_l("Active (may sign in)"))
+    # The account's version the form was made from (User.version).
+    version = HiddenField()
     submit = SubmitField(_l("Save changes"))
+
+    def expected_version(self) -> int:
+        """The submitted version; 0 (never an account's version) when missing or not a number."""
+        value = str(self.version.data or "").strip()
+        return int(value) if value.isdigit() else 0
 
 
 class ResetPasswordForm(FlaskForm):

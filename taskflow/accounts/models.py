@@ -41,6 +41,9 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     # Bumped on sign-out everywhere, password change and disabling: old sessions stop working.
     session_version: Mapped[int] = mapped_column(default=1)
+    # Bumped by each administrator's edit of the account: a form made from an older version is
+    # refused (two administrators editing one account at once: the second is told, not lost).
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
     locale: Mapped[str | None] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_default)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

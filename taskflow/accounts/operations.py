@@ -49,6 +49,10 @@ class AccountError(ValueError):
         return str(self.message)
 
 
+class EditConflict(AccountError):
+    """The account changed since the form was made from it."""
+
+
 class WrongPassword(AccountError):
     """The password given to confirm an action is wrong (counted like a failed sign-in)."""
 
@@ -141,8 +145,15 @@ def update_user(
     unit: Unit | None,
     active: bool,
     actor,
+    expected_version: int | None = None,
 ) -> bool:
-    """Change a user's details; disabling ends the user's sessions. True when anything changed."""
+    """Change a user's details; disabling ends the user's sessions. True when anything changed.
+
+    `expected_version` is the account's version the edit form was made from: when someone saved
+    the account since, the edit is refused (EditConflict) and nothing is written."""
+    if expected_version is not None and expected_version != user.version:
+        raise EditConflict(_l("Someone else changed this account in the meantime. What is saved "
+                              "now is shown above your entries: check it, then save again."))
     _check_role_and_unit(role, unit)
     if actor is not None and actor.id == user.id:
         if role != user.role:
@@ -159,6 +170,7 @@ def update_user(
     after = user_snapshot(user)
     if before == after:
         return False
+    user.version += 1
     if was_active and not active:
         end_sessions(user)
     changed = {k: v for k, v in after.items() if before[k] != v}

@@ -20,6 +20,7 @@ from taskflow.accounts.forms import (
 from taskflow.accounts.models import User
 from taskflow.accounts.operations import (
     AccountError,
+    EditConflict,
     WrongPassword,
     change_password,
     create_user,
@@ -184,8 +185,9 @@ def _show_error(form, exc: AccountError) -> None:
         flash(str(exc), "danger")
 
 
-def _load_user(user_id: int) -> User:
-    user = db.session.get(User, user_id)
+def _load_user(user_id: int, *, for_update: bool = False) -> User:
+    user = db.session.get(User, user_id, with_for_update=for_update or None,
+                          populate_existing=for_update)
     if user is None:
         abort(404)
     return user
@@ -243,7 +245,9 @@ def user_create():
 def user_edit(user_id: int):
     """Edit an account's details, role, unit and whether it is active."""
     require(can_manage_users(current_user))
-    user = _load_user(user_id)
+    # A save locks the row, so a second administrator saving at the same moment waits and then
+    # sees the first one's version (PostgreSQL; SQLite serialises writing requests anyway).
+    user = _load_user(user_id, for_update=request.method == "POST")
     if request.method == "POST":
         form = UserEditForm()
     else:
@@ -255,7 +259,16 @@ def user_edit(user_id: int):
                 user, display_name=form.display_name.data, email=form.email.data,
                 role=form.role.data, unit=_chosen_unit(form.unit_id.data),
                 active=form.active.data, actor=current_user._get_current_object(),
+                expected_version=form.expected_version(),
             )
+        except EditConflict as exc:
+            db.session.rollback()
+            flash(str(exc), "danger")
+            # The administrator's entries stay in the form, under what is saved now; saving
+            # again (deliberately, having seen it) applies them over the current version.
+            form.version.data = user.version
+            return render_template("accounts/user_form.html", form=form, user=user,
+                                   reset_form=ResetPasswordForm(), conflict=True), 409
         except AccountError as exc:
             db.session.rollback()
             _show_error(form, exc)

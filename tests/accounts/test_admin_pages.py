@@ -24,7 +24,7 @@ def pages(target_id):
                                       "confirm": "river-lantern-47"}),
         ("GET", f"/admin/users/{target_id}", None),
         ("POST", f"/admin/users/{target_id}", {"display_name": "改名", "role": "leader",
-                                                "unit_id": "", "active": "y"}),
+                                                "unit_id": "", "active": "y", "version": "1"}),
         ("POST", f"/admin/users/{target_id}/password", {"new_password": "river-lantern-47",
                                                          "confirm": "river-lantern-47"}),
     ]
@@ -188,7 +188,7 @@ def test_edit_user_audits_before_and_after(client, login, admin, make_user, town
     assert 'value="张三"' in page and "checked" in page
     response = client.post(f"/admin/users/{user.id}", data={
         "display_name": "张三丰", "email": "zs@qj.gov.cn", "role": "unit_head",
-        "unit_id": str(other.id), "active": "y"})
+        "unit_id": str(other.id), "active": "y", "version": "1"})
     assert response.status_code == 302
     db.session.refresh(user)
     assert (user.display_name, user.role, user.unit_id, user.active) == (
@@ -201,7 +201,7 @@ def test_edit_user_audits_before_and_after(client, login, admin, make_user, town
     # Saving again with no change writes no event.
     client.post(f"/admin/users/{user.id}", data={
         "display_name": "张三丰", "email": "zs@qj.gov.cn", "role": "unit_head",
-        "unit_id": str(other.id), "active": "y"})
+        "unit_id": str(other.id), "active": "y", "version": "2"})
     assert db.session.scalar(select(db.func.count(AuditEvent.id)).where(
         AuditEvent.action == "user.update")) == 1
 
@@ -209,11 +209,11 @@ def test_edit_user_audits_before_and_after(client, login, admin, make_user, town
 def test_admin_cannot_lock_themselves_out(client, login, admin):
     login(admin)
     response = client.post(f"/admin/users/{admin.id}", data={
-        "display_name": "管理员", "role": "admin", "unit_id": ""})
+        "display_name": "管理员", "role": "admin", "unit_id": "", "version": "1"})
     assert response.status_code == 400
     assert "不能停用自己的账号" in response.get_data(as_text=True)
     response = client.post(f"/admin/users/{admin.id}", data={
-        "display_name": "管理员", "role": "office", "unit_id": "", "active": "y"})
+        "display_name": "管理员", "role": "office", "unit_id": "", "active": "y", "version": "1"})
     assert "不能修改自己的角色" in response.get_data(as_text=True)
     response = client.post(f"/admin/users/{admin.id}/password", data={
         "new_password": "river-lantern-47", "confirm": "river-lantern-47"})
