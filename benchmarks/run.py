@@ -72,11 +72,24 @@ def _generate_into(database_url: str, scale: float, seed: int) -> dict:
             "counts": summary.counts, "database": app.config["SQLALCHEMY_DATABASE_URI"].split("?")[0]}
 
 
+def schema_version() -> str:
+    """The migration head of this code: a cached city built for another schema is rebuilt."""
+    from taskflow.core.health import migration_heads
+
+    return ",".join(migration_heads(str(ROOT / "migrations")))
+
+
 def ensure_sqlite_city(scale: float, seed: int, regenerate: bool) -> tuple[str, dict]:
     """The cached SQLite city (generated into a temporary file, renamed when complete)."""
     path = sqlite_path(scale, seed)
     meta_path = path.with_suffix(".json")
-    if regenerate or not path.exists() or not meta_path.exists():
+    schema = schema_version()
+    stale = False
+    if not regenerate and path.exists() and meta_path.exists():
+        stale = json.loads(meta_path.read_text()).get("schema") != schema
+        if stale:
+            _log(f"the cached city was built for another schema; rebuilding it for {schema}")
+    if regenerate or stale or not path.exists() or not meta_path.exists():
         BENCH_DIR.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".partial")
         for leftover in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
@@ -86,6 +99,7 @@ def ensure_sqlite_city(scale: float, seed: int, regenerate: bool) -> tuple[str, 
         _checkpoint(partial)
         partial.replace(path)
         meta["database"] = f"sqlite:///{path}"
+        meta["schema"] = schema
         meta_path.write_text(json.dumps(meta, indent=2, ensure_ascii=False))
         _log(f"generated in {meta['seconds']} s")
     else:
