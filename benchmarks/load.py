@@ -207,18 +207,6 @@ def summarise(page: Page, windows: list[Window]) -> PageResult:
     )
 
 
-def load_page(page: Page, port: int, *, clients: int, seconds: float, max_requests: int,
-              password: str, warmup: int = 2) -> PageResult:
-    """Drive one page with `clients` threads; stop at `seconds` or `max_requests`."""
-    sessions = open_clients(page, port, clients=clients, password=password, warmup=warmup)
-    try:
-        window = run_window(sessions, page.path, seconds=seconds, max_requests=max_requests)
-    finally:
-        for client in sessions:
-            client.close()
-    return summarise(page, [window])
-
-
 def drive(pages: list[Page], ports: dict[str, int], *, clients: int, seconds: float,
           max_requests: int, password: str, rounds: int = ROUNDS) -> list[PageResult]:
     """Every page in turn, each in `rounds` windows that alternate with windows of the bare

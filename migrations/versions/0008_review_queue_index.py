@@ -16,7 +16,7 @@ down_revision = "0007_performance"
 branch_labels = None
 depends_on = None
 
-# Same text as taskflow.assignments.models.AWAITING_OFFICE_SQL at this revision.
+# taskflow.assignments.models.awaiting_office_clause() as SQL, at this revision.
 AWAITING_OFFICE_SQL = "state = 'signed_off' OR (state = 'submitted' AND needs_sign_off = false)"
 
 

@@ -7,6 +7,7 @@ from flask import Blueprint, Flask
 bp = Blueprint("accounts", __name__, cli_group="users")
 
 USER_FIGURES_EXTENSION = "taskflow_user_figures"
+_LOADER_STATEMENT = "taskflow_user_loader_statement"
 
 
 def register_user_figure(app: Flask, name: str, build: Callable) -> None:
@@ -16,9 +17,6 @@ def register_user_figure(app: Flask, name: str, build: Callable) -> None:
     figure every page shows then costs no query of its own."""
     app.extensions.setdefault(USER_FIGURES_EXTENSION, {})[name] = build
     app.extensions.pop(_LOADER_STATEMENT, None)
-
-
-_LOADER_STATEMENT = "taskflow_user_loader_statement"
 
 
 def _loader_statement(app: Flask):

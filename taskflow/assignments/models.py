@@ -14,7 +14,9 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    text,
+    and_,
+    false,
+    or_,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -114,24 +116,13 @@ class ReturnReason(StrEnum):
     FALSE_REPORTING = "false_reporting"
 
 
-# queries.awaiting_office_clause() as SQL, for the partial index that serves it.
-AWAITING_OFFICE_SQL = "state = 'signed_off' OR (state = 'submitted' AND needs_sign_off = false)"
-
-
 class StatusUpdate(db.Model):
     """A unit's report on a milestone; a resubmission is a new row, so history is kept."""
 
     __tablename__ = "status_updates"
     # The office's review queue and its navigation badge select on (state, needs_sign_off)
-    # (queries.awaiting_office_clause): a handful of rows among a city's million reports.
-    # The queue lists them oldest first, 50 a page: without the partial index PostgreSQL walks
-    # ix_status_updates_created_at from the oldest report and filters ~1M rows to find them
-    # (0.9 s at city scale); SQLite ignores it and sorts the few thousand waiting rows.
-    __table_args__ = (
-        Index("ix_status_updates_state_needs_sign_off", "state", "needs_sign_off"),
-        Index("ix_status_updates_awaiting_office", "created_at", "id",
-              postgresql_where=text(AWAITING_OFFICE_SQL), sqlite_where=text(AWAITING_OFFICE_SQL)),
-    )
+    # (awaiting_office_clause): a handful of rows among a city's million reports.
+    __table_args__ = (Index("ix_status_updates_state_needs_sign_off", "state", "needs_sign_off"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     milestone_id: Mapped[int] = mapped_column(
@@ -175,6 +166,24 @@ class StatusUpdate(db.Model):
     def awaiting_sign_off(self) -> bool:
         """In the unit head's sign-off queue."""
         return self.state == UpdateState.SUBMITTED and self.needs_sign_off
+
+
+def awaiting_office_clause():
+    """SQL for "in the office's review queue" (StatusUpdate.awaiting_office)."""
+    # Both branches are equalities on ix_status_updates_state_needs_sign_off (state,
+    # needs_sign_off): SQLite answers with a MULTI-INDEX OR, PostgreSQL with a BitmapOr. "= false"
+    # rather than "IS false", which neither database matches against an index column.
+    return or_(
+        StatusUpdate.state == UpdateState.SIGNED_OFF,
+        and_(StatusUpdate.state == UpdateState.SUBMITTED, StatusUpdate.needs_sign_off == false()),
+    )
+
+
+# The queue lists the waiting reports oldest first, 50 a page: without this partial index
+# PostgreSQL walks ix_status_updates_created_at from the oldest report and filters ~1M rows to
+# find them (0.9 s at city scale). SQLite ignores it and sorts the few thousand waiting rows.
+Index("ix_status_updates_awaiting_office", StatusUpdate.created_at, StatusUpdate.id,
+      postgresql_where=awaiting_office_clause(), sqlite_where=awaiting_office_clause())
 
 
 class Evidence(db.Model):

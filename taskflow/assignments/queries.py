@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import and_, case, false, func, or_, select
+from sqlalchemy import and_, case, func, select
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -26,6 +26,7 @@ from taskflow.assignments.models import (
     MilestoneState,
     StatusUpdate,
     UpdateState,
+    awaiting_office_clause,
 )
 from taskflow.core import clock
 from taskflow.extensions import db
@@ -165,17 +166,6 @@ def sign_off_queue(unit_id: int) -> list[StatusUpdate]:
         .options(*_update_options())
         .order_by(StatusUpdate.created_at, StatusUpdate.id)
     ).unique().all()
-
-
-def awaiting_office_clause():
-    """SQL for "in the office's review queue"."""
-    # Both branches are equalities on ix_status_updates_state_needs_sign_off (state,
-    # needs_sign_off): SQLite answers with a MULTI-INDEX OR, PostgreSQL with a BitmapOr. "= false"
-    # rather than "IS false", which neither database matches against an index column.
-    return or_(
-        StatusUpdate.state == UpdateState.SIGNED_OFF,
-        and_(StatusUpdate.state == UpdateState.SUBMITTED, StatusUpdate.needs_sign_off == false()),
-    )
 
 
 QUEUE_STATES = ("waiting", "submitted", "signed_off", "returned", "accepted", "all")

@@ -75,7 +75,7 @@ def apply_security_headers(response: Response) -> Response:
             headers["Vary"] = "Cookie"
     hsts = current_app.config.get("HSTS_SECONDS", 0)
     if hsts and request.is_secure:
-        response.headers.setdefault("Strict-Transport-Security", f"max-age={hsts}")
+        headers.setdefault("Strict-Transport-Security", f"max-age={hsts}")
     return response
 
 
