@@ -13,6 +13,7 @@ from taskflow.plans.documents import (
     PlanDocumentError,
     parse_plan_docx,
     parse_plan_text,
+    title_without_note,
     validate,
 )
 
@@ -53,13 +54,16 @@ def district_cell_line(plan, row_number: int, column: str) -> int:
 
 def test_district_title_level_and_period(district):
     assert district.level == "district"
-    assert district.title == "重庆市綦江区高新技术企业、科技型企业“双倍增”行动工作方案（2023—2027年）"
+    # The version note under the title stays part of it.
+    assert district.title == "重庆市綦江区高新技术企业、科技型企业“双倍增”行动工作方案（2023—2027年）（送审稿）"
+    assert title_without_note(district.title) == (
+        "重庆市綦江区高新技术企业、科技型企业“双倍增”行动工作方案（2023—2027年）")
     assert (district.start_year, district.end_year) == (2023, 2027)
     assert district.regions == {}
 
 
 def test_district_goals(district):
-    goals = [(g.indicator, g.year, g.comparator, g.value) for g in district.goals]
+    goals = [(g.indicator, g.year, g.comparator, g.value) for g in district.goals if g.indicator]
     assert goals == [
         ("high_tech", 2023, ">=", Decimal("200")),
         ("tech_based", 2023, ">=", Decimal("2400")),
@@ -77,7 +81,7 @@ def test_district_goals(district):
 
 def test_goal_indicators_are_declared(district, city):
     for goal in [*district.goals, *city.goals]:
-        assert goal.indicator in INDICATORS
+        assert goal.indicator is None or goal.indicator in INDICATORS
     assert INDICATORS["rd_ratio"] == ("规上工业企业研发费支出占营业收入比重", "percent")
     assert INDICATORS["high_tech"][1] == "count"
     assert {measure for _, measure in INDICATORS.values()} == {"count", "percent", "ratio"}
@@ -177,18 +181,18 @@ def test_district_row_values(district):
     rows = {row.number: row for row in district.tables[0].rows}
     assert list(rows[2].values.values()) == [257, 280, 325, 70, 84, 24, 14, 9, 5, 100]
     assert rows[2].values[("high_tech", 2023, "re_review")] == 24
-    # "-" is zero.
-    assert list(rows[23].values.values()) == [17, 27, 80, 0, 0, 0, 0, 0, 0, 1]
+    # "-" is not applicable: no figure, not a zero.
+    assert list(rows[23].values.values()) == [17, 27, 80, None, None, None, None, None, None, 1]
     assert rows[31].unit == "区科技局"
     assert rows[31].values == {
-        ("tech_based", 2022, "in_library"): 0,
+        ("tech_based", 2022, "in_library"): None,
         ("tech_based", 2023, "in_library"): 5,
         ("tech_based", 2027, "in_library"): 21,
-        ("high_tech", 2022, "in_library"): 0,
+        ("high_tech", 2022, "in_library"): None,
         ("high_tech", 2023, "in_library"): 3,
-        ("high_tech", 2023, "re_review"): 0,
+        ("high_tech", 2023, "re_review"): None,
         ("high_tech", 2023, "new"): 3,
-        ("high_tech", 2023, "cultivated"): 0,
+        ("high_tech", 2023, "cultivated"): None,
         ("high_tech", 2023, "attracted"): 3,
         ("high_tech", 2027, "in_library"): 5,
     }
@@ -198,7 +202,7 @@ def test_district_column_totals(district):
     (table,) = district.tables
     assert table.total.unit == "合计" and table.total.number is None and table.total.line == 624
     assert list(table.total.values.values()) == DISTRICT_TOTALS
-    sums = [sum(row.values[key] for row in table.rows) for key, _ in DISTRICT_COLUMNS]
+    sums = [sum(row.values[key] or 0 for row in table.rows) for key, _ in DISTRICT_COLUMNS]
     assert sums == DISTRICT_TOTALS
 
 
@@ -340,9 +344,9 @@ CITY_TITLES = [
 
 def test_city_title_and_goals(city):
     assert city.level == "city"
-    assert city.title == "重庆市高新技术企业和科技型企业“双倍增”行动计划（2023—2027年）"
+    assert city.title == "重庆市高新技术企业和科技型企业“双倍增”行动计划（2023—2027年）（征求意见稿）"
     assert (city.start_year, city.end_year) == (2023, 2027)
-    goals = [(g.indicator, g.year, g.comparator, g.value) for g in city.goals]
+    goals = [(g.indicator, g.year, g.comparator, g.value) for g in city.goals if g.indicator]
     assert goals == [
         ("high_tech", 2025, ">", Decimal("10000")),  # 突破1万家
         ("tech_based", 2025, ">", Decimal("66000")),  # 超过6.6万家

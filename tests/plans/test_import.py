@@ -86,16 +86,23 @@ def test_import_both_documents_and_show_json(runner, seeds_dir):
     # Row by row spot checks against the document, and the 合计 row.
     assert target(district, "古南街道", "tech_based", 2023, "in_library") == 276
     assert target(district, "装备制造产业链专班", "high_tech", 2023, "re_review") == 24
-    assert target(district, "化工产业链专班", "tech_based", 2022, "in_library") == 0  # '-' means none
+    # '-' means not applicable: no target at all, and the cell is recorded as such.
+    assert not [t for t in district["targets"]
+                if (t["unit"], t["indicator"], t["year"]) == ("化工产业链专班", "tech_based", 2022)]
+    assert {"unit": "化工产业链专班", "indicator": "tech_based", "year": 2022,
+            "kind": "in_library"} in district["not_applicable"]
     assert target(district, None, "tech_based", 2023, "in_library") == 2426
     assert target(district, None, "high_tech", 2027, "in_library") == 300
-    assert len([t for t in district["targets"] if t["unit"] is not None]) == 42 * 10
+    unit_values = [t for t in district["targets"] if t["unit"] is not None]
+    assert len(unit_values) + len(district["not_applicable"]) == 42 * 10
+    assert all(t["value"] > 0 for t in unit_values)  # the document writes no 0, only "-"
     assert target(city, "綦江区", "tech_based", 2023, "in_library") == 2260
     assert target(city, "綦江区", "high_tech", 2025, "in_library") == 240
     assert target(city, None, "tech_based", 2027, "in_library") == 86030
     assert len({t["unit"] for t in city["targets"] if t["unit"]}) == 41
 
-    goals = {(g["indicator"], g["year"]): (g["comparator"], g["value"]) for g in district["goals"]}
+    goals = {(g["indicator"], g["year"]): (g["comparator"], g["value"]) for g in district["goals"]
+             if g["indicator"]}
     assert goals[("high_tech", 2023)] == (">=", 200)
     assert goals[("tech_based", 2027)] == (">=", 3900)
     assert goals[("specialised_sme", 2027)] == (">", 100)
