@@ -237,6 +237,7 @@ def validate(plan: ParsedPlan) -> None:
         _check_column_totals(table)
     if plan.level == "city":
         _check_regions(plan)
+    _check_shares(plan)
 
 
 # --------------------------------------------------------------------------- lines and prose
@@ -1186,6 +1187,21 @@ def _check_column_totals(table: ParsedTable) -> None:
             raise PlanDocumentError(
                 f"the rows of “{table.title}” add up to {total}, but the 合计 row says {stated}",
                 line=table.total.line, row="合计", column=label,
+            )
+
+
+def _check_shares(plan: ParsedPlan) -> None:
+    """Regional shares of one total (中心城区 55%, 主城新区 35%, the rest 10%) make 100%."""
+    shares: dict[tuple, list[ParsedGoal]] = {}
+    for goal in plan.goals:
+        if goal.indicator is None and goal.unit == "%" and goal.metric.endswith("占全市总量"):
+            shares.setdefault((goal.year, goal.metric), []).append(goal)
+    for (year, metric), goals in shares.items():
+        total = sum(goal.value for goal in goals)
+        if total != 100:
+            raise PlanDocumentError(
+                f"the regional shares of “{metric}” in {year} add up to {total:g}%, not 100%: "
+                + "；".join(goal.text for goal in goals)
             )
 
 
