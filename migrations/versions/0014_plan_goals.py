@@ -1,5 +1,6 @@
 """Plans: goals without an indicator (numeric goals with their unit, qualitative goals, goals of a
-key task, every-year goals) and "-" cells of the target table recorded as not applicable.
+key task, every-year and plan-period goals) and "-" cells of the target table recorded as not
+applicable.
 
 Revision ID: 0014_plan_goals
 Revises: 0009_user_version
@@ -19,6 +20,7 @@ def upgrade():
         batch_op.alter_column("indicator_id", existing_type=sa.Integer(), nullable=True)
         batch_op.alter_column("year", existing_type=sa.Integer(), nullable=True)
         batch_op.alter_column("value", existing_type=sa.Numeric(precision=14, scale=4), nullable=True)
+        batch_op.add_column(sa.Column("every_year", sa.Boolean(), server_default=sa.false(), nullable=False))
         batch_op.add_column(sa.Column("unit", sa.String(length=20), server_default="", nullable=False))
         batch_op.add_column(sa.Column("metric", sa.String(length=200), server_default="", nullable=False))
         batch_op.add_column(sa.Column("scope", sa.String(length=100), server_default="", nullable=False))
@@ -67,6 +69,7 @@ def downgrade():
         batch_op.drop_column("scope")
         batch_op.drop_column("metric")
         batch_op.drop_column("unit")
+        batch_op.drop_column("every_year")
         batch_op.alter_column("value", existing_type=sa.Numeric(precision=14, scale=4), nullable=False)
         batch_op.alter_column("year", existing_type=sa.Integer(), nullable=False)
         batch_op.alter_column("indicator_id", existing_type=sa.Integer(), nullable=False)

@@ -58,7 +58,7 @@ def plan_as_dict(plan: Plan) -> dict:
         "parent_unit": db.session.get(Unit, plan.parent_unit_id).name if plan.parent_unit_id else None,
         "goals": [
             {"indicator": g.indicator.code if g.indicator else None, "metric": g.metric,
-             "scope": g.scope, "year": g.year, "comparator": g.comparator,
+             "scope": g.scope, "year": g.year, "every_year": g.every_year, "comparator": g.comparator,
              "value": float(g.value) if g.value is not None else None, "unit": g.unit,
              "task": g.task.number if g.task else None, "text": g.text}
             for g in goals
@@ -106,7 +106,7 @@ def show_command(as_json: bool) -> None:
     for plan in data["plans"]:
         click.echo(f"{plan['title']}  [{plan['code']}]" + (f"  ⊂ {plan['parent']}" if plan["parent"] else ""))
         for goal in plan["goals"]:
-            year = goal["year"] or "每年"
+            year = goal["year"] or ("每年" if goal["every_year"] else "规划期内")
             what = goal["indicator"] or f"{goal['scope']}{goal['metric']}"
             if goal["value"] is None:
                 click.echo(f"  目标 {year} {what}")

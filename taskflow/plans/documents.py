@@ -97,8 +97,10 @@ class ParsedGoal:
     Three shapes: an indicator goal (``indicator`` set: 高新技术企业达到300家以上; enterprise counts
     in 家 are whole numbers, “1.3万家” is 13000), any other numeric goal (``indicator`` None,
     ``metric`` in the document's words, the number and ``unit`` as written: 40 万平方米, 1000 亿元)
-    and a qualitative goal (``value`` None: 成功创建国家高新区). ``year`` None means every year
-    (每年…). ``scope`` is where it applies when the text says so (全区, 全市, 中心城区, …).
+    and a qualitative goal (``value`` None: 成功创建国家高新区). ``year`` is None for a goal of
+    every year (``every_year``: 每年上市企业超过10家) and for a task's target that names no year,
+    which holds for the plan period (遴选100家高新技术骨干企业). ``scope`` is where it applies when
+    the text says so (全区, 全市, 中心城区, …).
     """
 
     indicator: str | None
@@ -110,6 +112,7 @@ class ParsedGoal:
     metric: str = ""
     scope: str = ""
     task: int | None = None  # the key task whose text states it; None: the goals part
+    every_year: bool = False
 
     @property
     def key(self) -> tuple:
@@ -416,8 +419,10 @@ def _extract_goals(text: str, *, task: int | None = None) -> list[ParsedGoal]:
     Indicator goals first (the indicators of INDICATORS, “A、B…分别超过x、y”); then, clause by
     clause (a clause ends at ，；。), the regional shares (“中心城区…占全市总量的55%”), other
     numeric goals (“全区孵化载体面积超过40万平方米”, “…科技创新平台1000个以上”) and qualitative
-    goals (“成功创建国家高新区”, “…超过全国平均水平”). A number without a year or 每年 is not a
-    goal here (“遴选100家高新技术骨干企业” is a measure, not a dated target).
+    goals (“成功创建国家高新区”, “…超过全国平均水平”). Without a year, a clause is a goal when it
+    says 每年 (every year) or, in a key task, when it selects or supports a number of enterprises
+    (“遴选100家高新技术骨干企业重点支持”, “支持1000家…发展壮大”: the plan period's targets). The size
+    a single facility must have (“面积50万平方米以上的大型创新创业孵化社区”) is not a goal.
     """
     goals: list[ParsedGoal] = []
     for sentence in re.split(r"(?<=。)", text):
@@ -479,6 +484,7 @@ _QUALITATIVE_RES = (
     re.compile(r"^\S+(?:超过|高于|达到)全国平均水平$"),  # 全社会研发经费投入强度超过全国平均水平
 )
 _DATE_PREFIX_RE = re.compile(r"^(?:到|力争)\d{4}年")
+_PERIOD_RE = re.compile(r"^(?P<verb>遴选|支持)(?P<num>\d+(?:\.\d+)?)(?P<unit>家|个)(?P<object>.+)$")
 
 
 def _clause_goals(sentence: str, year: int | None, taken: list[tuple[int, int]],
@@ -491,10 +497,18 @@ def _clause_goals(sentence: str, year: int | None, taken: list[tuple[int, int]],
             continue
         clause = match.group().strip()
         body = _DATE_PREFIX_RE.sub("", clause)
+        every_year = False
         if year is None:
+            period = _PERIOD_RE.match(body) if task is not None else None
+            if period:
+                goals.append(ParsedGoal(
+                    None, None, "=", Decimal(period["num"]), clause, unit=period["unit"],
+                    metric=period["verb"] + period["object"], task=task,
+                ))
+                continue
             if not body.startswith("每年"):
                 continue
-            body = body[2:]
+            body, every_year = body[2:], True
         share = _SHARE_RE.match(body)
         if share and year is not None:
             share_subject = share["subject"] or share_subject
@@ -514,7 +528,7 @@ def _clause_goals(sentence: str, year: int | None, taken: list[tuple[int, int]],
                 _comparator(number["verb"], number["above"]) if number["verb"] or number["above"]
                 else "=",
                 Decimal(number["num"]), clause, unit=number["unit"], metric=metric, scope=scope,
-                task=task,
+                task=task, every_year=every_year,
             ))
             continue
         if year is not None and any(pattern.match(body) for pattern in _QUALITATIVE_RES):

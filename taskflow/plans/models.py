@@ -95,7 +95,9 @@ class PlanGoal(db.Model):
     An indicator goal names an Indicator (高新技术企业达到300家以上); any other numeric goal has
     no indicator and says what it measures in ``metric`` (孵化载体面积 > 40 万平方米, 企业研发经费
     投入 ≥ 1000 亿元, a region's share of the city total = 55 %); a qualitative goal has no value
-    (成功创建国家高新区). ``year`` is empty for a goal of every year (每年上市企业超过10家).
+    (成功创建国家高新区). ``year`` is empty for a goal of every year (``every_year``: 每年上市企业
+    超过10家) and for a target that names no year, which holds for the plan period
+    (遴选100家高新技术骨干企业重点支持).
     """
 
     __tablename__ = "plan_goals"
@@ -104,6 +106,7 @@ class PlanGoal(db.Model):
     plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"), index=True)
     indicator_id: Mapped[int | None] = mapped_column(ForeignKey("indicators.id"), index=True)
     year: Mapped[int | None]
+    every_year: Mapped[bool] = mapped_column(default=False)
     comparator: Mapped[str] = mapped_column(String(4))  # ">=", ">", "=" or "" (qualitative)
     value: Mapped[Decimal | None] = mapped_column(Numeric(14, 4))
     # The unit as written: 家, %, 件, 个, 万平方米, 亿元 (enterprise counts are whole, “1.3万家”

@@ -327,6 +327,7 @@ def _sync_goals(plan: Plan, parsed: ParsedPlan, indicators: dict[str, Indicator]
     for key, (indicator_id, goal) in wanted.items():
         row = existing.get(key)
         values = dict(comparator=goal.comparator, value=goal.value, text=goal.text, unit=goal.unit,
+                      every_year=goal.every_year,
                       task_id=tasks[goal.task].id if goal.task is not None else None)
         if row is None:
             track.add(PlanGoal(plan_id=plan.id, indicator_id=indicator_id, year=goal.year,

@@ -569,13 +569,20 @@ def test_city_numeric_task_targets(city):
         13, 2027, "", "新增规模以上科技服务企业", "=", Decimal("500"), "家")
     assert numeric("全市技术合同成交额超过1300亿元") == (
         14, 2027, "全市", "技术合同成交额", ">", Decimal("1300"), "亿元")
-    # “每年上市企业超过10家”: a goal of every year.
+    # Task 4's “十百千”: every year more than 10 listings; 100 backbone and 1000 supported
+    # enterprises over the plan period (no year stated).
     assert numeric("每年上市企业超过10家") == (4, None, "", "上市企业", ">", Decimal("10"), "家")
+    assert goal_by_text(city, "每年上市企业超过10家").every_year is True
+    assert numeric("遴选100家高新技术骨干企业重点支持") == (
+        4, None, "", "遴选高新技术骨干企业重点支持", "=", Decimal("100"), "家")
+    assert numeric("支持1000家高新技术企业和科技型企业发展壮大") == (
+        4, None, "", "支持高新技术企业和科技型企业发展壮大", "=", Decimal("1000"), "家")
+    assert goal_by_text(city, "支持1000家高新技术企业和科技型企业发展壮大").every_year is False
     relative = goal_by_text(city, "全社会研发经费投入强度超过全国平均水平")
     assert (relative.task, relative.year, relative.value) == (6, 2027, None)
-    # Sizes of single facilities and undated selections are not goals of the plan.
-    assert not [g for g in city.goals if g.value in (Decimal("50"), Decimal("100"))]
-    assert len(city.goals) == 19
+    # The size a single facility must have is not a goal of the plan.
+    assert not [g for g in city.goals if g.value == Decimal("50") or "孵化社区" in g.text]
+    assert len(city.goals) == 21
 
 
 def test_a_changed_task_figure_is_read_as_written():

@@ -301,8 +301,12 @@ def test_new_goals_are_imported_with_the_documents_words_and_numbers(runner, see
     assert goal(city, "全市企业研发经费投入达到1000亿元") == {
         "year": 2027, "scope": "全市", "metric": "企业研发经费投入", "comparator": ">=",
         "value": 1000, "unit": "亿元", "task": 6}
-    assert goal(city, "每年上市企业超过10家")["year"] is None
-    assert len(district["goals"]) == 11 and len(city["goals"]) == 19
+    (every_year,) = [g for g in city["goals"] if g["text"] == "每年上市企业超过10家"]
+    assert (every_year["year"], every_year["every_year"], every_year["value"]) == (None, True, 10)
+    assert goal(city, "支持1000家高新技术企业和科技型企业发展壮大") == {
+        "year": None, "scope": "", "metric": "支持高新技术企业和科技型企业发展壮大", "comparator": "=",
+        "value": 1000, "unit": "家", "task": 4}
+    assert len(district["goals"]) == 11 and len(city["goals"]) == 21
 
 
 def test_a_changed_goal_is_updated_in_place_on_reimport(runner, seeds_dir, tmp_path):

@@ -84,7 +84,10 @@ def test_city_plan_page_shows_the_regional_shares_and_task_targets(client, impor
         assert re.search(rf"{scope}</span> 高新技术企业、科技型企业数量占全市总量</td>\s*"
                          rf"<td class=\"tf-num\">= {share} %</td>", goals), scope
     assert "≥ 1000 个" in goals and "≥ 1000 亿元" in goals
-    assert "每年" in goals  # 每年上市企业超过10家
+    row = re.search(r"<tr data-goal=\"\d+\">\s*<td>(\S+)</td>(?:(?!</tr>).)*每年上市企业超过10家", goals, re.S)
+    assert row and row.group(1) == "每年"
+    row = re.search(r"<tr data-goal=\"\d+\">\s*<td>(\S+)</td>(?:(?!</tr>).)*遴选100家高新技术骨干企业", goals, re.S)
+    assert row and row.group(1) == "规划期内"
 
 
 def test_task_page_lists_the_goals_its_text_states(client, imported_plans, make_user, login):
