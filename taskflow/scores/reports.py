@@ -223,6 +223,7 @@ def progress_chart(title: str, labels: list[str], actual: list[float], target: l
 
 def bulletin_data(period: ScorePeriod, *, today: date) -> dict:
     """The tables of a quarter's bulletin, taken once when the draft is made (JSON-able)."""
+    from taskflow.enterprises import labels as el
     from taskflow.measures import indicators as ind
 
     plan = db.session.get(Plan, period.plan_id)
@@ -256,7 +257,7 @@ def bulletin_data(period: ScorePeriod, *, today: date) -> dict:
             "expected": round(assessed.expected, 1) if assessed.expected is not None else None,
             "completion_pct": round(assessed.completion_pct, 1)
             if assessed.completion_pct is not None else None,
-            "light": assessed.light,
+            "light": assessed.light, "shown": el.progress_text(assessed),
         })
     recognitions = [
         {"unit": r.unit.name, "title": r.title, "awarded": r.awarded_on.isoformat(),
@@ -348,8 +349,9 @@ def bulletin_docx(bulletin: Bulletin) -> bytes:
         elif section.key == "progress":
             rows = data.get("progress", [])
             _table(document, [_("Indicator"), _("Actual"), _("Year target"), _("Expected to date"),
-                              _("Completion %"), _("Light")],
-                   [[p["label"], p["actual"], p["target"], p["expected"], p["completion_pct"],
+                              _("Done / expected"), _("Light")],
+                   [[p["label"], p["actual"], p["target"], p["expected"],
+                     p.get("shown", p["completion_pct"]),
                      light_text(p["light"])] for p in rows])
             if rows:
                 image = progress_chart(_("Progress against the targets"),
