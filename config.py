@@ -63,6 +63,9 @@ class Config:
     LIGHT_YELLOW_WORKING_DAYS = _env_int("LIGHT_YELLOW_WORKING_DAYS", 5)
     LIGHT_YELLOW_POINTS = _env_int("LIGHT_YELLOW_POINTS", 10)
     LIGHT_RED_POINTS = _env_int("LIGHT_RED_POINTS", 30)
+    # Expected-to-date (序时进度) of the enterprise indicators: "monthly" (default, completed
+    # months) or "daily" (day of the year). Not set by the plan: a default (docs/measures.md).
+    PROGRESS_MODE = _env("PROGRESS_MODE", "monthly")
 
     SMTP_HOST = _env("SMTP_HOST", "127.0.0.1")
     SMTP_PORT = _env_int("SMTP_PORT", 8025)

@@ -21,7 +21,7 @@ from taskflow.enterprises.models import (
 )
 from taskflow.extensions import db
 from taskflow.plans.models import Plan
-from taskflow.units.models import Unit
+from taskflow.units.models import Unit, UnitKind
 
 # Fields a user edits, in form order; the certificate's expiry and re-review date are derived.
 EDITABLE = ("name", "source", "tech_in_library_on", "tech_removed_on", "high_tech_cert_no",
@@ -66,6 +66,25 @@ def check_data(data: dict) -> None:
         raise EnterpriseError(_("The library removal date must follow the in-library date."))
 
 
+def attribution_problem(unit: Unit, source: str | None) -> str | None:
+    """Why `unit` cannot count an enterprise of this source, or None.
+
+    The district plan's target table (说明 1): departments (区级部门) count only the enterprises
+    they attracted (招引); streets, towns, parks and task forces count attracted and cultivated."""
+    if unit is not None and unit.kind == UnitKind.DEPARTMENT and source != Source.ATTRACTED:
+        return _("%(unit)s is a district department: by the target table's note, departments count "
+                 "only the enterprises they attracted (招引). Record it as attracted, or attribute "
+                 "it to the street, town, park or task force that guided it.", unit=unit.name)
+    return None
+
+
+def check_attribution(unit: Unit, source: str | None) -> None:
+    """EnterpriseError when `unit` may not count an enterprise of this source."""
+    problem = attribution_problem(unit, source)
+    if problem is not None:
+        raise EnterpriseError(problem)
+
+
 def _event(enterprise: Enterprise, kind: str, actor, *, changes=None, note: str = "") -> None:
     db.session.add(EnterpriseEvent(
         enterprise=enterprise, kind=kind, actor_id=getattr(actor, "id", None),
@@ -82,6 +101,7 @@ def register_enterprise(data: dict, unit: Unit, actor) -> Enterprise | ClaimConf
     """Add an enterprise for `unit`; a code already attributed to another unit opens a claim."""
     code = check_code(data.get("credit_code", ""))
     check_data(data)
+    check_attribution(unit, data.get("source"))
     existing = find_by_code(code)
     if existing is not None:
         if existing.unit_id == unit.id:
@@ -109,6 +129,7 @@ def update_enterprise(enterprise: Enterprise, data: dict, actor, *, version: int
         raise StaleEdit(_("Someone else changed this enterprise meanwhile; reload and edit again."))
     merged = {key: getattr(enterprise, key) for key in EDITABLE} | data
     check_data(merged)
+    check_attribution(enterprise.unit, merged["source"])
     before = audit.snapshot(enterprise, *SNAPSHOT)
     renewed = False
     for key in EDITABLE:
@@ -166,6 +187,8 @@ def decide_claim(conflict: ClaimConflict, decision: str, note: str, actor, *,
     if not note.strip():
         raise EnterpriseError(_("Give the reason for the decision."))
     enterprise = conflict.enterprise
+    if decision == "transfer":
+        check_attribution(conflict.claimant_unit, enterprise.source)
     before = {"state": conflict.state, "unit_id": enterprise.unit_id}
     conflict.state = ClaimState.KEPT if decision == "keep" else ClaimState.TRANSFERRED
     conflict.decided_by_id = getattr(actor, "id", None)

@@ -17,10 +17,10 @@ from sqlalchemy.orm import aliased
 
 from taskflow.accounts.models import UNIT_ROLES, User
 from taskflow.assignments.models import Assignment, Milestone, StatusUpdate, UpdateState
-from taskflow.core import progress
 from taskflow.core.clock import LOCAL_TZ, to_local
 from taskflow.extensions import db
-from taskflow.plans.models import Indicator, KeyTask, Target, TargetKind
+from taskflow.measures import indicators
+from taskflow.plans.models import KeyTask, Plan, TargetKind
 from taskflow.scores.models import Component, Recognition
 from taskflow.scores.rules import Period, points
 from taskflow.units.models import Unit
@@ -127,33 +127,26 @@ def execution_items(ctx: Context) -> list[dict]:
 REGISTER_CODES = ("tech_based", "high_tech")
 
 
-# Register figure (taskflow.enterprises.queries.FIGURES) counted for each indicator code.
-FIGURE_FOR_CODE = {"tech_based": "tech_in_library", "high_tech": "high_tech_valid"}
-
-
 def register_counts(day: date, unit_ids=None) -> dict[int, dict[str, int]]:
     """{unit id: {"tech_based": n, "high_tech": n}} from the register on `day` (one GROUP BY query).
 
-    The enterprises area's counting rules are the only ones: an enterprise counts once, for the
+    The counting rules are taskflow.measures.indicators' only: an enterprise counts once, for the
     unit it is attributed to, while it is in the library / holds a valid certificate.
     """
-    from taskflow.enterprises.queries import figures_by_unit
-
-    return {unit_id: {code: figures.get(figure, 0) for code, figure in FIGURE_FOR_CODE.items()}
-            for unit_id, figures in figures_by_unit(day, unit_ids).items()}
+    return {unit_id: {code: figures.get(figure, 0)
+                      for code, figure in indicators.FIGURE_FOR_CODE.items()}
+            for unit_id, figures in indicators.figures_by_unit(day, unit_ids).items()}
 
 
 def unit_targets(plan_id: int, codes) -> dict[int, dict[str, dict[int, int]]]:
     """{unit id: {indicator code: {year: in-library target}}} (one query)."""
-    rows = db.session.execute(
-        select(Target.unit_id, Indicator.code, Target.year, Target.value)
-        .join(Indicator, Target.indicator_id == Indicator.id)
-        .where(Target.plan_id == plan_id, Target.unit_id.is_not(None),
-               Target.kind == TargetKind.IN_LIBRARY, Indicator.code.in_(list(codes)))
-    ).all()
-    result: dict[int, dict[str, dict[int, int]]] = defaultdict(lambda: defaultdict(dict))
-    for unit_id, code, year, value in rows:
-        result[unit_id][code][year] = value
+    result: dict[int, dict[str, dict[int, int]]] = defaultdict(dict)
+    for unit_id, rows in indicators.indicator_targets(plan_id, all_units=True).items():
+        if unit_id is None:
+            continue
+        for (code, kind), by_year in rows.items():
+            if kind == TargetKind.IN_LIBRARY and code in codes:
+                result[unit_id][code] = dict(by_year)
     return result
 
 
@@ -164,33 +157,37 @@ class IndicatorFact:
     actual: int
     base: float
     target: float
-    assessed: progress.Progress
+    assessed: indicators.Assessment
 
 
 def indicator_facts(ctx: Context) -> list[IndicatorFact]:
-    """Each scored unit's register figure against its year target and expected-to-date progress."""
+    """Each scored unit's in-library figure against its year target and expected-to-date progress,
+    assessed exactly as the dispatch board assesses it (taskflow.measures.indicators.assess)."""
     codes = ctx.params["indicators"]["codes"]
     targets = unit_targets(ctx.plan_id, codes)
     if not targets:
         return []
     scored = {uid for uid, _g in db.session.execute(scored_units_query(ctx.plan_id))}
-    counts = register_counts(ctx.as_of, sorted(scored))
-    year = ctx.period.year
+    ids = sorted(scored & set(targets))
+    counts = register_counts(ctx.as_of, ids)
+    prior = indicators.figures_by_unit(indicators.prior_year_end(ctx.as_of), ids)
+    start_year = db.session.scalar(select(Plan.start_year).where(Plan.id == ctx.plan_id))
+    rules = indicators.settings()
     facts = []
-    for unit_id in sorted(targets):
-        if unit_id not in scored:
-            continue
+    for unit_id in ids:
         for code in codes:
             known = targets[unit_id].get(code)
             if not known:
                 continue
-            target = progress.interpolate_target(known, year)
-            base = progress.interpolate_target(known, year - 1)
+            target = indicators.year_target(known, ctx.as_of.year)
             if target is None:
                 continue
+            figure = indicators.FIGURE_FOR_CODE[code]
+            base = indicators.stock_base(figure, known, prior.get(unit_id, {}), ctx.as_of.year,
+                                         start_year - 1)
             actual = counts.get(unit_id, {}).get(code, 0)
-            assessed = progress.assess(actual, base, target, ctx.as_of, mode="monthly")
-            facts.append(IndicatorFact(unit_id, code, actual, base or 0.0, target, assessed))
+            assessed = indicators.assess(actual, base, target, ctx.as_of, **rules)
+            facts.append(IndicatorFact(unit_id, code, actual, base, target, assessed))
     return facts
 
 

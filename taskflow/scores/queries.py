@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import joinedload
 
 from taskflow.assignments.models import Assignment, Milestone, MilestoneState
@@ -358,29 +358,15 @@ def latest_scored_month(plan_id: int, *, published_only: bool = False) -> ScoreP
 
 
 def monthly_register_trend(plan_id: int, year: int, upto: date) -> dict[str, list]:
-    """District register counts at each month end of a year up to `upto` (one query)."""
-    from taskflow.enterprises.models import Enterprise
+    """District register counts at each month end of a year up to `upto` (one query), counted
+    by taskflow.measures.indicators like every other enterprise figure."""
+    from taskflow.measures.indicators import in_library_series
 
     months = [m for m in parse_period_key(str(year)).months() if m.starts_on <= upto]
-    columns = []
-    for month in months:
-        day = min(month.ends_on, upto)
-        alive = or_(Enterprise.closed_on.is_(None), Enterprise.closed_on > day)
-        tech = and_(Enterprise.tech_in_library_on <= day,
-                    or_(Enterprise.tech_removed_on.is_(None), Enterprise.tech_removed_on > day),
-                    alive)
-        high = and_(Enterprise.high_tech_cert_on <= day, Enterprise.high_tech_expires_on > day, alive)
-        columns.append(func.coalesce(func.sum(case((tech, 1), else_=0)), 0))
-        columns.append(func.coalesce(func.sum(case((high, 1), else_=0)), 0))
-    if not columns:
-        return {"labels": [], "tech_based": [], "high_tech": []}
-    row = db.session.execute(
-        select(*columns).select_from(Enterprise).join(Unit, Enterprise.unit_id == Unit.id)
-        .where(Unit.plan_id == plan_id)
-    ).one()
+    series = in_library_series(plan_id, [min(m.ends_on, upto) for m in months])
     return {"labels": [m.key for m in months],
-            "tech_based": [int(row[2 * i]) for i in range(len(months))],
-            "high_tech": [int(row[2 * i + 1]) for i in range(len(months))]}
+            "tech_based": [point["tech_based"] for point in series],
+            "high_tech": [point["high_tech"] for point in series]}
 
 
 def score_trend(plan_id: int, year: int) -> dict[str, dict[str, float]]:
@@ -404,7 +390,7 @@ def score_trend(plan_id: int, year: int) -> dict[str, dict[str, float]]:
 
 def plan_goal_targets(plan: Plan) -> dict[str, dict[int, float]]:
     """{indicator code: {year: in-library target}} of the plan's 合计 row, 2025 interpolated."""
-    from taskflow.core.progress import interpolate_target
+    from taskflow.measures.indicators import year_target as interpolate_target
     from taskflow.plans.models import Indicator, Target, TargetKind
 
     known: dict[str, dict[int, float]] = defaultdict(dict)

@@ -64,16 +64,18 @@ def _num(value) -> float | int | None:
 
 
 def monthly_rows(plan: Plan, key: str) -> tuple[list[str], list[list], list]:
-    """Header, unit rows and the 合计 row of the monthly innovation report."""
-    from taskflow.enterprises import queries as eq
+    """Header, unit rows and the 合计 row of the monthly innovation report.
+
+    The figures are the district's figures of the month as of its last day
+    (taskflow.measures.indicators.month_figures), printed as the dispatch board prints them."""
+    from taskflow.enterprises import labels as el, queries as eq
     from taskflow.enterprises.models import DispatchPeriod
+    from taskflow.measures import indicators as ind
 
     period = parse_period_key(key)
     if period.kind != "month":
         raise ValueError("the innovation report is monthly")
-    day = period.ends_on
-    units = eq.dispatch_units(plan.id)
-    rows = eq.progress_rows(plan, day, units)
+    district = ind.month_figures(plan, period.starts_on)
     dispatch = db.session.scalar(db.select(DispatchPeriod).where(
         DispatchPeriod.plan_id == plan.id, DispatchPeriod.month == period.starts_on))
     confirmed = eq.confirmations(dispatch.id) if dispatch else {}
@@ -84,50 +86,41 @@ def monthly_rows(plan: Plan, key: str) -> tuple[list[str], list[list], list]:
             for card in group_cards:
                 cards[card.unit_id] = card
     header = [_("No."), _("Unit"), _("Tech-based enterprises in library"), _("Year target"),
-              _("Expected to date"), _("Completion %"), _("Light"),
+              _("Expected to date"), _("Done / expected"), _("Light"),
               _("Valid high-tech enterprises"), _("Year target"), _("Expected to date"),
-              _("Completion %"), _("Light"), _("New high-tech this year"), _("Cultivated"),
+              _("Done / expected"), _("Light"), _("New high-tech this year"), _("Cultivated"),
               _("Attracted"), _("Dispatch confirmed"), _("Score"), _("Grade"), _("Rank in peer group")]
+
+    def progress_cells(figures, progress, figure):
+        p = progress[figure]
+        return [figures[figure], p.target,
+                round(p.expected, 1) if p.expected is not None else None,
+                el.progress_text(p), light_text(p.light)]
+
+    def figure_cells(figures, progress):
+        return (progress_cells(figures, progress, "tech_in_library")
+                + progress_cells(figures, progress, "high_tech_valid")
+                + [figures["high_tech_new"], figures["cultivated"], figures["attracted"]])
+
     body = []
-    totals = {"tech": 0, "tech_target": 0.0, "high": 0, "high_target": 0.0, "new": 0,
-              "cultivated": 0, "attracted": 0}
-    for number, row in enumerate(rows, start=1):
-        tech = row.progress["tech_in_library"]
-        high = row.progress["high_tech_valid"]
+    for number, row in enumerate(district.rows, start=1):
         confirmation = confirmed.get(row.unit.id)
         card = cards.get(row.unit.id)
-        body.append([
-            number, row.unit.name, row.figures["tech_in_library"],
-            round(tech.target) if tech.target is not None else None,
-            round(tech.expected, 1) if tech.expected is not None else None,
-            round(tech.completion_pct, 1) if tech.completion_pct is not None else None,
-            light_text(tech.light), row.figures["high_tech_valid"],
-            round(high.target) if high.target is not None else None,
-            round(high.expected, 1) if high.expected is not None else None,
-            round(high.completion_pct, 1) if high.completion_pct is not None else None,
-            light_text(high.light), row.figures["high_tech_new"], row.figures["cultivated"],
-            row.figures["attracted"],
+        body.append([number, row.unit.name] + figure_cells(row.figures, row.progress) + [
             (_("Yes") if confirmation and confirmation.confirmed_at else _("No")) if dispatch else "—",
             _num(card.total) if card else None, grade_label(card.grade) if card else "",
             f"{card.rank}/{card.group_size}" if card and card.rank else "",
         ])
-        totals["tech"] += row.figures["tech_in_library"]
-        totals["high"] += row.figures["high_tech_valid"]
-        totals["tech_target"] += round(tech.target) if tech.target is not None else 0
-        totals["high_target"] += round(high.target) if high.target is not None else 0
-        totals["new"] += row.figures["high_tech_new"]
-        totals["cultivated"] += row.figures["cultivated"]
-        totals["attracted"] += row.figures["attracted"]
-    total_row = ["", _("Total"), totals["tech"], int(totals["tech_target"]), None, None, "",
-                 totals["high"], int(totals["high_target"]), None, None, "", totals["new"],
-                 totals["cultivated"], totals["attracted"], "", None, "", ""]
-    return header, body, total_row
+    total_row = (["", _("District total")]
+                 + figure_cells(district.totals, district.against_district) + ["", None, "", ""])
+    as_of_row = ["", _("Data as of %(d)s", d=district.as_of.isoformat())]
+    return header, body, total_row, as_of_row
 
 
 def monthly_report(plan: Plan, key: str) -> bytes:
     """The 创新报表 of a month as .xlsx: figures, targets, completion, lights, scores and ranks."""
-    header, body, total_row = monthly_rows(plan, key)
-    sheets = [(_("Innovation report"), header, body + [total_row])]
+    header, body, total_row, as_of_row = monthly_rows(plan, key)
+    sheets = [(_("Innovation report"), header, body + [total_row, [], as_of_row])]
     scored = queries.reference_period(plan.id, key)
     if scored is not None:
         ranking_header = [_("Peer group"), _("Rank"), _("Unit"), _("Task execution"),
@@ -230,7 +223,8 @@ def progress_chart(title: str, labels: list[str], actual: list[float], target: l
 
 def bulletin_data(period: ScorePeriod, *, today: date) -> dict:
     """The tables of a quarter's bulletin, taken once when the draft is made (JSON-able)."""
-    from taskflow.enterprises import queries as eq
+    from taskflow.enterprises import labels as el
+    from taskflow.measures import indicators as ind
 
     plan = db.session.get(Plan, period.plan_id)
     day = min(period.ends_on, today)
@@ -252,8 +246,7 @@ def bulletin_data(period: ScorePeriod, *, today: date) -> dict:
     ]
     red_units = [{"unit": name, "count": count, "lead": lead}
                  for _uid, name, count, lead in queries.overdue_by_unit(plan.id, min(overdue_cutoff, today), limit=10)]
-    units = eq.dispatch_units(plan.id)
-    district = eq.district_progress(plan, day, [u.id for u in units])
+    district = ind.district_figures(plan, day, with_units=False)
     progress_rows = []
     for figure, label in (("tech_in_library", _("Tech-based enterprises in library")),
                           ("high_tech_valid", _("Valid high-tech enterprises"))):
@@ -264,7 +257,7 @@ def bulletin_data(period: ScorePeriod, *, today: date) -> dict:
             "expected": round(assessed.expected, 1) if assessed.expected is not None else None,
             "completion_pct": round(assessed.completion_pct, 1)
             if assessed.completion_pct is not None else None,
-            "light": assessed.light,
+            "light": assessed.light, "shown": el.progress_text(assessed),
         })
     recognitions = [
         {"unit": r.unit.name, "title": r.title, "awarded": r.awarded_on.isoformat(),
@@ -356,8 +349,9 @@ def bulletin_docx(bulletin: Bulletin) -> bytes:
         elif section.key == "progress":
             rows = data.get("progress", [])
             _table(document, [_("Indicator"), _("Actual"), _("Year target"), _("Expected to date"),
-                              _("Completion %"), _("Light")],
-                   [[p["label"], p["actual"], p["target"], p["expected"], p["completion_pct"],
+                              _("Done / expected"), _("Light")],
+                   [[p["label"], p["actual"], p["target"], p["expected"],
+                     p.get("shown", p["completion_pct"]),
                      light_text(p["light"])] for p in rows])
             if rows:
                 image = progress_chart(_("Progress against the targets"),

@@ -583,11 +583,10 @@ def _cockpit_plan(plan_id: int):
 
 def _cockpit_content(plan, today: date) -> str:
     """The cockpit's main block as HTML (templates/scores/_cockpit_content.html)."""
-    from taskflow.enterprises import queries as eq
+    from taskflow.measures.indicators import district_figures
     from taskflow.plans.queries import city_comparison
 
-    unit_ids = list(db.session.scalars(select(Unit.id).where(Unit.plan_id == plan.id)))
-    district = eq.district_progress(plan, today, unit_ids)
+    district = district_figures(plan, today, with_units=False)  # the register as of today
     month = queries.latest_scored_month(plan.id)
     tasks = queries.task_progress(plan.id, today)
     return render_template(

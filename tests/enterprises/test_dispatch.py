@@ -98,12 +98,14 @@ def test_unit_confirms_its_figures_with_a_note_and_the_board_shows_it(
     export = client.get(f"/dispatch/{period.id}/export.xlsx")
     sheet = load_workbook(io.BytesIO(export.data)).worksheets[0]
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0][0] == "单位名称" and rows[-1][0] == "全区合计"
-    names = [r[0] for r in rows[1:-1]]
+    # Header, the units, 全区合计, a blank row and the as-of date.
+    assert rows[0][0] == "单位名称" and rows[-3][0] == "全区合计"
+    assert rows[-1][0] == "数据截至 2024-03-31"
+    names = [r[0] for r in rows[1:-3]]
     assert names == [u.name for u in district.unit_list]
     # Each figure column of the total row is the sum over the units.
     for col in range(1, 10):
-        assert rows[-1][col] == sum(r[col] for r in rows[1:-1])
+        assert rows[-3][col] == sum(r[col] for r in rows[1:-3])
 
 
 def test_the_office_cannot_confirm_for_a_unit_and_closed_months_refuse(
@@ -173,8 +175,15 @@ def test_district_progress_against_both_plans(district, make_enterprise, frozen,
         246, 276)
     # The flow targets exist for 2023 only: cultivated has a target, re-review for 古南 too.
     assert row.progress["cultivated"].target == 1
-    # Thresholds come from the config.
+    # 3 in the library against a stock of 1000+: a decline, red whatever the thresholds.
+    assert tech.state == "decline" and tech.decline == tech.base - 3
     app.config["LIGHT_RED_POINTS"] = 100_000
     app.config["LIGHT_YELLOW_POINTS"] = 50_000
     assert queries.board(office_period).district.against_district["tech_in_library"].light == (
-        "green")
+        "red")
+    # A flow target (cultivated: 1 this year, none yet at the end of June, 50 % expected)
+    # follows the thresholds from the config.
+    cultivated = queries.board(office_period).rows[3].progress["cultivated"]
+    assert (cultivated.done_pct, cultivated.expected_pct, cultivated.light) == (0, 50, "green")
+    app.config["LIGHT_RED_POINTS"], app.config["LIGHT_YELLOW_POINTS"] = 30, 10
+    assert queries.board(office_period).rows[3].progress["cultivated"].light == "red"

@@ -165,13 +165,14 @@ def test_movement_since_previous_period(build_scenario, plan, v2_parameters):
     operations.ensure_default_rules(None)
     operations.create_rule_set(None, name="2024年修订", effective_from=date(2024, 3, 1),
                                parameters=v2_parameters, note="")
-    # February (rules v1, expected progress 2/12 = 16.67 %):
+    # February (rules v1, expected progress 2/12 = 16.67 %, printed 17 %):
     # A镇: blue notice unanswered −2; tech 25 % done → 0; high-tech target reached +2 → 100 (1).
-    # B镇: m9 missing −3; tech 10 % done, 6.67 behind → −0.67 → 96.33 (3).
-    # C镇: tech 0 % done, 16.67 behind → −1.67 → 98.33 (2).
+    # B镇: m9 missing −3; tech 10 % done, 17 − 10 = 7 points behind (whole percentages, as the
+    # dispatch board prints them) → −0.7 → 96.3 (3).
+    # C镇: tech 0 % done, 17 behind → −1.7 → 98.3 (2).
     feb = operations.recompute(plan.id, "2024-02", None, today=TODAY)
     assert {n: float(c.total) for n, c in cards_by_unit(feb).items() if n.endswith("镇")} == {
-        "A镇": 100.0, "B镇": 96.33, "C镇": 98.33}
+        "A镇": 100.0, "B镇": 96.3, "C镇": 98.3}
     # March under v2: C镇 1st, A镇 2nd, B镇 3rd (EXPECTED_V2).
     march = operations.recompute(plan.id, "2024-03", None, today=TODAY)
     db.session.commit()

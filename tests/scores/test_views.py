@@ -199,14 +199,15 @@ def test_monthly_innovation_report_reads_back_with_the_right_totals(client, logi
     book = load_workbook(io.BytesIO(response.data))
     sheet = book.worksheets[0]
     rows = list(sheet.iter_rows(values_only=True))
-    header, body, total = rows[0], rows[1:-1], rows[-1]
+    header, body, total = rows[0], rows[1:-3], rows[-3]
+    assert rows[-1][1] == "数据截至 2024-03-31"
     assert [r[1] for r in body] == ["A镇", "B镇", "C镇"]
     tech, tech_target, high = 2, 3, 7
     assert len(header) == 19
     # Register: A 20, B 14 (one removed before March's end), C 10 → 44; targets 3 × 50 = 150.
     assert [r[tech] for r in body] == [20, 14, 10]
     assert total[tech] == 44 == sum(r[tech] for r in body)
-    assert total[tech_target] == 150
+    assert total[tech_target] is None  # the district target is the plan's 合计 row: none here
     assert total[high] == 4
     # Scores and ranks come from the period.
     assert body[0][-3] == 99.0 and body[0][-1] == "1/3"
