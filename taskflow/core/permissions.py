@@ -255,6 +255,12 @@ def can_score(user) -> bool:
     return is_supervisor(user)
 
 
+def can_confirm_scores(user) -> bool:
+    """Give the second confirmation of a lock or publish (when the rules ask for two people):
+    a supervisor or an office user other than the one who asked."""
+    return user.is_authenticated and user.role in {Role.SUPERVISOR, Role.OFFICE}
+
+
 def can_recompute_scores(user) -> bool:
     """Recompute a draft period on demand: the supervision team and the office."""
     return user.is_authenticated and user.role in {Role.SUPERVISOR, Role.OFFICE}

@@ -329,8 +329,80 @@ def component_limits(params: dict) -> dict[str, tuple[float | None, float | None
     }
 
 
-def all_items(ctx: Context) -> list[dict]:
-    """Every item of every component, in a stable order."""
+# The components whose points are deductions against a maximum (incentive is a bonus on top).
+DEDUCTION_COMPONENTS = (Component.EXECUTION, Component.INDICATORS, Component.RESPONSIVENESS,
+                        Component.QUALITY)
+
+
+def component_maxima(params: dict) -> dict[str, float]:
+    """The most points each deduction component can take away (from the rule parameters)."""
+    return {
+        Component.EXECUTION: abs(float(params["execution"]["floor"])),
+        Component.INDICATORS: float(params["indicators"]["max_deduction_per_indicator"])
+        * len(params["indicators"]["codes"]),
+        Component.RESPONSIVENESS: abs(float(params["responsiveness"]["floor"])),
+        Component.QUALITY: abs(float(params["quality"]["floor"])),
+    }
+
+
+def _clamped(value: float, component: str, params: dict) -> float:
+    floor, cap = component_limits(params)[component]
+    if floor is not None:
+        value = max(value, float(floor))
+    if cap is not None:
+        value = min(value, float(cap))
+    return value
+
+
+def reweighted_indicator_items(items: list[dict], params: dict) -> tuple[list[dict], set[int]]:
+    """Units without an indicator target: their indicator component, re-weighted; who is not rated.
+
+    A unit with no in-library target has no indicator facts, so leaving its indicator component
+    at 0 would give it the component's full marks for free. Instead its indicator component
+    takes the share of points it lost in the other deduction components that apply to it (those
+    in which it had at least one item this period):
+
+        indicators = − indicator maximum × Σ points lost / Σ maxima   (over the components that apply)
+
+    so a unit that loses 25 % of what it could lose elsewhere loses 25 % of the indicator maximum
+    too. A unit to which no deduction component applies (no target, nothing due or overdue, no
+    notice, no review) has nothing to be scored on: it is not rated and not ranked this period.
+    Returns (the items to add, the unit ids not rated).
+    """
+    maxima = component_maxima(params)
+    sums: dict[int, dict[str, float]] = defaultdict(dict)
+    for item in items:
+        per_unit = sums[item["unit_id"]]
+        per_unit[item["component"]] = per_unit.get(item["component"], 0.0) + float(item["points"])
+    added, not_rated = [], set()
+    for unit_id in sorted(sums):
+        applies = [c for c in DEDUCTION_COMPONENTS if c in sums[unit_id]]
+        if Component.INDICATORS in applies:
+            continue
+        if not applies:
+            not_rated.add(unit_id)
+            continue
+        lost = sum(max(0.0, -_clamped(sums[unit_id][c], c, params)) for c in applies)
+        possible = sum(maxima[c] for c in applies)
+        share = lost / possible if possible else 0.0
+        added.append(_item(unit_id, Component.INDICATORS, -maxima[Component.INDICATORS] * share,
+                           "indicator_reweighted", "", None,
+                           components=[str(c) for c in applies], lost=round(lost, 2),
+                           possible=round(possible, 2), share_pct=round(share * 100, 1),
+                           maximum=maxima[Component.INDICATORS]))
+    return added, not_rated
+
+
+def all_items(ctx: Context, unit_ids=None) -> tuple[list[dict], set[int]]:
+    """Every item of every component, in a stable order, and the scored units not rated.
+
+    `unit_ids`: the scored units (every unit in a ranked peer group), so that a unit with no
+    item at all is known as not rated.
+    """
     facts = indicator_facts(ctx)
-    return (execution_items(ctx) + indicator_items(ctx, facts) + responsiveness_items(ctx)
-            + quality_items(ctx) + incentive_items(ctx, facts))
+    items = (execution_items(ctx) + indicator_items(ctx, facts) + responsiveness_items(ctx)
+             + quality_items(ctx) + incentive_items(ctx, facts))
+    added, not_rated = reweighted_indicator_items(items, ctx.params)
+    seen = {item["unit_id"] for item in items}
+    not_rated |= {uid for uid in (unit_ids or ()) if uid not in seen}
+    return items + added, not_rated

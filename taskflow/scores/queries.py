@@ -199,6 +199,36 @@ def breakdown(period: ScorePeriod, card: ScoreCard) -> Breakdown:
     return Breakdown(card, dict(grouped), dict(raw), adjustments)
 
 
+def rated_count(period: ScorePeriod) -> int:
+    """How many units have a score (a card) in this period revision."""
+    return db.session.scalar(select(func.count()).select_from(ScoreCard)
+                             .where(ScoreCard.period_id == period.id)) or 0
+
+
+def not_rated_units(period: ScorePeriod) -> list[Unit]:
+    """Scored units without a card in a computed period revision: nothing applied to them (no
+    target, nothing due or overdue, no notice, no review), so they are neither scored nor ranked."""
+    if period.computed_at is None:
+        return []
+    carded = select(ScoreCard.unit_id).where(ScoreCard.period_id == period.id)
+    return list(db.session.scalars(
+        select(Unit).where(Unit.plan_id == period.plan_id, Unit.peer_group.in_(RANKED_GROUPS),
+                           Unit.id.not_in(carded))
+        .order_by(Unit.peer_group, Unit.sort_order, Unit.id)
+    ))
+
+
+def bulletins(plan_id: int) -> list:
+    """Every bulletin of the plan, newest first, with its period and superseding revision."""
+    from taskflow.scores.models import Bulletin
+
+    return list(db.session.scalars(
+        select(Bulletin).options(joinedload(Bulletin.period), joinedload(Bulletin.superseded_by))
+        .join(ScorePeriod, Bulletin.period_id == ScorePeriod.id)
+        .where(ScorePeriod.plan_id == plan_id).order_by(Bulletin.id.desc())
+    ))
+
+
 def recognitions(plan_id: int, limit: int = 200) -> list[Recognition]:
     return list(db.session.scalars(
         select(Recognition).options(joinedload(Recognition.unit), joinedload(Recognition.created_by))
