@@ -3,13 +3,11 @@
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import case, func, select
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy.orm import joinedload, selectinload
 
 from taskflow.assignments.lights import (
-    DONE_OR_WAITING,
-    OPEN_STATES,
     LightFacts,
     assignment_light,
     milestone_light,
@@ -30,6 +28,7 @@ from taskflow.assignments.models import (
 )
 from taskflow.core import clock
 from taskflow.extensions import db
+from taskflow.measures import milestones as measures
 from taskflow.plans.models import KeyTask, Section
 from taskflow.units.models import Unit
 
@@ -38,28 +37,7 @@ from taskflow.units.models import Unit
 
 def assignment_light_facts(assignment_ids, today: date, cutoff: date) -> dict[int, LightFacts]:
     """Per assignment: milestone count, overdue, returned, due soon, next open due date."""
-    ids = list(assignment_ids)
-    if not ids:
-        return {}
-    is_open = Milestone.state.in_([s.value for s in OPEN_STATES])
-    not_done = Milestone.state.not_in([s.value for s in DONE_OR_WAITING])
-    rows = db.session.execute(
-        select(
-            Milestone.assignment_id,
-            func.count(Milestone.id),
-            func.sum(case((and_(not_done, Milestone.due_date < today), 1), else_=0)),
-            func.sum(case((Milestone.state == MilestoneState.RETURNED, 1), else_=0)),
-            func.sum(case((and_(not_done, Milestone.due_date <= cutoff), 1), else_=0)),
-            func.min(case((is_open, Milestone.due_date), else_=None)),
-        )
-        .where(Milestone.assignment_id.in_(ids))
-        .group_by(Milestone.assignment_id)
-    ).all()
-    return {
-        row[0]: LightFacts(total=row[1], overdue=row[2] or 0, returned=row[3] or 0,
-                           due_soon=row[4] or 0, next_due=row[5])
-        for row in rows
-    }
+    return measures.light_facts(assignment_ids, today, cutoff)
 
 
 def next_open_milestones(assignment_ids) -> dict[int, Milestone]:
@@ -75,8 +53,7 @@ def next_open_milestones(assignment_ids) -> dict[int, Milestone]:
                 order_by=(Milestone.due_date, Milestone.id),
             ).label("rank"),
         )
-        .where(Milestone.assignment_id.in_(ids),
-               Milestone.state.in_([s.value for s in OPEN_STATES]))
+        .where(Milestone.assignment_id.in_(ids), measures.open_clause(clock.local_today()))
         .subquery()
     )
     milestones = db.session.scalars(
