@@ -20,6 +20,7 @@ from taskflow.assignments.models import Assignment, Milestone, StatusUpdate, Upd
 from taskflow.core import progress
 from taskflow.core.clock import LOCAL_TZ, to_local
 from taskflow.extensions import db
+from taskflow.measures import milestones as mm
 from taskflow.plans.models import Indicator, KeyTask, Target, TargetKind
 from taskflow.scores.models import Component, Recognition
 from taskflow.scores.rules import Period, points
@@ -75,7 +76,7 @@ def _item(unit_id, component, value, reason, source_type="", source_id=None, **d
 
 
 def milestone_class(days_late: int, grace_days: int) -> str:
-    """on_time, late_minor (up to grace_days days) or late_major."""
+    """A closed milestone: on_time, late_minor (up to grace_days working days) or late_major."""
     if days_late <= 0:
         return "on_time"
     if days_late <= grace_days:
@@ -83,41 +84,67 @@ def milestone_class(days_late: int, grace_days: int) -> str:
     return "late_major"
 
 
-def execution_items(ctx: Context) -> list[dict]:
-    """Milestones originally due in the period: on time, late (≤ N days / more) or missing.
+def overdue_class(days_overdue: int, major_days: int) -> str:
+    """An open overdue milestone: overdue_minor (up to major_days working days) or overdue_major."""
+    return "overdue_minor" if days_overdue <= major_days else "overdue_major"
 
-    A milestone counts once it is completed, or once its original due date has passed
-    unfinished (missing). Lateness is against the original due date, so an extension granted
-    later does not erase it. Points per class depend on the unit's role, times the weight.
+
+def execution_items(ctx: Context) -> list[dict]:
+    """Task execution as of the period's end (the milestone measures, in working days).
+
+    - A milestone closed in the period (办结 or 销号, on or before the as-of day): on time, or
+      late by up to `grace_days` working days (late_minor) or more (late_major), its lateness
+      counted against the original due date (an extension never erases it).
+    - A milestone still open and overdue on the as-of day (its due date in force before it):
+      overdue_minor (up to `overdue_major_days` working days overdue) or overdue_major. It counts
+      in this period and in every later one until it is closed, whenever it fell due; a milestone
+      closed after the period's end still counts as overdue in this period.
+    Points per class depend on the unit's role, times the milestone's weight. Two queries.
     """
+    from taskflow.core.calendar import current as current_calendar
+
     rules = ctx.params["execution"]
-    rows = db.session.execute(
-        select(Milestone.id, Milestone.title, Milestone.original_due_date, Milestone.completed_on,
-               Milestone.days_late, Milestone.weight, Assignment.unit_id, Assignment.role,
-               KeyTask.number)
-        .join(Assignment, Milestone.assignment_id == Assignment.id)
-        .join(Unit, Assignment.unit_id == Unit.id)
-        .join(KeyTask, Assignment.task_id == KeyTask.id)
-        .where(
-            Unit.plan_id == ctx.plan_id, Unit.peer_group.in_(RANKED_GROUPS),
-            Milestone.original_due_date >= ctx.period.starts_on,
-            Milestone.original_due_date <= ctx.period.ends_on,
-            or_(Milestone.completed_on.is_not(None), Milestone.original_due_date < ctx.today),
-        )
-        .order_by(Assignment.unit_id, Milestone.original_due_date, Milestone.id)
-    ).all()
+    as_of = ctx.as_of
+    cal = current_calendar()
+    due_in_force = mm.due_date_at(as_of).label("due_in_force")
+    columns = (Milestone.id, Milestone.title, Milestone.original_due_date, Milestone.weight,
+               Assignment.unit_id, Assignment.role, KeyTask.number)
+
+    def scored(query):
+        return (query.join(Assignment, Milestone.assignment_id == Assignment.id)
+                .join(Unit, Assignment.unit_id == Unit.id)
+                .join(KeyTask, Assignment.task_id == KeyTask.id)
+                .where(Unit.plan_id == ctx.plan_id, Unit.peer_group.in_(RANKED_GROUPS)))
+
+    closed = db.session.execute(scored(
+        select(*columns, Milestone.completed_on)
+        .where(mm.closed_clause(as_of), Milestone.completed_on >= ctx.period.starts_on)
+    ).order_by(Assignment.unit_id, Milestone.original_due_date, Milestone.id)).all()
+    overdue = db.session.execute(scored(
+        select(*columns, due_in_force).where(mm.overdue_clause(as_of))
+    ).order_by(Assignment.unit_id, Milestone.original_due_date, Milestone.id)).all()
+
     items = []
-    for (mid, title, due, completed_on, days_late, weight, unit_id, role, task_no) in rows:
+    for mid, title, original_due, weight, unit_id, role, task_no, closed_on in closed:
         role_points = rules.get(role) or rules["responsible"]
-        if completed_on is None:
-            klass, late = "missing", (ctx.today - due).days
-        else:
-            late = days_late if days_late is not None else max(0, (completed_on - due).days)
-            klass = milestone_class(late, rules["grace_days"])
-        value = float(role_points[klass]) * float(weight)
-        items.append(_item(unit_id, Component.EXECUTION, value, f"milestone_{klass}", "milestones",
-                           mid, title=title, due=due.isoformat(), days_late=late, role=role,
+        late = mm.lateness_working_days(original_due, closed_on, cal)
+        klass = milestone_class(late, rules["grace_days"])
+        items.append(_item(unit_id, Component.EXECUTION,
+                           float(role_points[klass]) * float(weight), f"milestone_{klass}",
+                           "milestones", mid, title=title, due=original_due.isoformat(),
+                           closed=closed_on.isoformat(), days_late=late, role=role,
                            weight=float(weight), task=task_no))
+    for mid, title, _original_due, weight, unit_id, role, task_no, due in overdue:
+        role_points = rules.get(role) or rules["responsible"]
+        days = mm.working_days_overdue(due, as_of, cal)
+        klass = overdue_class(days, rules["overdue_major_days"])
+        items.append(_item(unit_id, Component.EXECUTION,
+                           float(role_points[klass]) * float(weight), f"milestone_{klass}",
+                           "milestones", mid, title=title, due=due.isoformat(),
+                           as_of=as_of.isoformat(), days_overdue=days, role=role,
+                           weight=float(weight), task=task_no))
+    items.sort(key=lambda item: (item["unit_id"], item["reason"].startswith("milestone_overdue"),
+                                 item["detail"]["due"], item["source_id"]))
     return items
 
 
@@ -217,29 +244,32 @@ def indicator_items(ctx: Context, facts: list[IndicatorFact]) -> list[dict]:
 
 
 def responsiveness_items(ctx: Context) -> list[dict]:
-    """Urge notices issued in the period: answered on time, late, or unanswered past the due date."""
+    """Urge notices whose answer was due in the period, as of the period's end: answered on time,
+    answered late, or not answered by the as-of day (an answer given after it does not count)."""
     from taskflow.notices.models import UrgeNotice
 
     rules = ctx.params["responsiveness"]
+    as_of = ctx.as_of
     rows = db.session.execute(
         select(UrgeNotice.id, UrgeNotice.number, UrgeNotice.level, UrgeNotice.unit_id,
                UrgeNotice.response_due, UrgeNotice.responded_at, UrgeNotice.answered_late)
         .join(Unit, UrgeNotice.unit_id == Unit.id)
         .where(Unit.plan_id == ctx.plan_id, Unit.peer_group.in_(RANKED_GROUPS),
-               UrgeNotice.issued_at >= ctx.start_utc, UrgeNotice.issued_at < ctx.end_utc)
-        .order_by(UrgeNotice.unit_id, UrgeNotice.issued_at, UrgeNotice.id)
+               UrgeNotice.response_due >= ctx.period.starts_on,
+               UrgeNotice.response_due <= ctx.period.ends_on)
+        .order_by(UrgeNotice.unit_id, UrgeNotice.response_due, UrgeNotice.id)
     ).all()
     items = []
     for nid, number, level, unit_id, due, responded_at, answered_late in rows:
-        if responded_at is not None:
-            answered_on = to_local(responded_at).date()
+        answered_on = to_local(responded_at).date() if responded_at is not None else None
+        if answered_on is not None and answered_on <= as_of:
             if answered_late is None:  # recorded with the answer; computed for older rows
                 answered_late = answered_on > due
             klass = "late" if answered_late else "on_time"
-        elif due < ctx.today:
+        elif due < as_of:
             klass, answered_on = "unanswered", None
         else:
-            continue  # still open and not yet due: nothing to score
+            continue  # not answered yet and not yet due on the as-of day: nothing to score
         factor = float(rules["level_factor"].get(level, 1))
         items.append(_item(unit_id, Component.RESPONSIVENESS, float(rules[klass]) * factor,
                            f"notice_{klass}", "urge_notices", nid, number=number, level=level,

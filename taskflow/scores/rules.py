@@ -18,7 +18,7 @@ Points rules, all parameters of a ScoreRuleSet (DESIGN.md §6), read as of the p
   towards the year's in-library target: −`points_per_10_behind` per 10 points behind, at most
   `max_deduction_per_indicator` per indicator. A unit without a target is scored on the
   components that apply to it, re-weighted (components.reweighted_indicator_items);
-- responsiveness: urge notices issued in the period, answered on time / late / not answered by
+- responsiveness: urge notices whose answer was due in the period, answered on time / late / not answered by
   the response date, times a factor per notice level;
 - quality: updates reviewed in the period: accepted at first submission (bonus), returned
   (deduction), returned for false reporting (−2 each), with a bonus cap and a floor;
@@ -47,7 +47,7 @@ DEFAULT_PARAMETERS: dict = {
     "base": 100,
     "execution": {
         "grace_days": 5,  # working days late that still count as late_minor
-        "overdue_major_days": 20,  # working days overdue at the period's end: overdue_major from here
+        "overdue_major_days": 20,  # up to this many working days overdue: overdue_minor; beyond: major
         "lead": {"on_time": 0, "late_minor": -1, "late_major": -2, "overdue_minor": -3,
                  "overdue_major": -5},
         "responsible": {"on_time": 0, "late_minor": -0.5, "late_major": -1.5, "overdue_minor": -2,

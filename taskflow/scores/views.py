@@ -279,7 +279,7 @@ def card(key: str, unit_id: int):
     form = AdjustForm() if perms.can_score(current_user) and shown.state == PeriodState.DRAFT else None
     return render_template("scores/card.html", period=shown, card=score_card,
                            breakdown=queries.breakdown(shown, score_card), form=form,
-                           params=_period_params(shown))
+                           p=_period_params(shown))
 
 
 @bp.route("/scores/periods/<key>/r<int:revision>/units/<int:unit_id>/adjust", methods=["POST"])
@@ -296,7 +296,7 @@ def adjust(key: str, revision: int, unit_id: int):
         db.session.rollback()
         return render_template("scores/card.html", period=shown, card=score_card,
                                breakdown=queries.breakdown(shown, score_card), form=form,
-                               params=_period_params(shown)), 400
+                               p=_period_params(shown)), 400
     try:
         operations.adjust(shown, score_card, points_delta=form.points.data, reason=form.reason.data,
                           actor=current_user, expected_version=form.expected_version())

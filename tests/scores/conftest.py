@@ -140,9 +140,9 @@ def build_scenario(app, plan, make_unit, make_task, make_assignment, make_milest
 
 
 V2_PARAMETERS_CHANGES = {
-    "execution.grace_days": 2,
-    "execution.lead.missing": -8,
-    "execution.responsible.missing": -4,
+    "execution.grace_days": 0,
+    "execution.lead.overdue_minor": -4,
+    "execution.responsible.overdue_minor": -3,
     "quality.first_pass": 2,
     "quality.false_reporting": -5,
 }
