@@ -181,9 +181,12 @@ def recompute(plan_id: int, key: str, actor=None, *, today: date | None = None,
         row["previous_rank"] = previous.get(row["unit_id"])
     if cards:
         db.session.execute(insert(ScoreCard), cards)
-    period.rule_set_id = rule_set.id
+    period.rule_set = rule_set
     period.as_of = ctx.as_of
     period.computed_at = clock.utcnow()
+    # Always a new version of the period, even when nothing on its row changed: the cards may
+    # have, so a form or a confirmation request made on the earlier scores no longer counts.
+    flag_modified(period, "computed_at")
     db.session.flush()
     audit.record(actor, "scores.recompute", period, before=before,
                  after=snapshot(period, *PERIOD_FIELDS),
