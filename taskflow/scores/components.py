@@ -124,25 +124,23 @@ def execution_items(ctx: Context) -> list[dict]:
         select(*columns, due_in_force).where(mm.overdue_clause(as_of))
     ).order_by(Assignment.unit_id, Milestone.original_due_date, Milestone.id)).all()
 
+    def item(klass, mid, title, weight, unit_id, role, task_no, **detail):
+        role_points = rules.get(role) or rules["responsible"]
+        return _item(unit_id, Component.EXECUTION, float(role_points[klass]) * float(weight),
+                     f"milestone_{klass}", "milestones", mid, title=title, role=role,
+                     weight=float(weight), task=task_no, **detail)
+
     items = []
     for mid, title, original_due, weight, unit_id, role, task_no, closed_on in closed:
-        role_points = rules.get(role) or rules["responsible"]
         late = mm.lateness_working_days(original_due, closed_on, cal)
-        klass = milestone_class(late, rules["grace_days"])
-        items.append(_item(unit_id, Component.EXECUTION,
-                           float(role_points[klass]) * float(weight), f"milestone_{klass}",
-                           "milestones", mid, title=title, due=original_due.isoformat(),
-                           closed=closed_on.isoformat(), days_late=late, role=role,
-                           weight=float(weight), task=task_no))
+        items.append(item(milestone_class(late, rules["grace_days"]), mid, title, weight, unit_id,
+                          role, task_no, due=original_due.isoformat(),
+                          closed=closed_on.isoformat(), days_late=late))
     for mid, title, _original_due, weight, unit_id, role, task_no, due in overdue:
-        role_points = rules.get(role) or rules["responsible"]
         days = mm.working_days_overdue(due, as_of, cal)
-        klass = overdue_class(days, rules["overdue_major_days"])
-        items.append(_item(unit_id, Component.EXECUTION,
-                           float(role_points[klass]) * float(weight), f"milestone_{klass}",
-                           "milestones", mid, title=title, due=due.isoformat(),
-                           as_of=as_of.isoformat(), days_overdue=days, role=role,
-                           weight=float(weight), task=task_no))
+        items.append(item(overdue_class(days, rules["overdue_major_days"]), mid, title, weight,
+                          unit_id, role, task_no, due=due.isoformat(), as_of=as_of.isoformat(),
+                          days_overdue=days))
     items.sort(key=lambda item: (item["unit_id"], item["reason"].startswith("milestone_overdue"),
                                  item["detail"]["due"], item["source_id"]))
     return items

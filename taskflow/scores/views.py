@@ -112,22 +112,25 @@ def item_text(item) -> str:
     """The sentence explaining one score item."""
     d = item.detail or {}
     role = _("lead unit") if d.get("role") == "lead" else _("responsible unit")
+
+    def closed_late():
+        return _("Task %(task)s “%(title)s” (due %(due)s, %(role)s): closed on %(closed)s, %(days)s working days late",
+                 task=d.get("task"), title=d.get("title"), due=d.get("due"), role=role,
+                 closed=d.get("closed"), days=d.get("days_late"))
+
+    def still_open():
+        return _("Task %(task)s “%(title)s” (due %(due)s, %(role)s): still open on %(as_of)s, overdue by %(days)s working days",
+                 task=d.get("task"), title=d.get("title"), due=d.get("due"), role=role,
+                 as_of=d.get("as_of"), days=d.get("days_overdue"))
+
     texts = {
         "milestone_on_time": lambda: _("Task %(task)s “%(title)s” (due %(due)s, %(role)s): closed on time on %(closed)s",
                                        task=d.get("task"), title=d.get("title"), due=d.get("due"), role=role,
                                        closed=d.get("closed")),
-        "milestone_late_minor": lambda: _("Task %(task)s “%(title)s” (due %(due)s, %(role)s): closed on %(closed)s, %(days)s working days late",
-                                          task=d.get("task"), title=d.get("title"), due=d.get("due"), role=role,
-                                          closed=d.get("closed"), days=d.get("days_late")),
-        "milestone_late_major": lambda: _("Task %(task)s “%(title)s” (due %(due)s, %(role)s): closed on %(closed)s, %(days)s working days late",
-                                          task=d.get("task"), title=d.get("title"), due=d.get("due"), role=role,
-                                          closed=d.get("closed"), days=d.get("days_late")),
-        "milestone_overdue_minor": lambda: _("Task %(task)s “%(title)s” (due %(due)s, %(role)s): still open on %(as_of)s, overdue by %(days)s working days",
-                                             task=d.get("task"), title=d.get("title"), due=d.get("due"), role=role,
-                                             as_of=d.get("as_of"), days=d.get("days_overdue")),
-        "milestone_overdue_major": lambda: _("Task %(task)s “%(title)s” (due %(due)s, %(role)s): still open on %(as_of)s, overdue by %(days)s working days",
-                                             task=d.get("task"), title=d.get("title"), due=d.get("due"), role=role,
-                                             as_of=d.get("as_of"), days=d.get("days_overdue")),
+        "milestone_late_minor": closed_late,
+        "milestone_late_major": closed_late,
+        "milestone_overdue_minor": still_open,
+        "milestone_overdue_major": still_open,
         "indicator_reweighted": lambda: _("No indicator target: this component takes the share of points lost in the components that apply (%(components)s): %(lost)s of %(possible)s, %(pct)s%% of the indicator maximum %(maximum)s",
                                           components="、".join(component_label(c) for c in d.get("components", [])),
                                           lost=d.get("lost"), possible=d.get("possible"),

@@ -162,3 +162,21 @@ def v2_parameters():
         node[leaf] = value
     params["grades"][0]["min"] = 98
     return params
+
+
+@pytest.fixture
+def working_days_after():
+    """An independent count of Chinese working days d with start < d <= end (chinesecalendar),
+    to check the scores' working-day figures against."""
+    from datetime import timedelta
+
+    import chinese_calendar
+
+    def count(start: date, end: date) -> int:
+        day, total = start + timedelta(days=1), 0
+        while day <= end:
+            total += chinese_calendar.is_workday(day)
+            day += timedelta(days=1)
+        return total
+
+    return count

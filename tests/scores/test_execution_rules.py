@@ -3,24 +3,12 @@ in working days, units without targets scored on what applies to them (never fre
 
 from datetime import date, datetime, timezone
 
-import chinese_calendar
 import pytest
 from sqlalchemy import insert, select
 
 from taskflow.extensions import db
 from taskflow.scores import operations, queries
 from taskflow.scores.models import ScoreCard, ScoreItem
-
-
-def working_days_after(start: date, end: date) -> int:
-    """Independent count of Chinese working days d with start < d <= end (chinesecalendar)."""
-    from datetime import timedelta
-
-    day, count = start + timedelta(days=1), 0
-    while day <= end:
-        count += chinese_calendar.is_workday(day)
-        day += timedelta(days=1)
-    return count
 
 
 def execution_items(period, unit):
@@ -35,7 +23,7 @@ def card(period, unit):
 
 
 def test_an_open_overdue_item_costs_points_in_every_period_until_it_is_closed(
-        plan, make_unit, make_assignment, make_milestone):
+        plan, make_unit, make_assignment, make_milestone, working_days_after):
     unit = make_unit(name="园区甲", kind="park_committee", peer_group="park_task_force")
     assignment = make_assignment(unit=unit, role="lead")
     # Due January 15; closed only on April 3 (the office accepted the 100 % report then).

@@ -2,9 +2,8 @@
 superseded bulletins, and bulletins / periods read as of the period's end."""
 
 import io
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 
-import chinese_calendar
 import pytest
 from docx import Document
 from sqlalchemy import select
@@ -185,16 +184,9 @@ def test_a_bulletin_only_on_published_scores_and_superseded_by_a_correction(
     assert any("已被取代" in p.text for p in document.paragraphs)
 
 
-def workdays_after(start: date, end: date) -> int:
-    day, count = start + timedelta(days=1), 0
-    while day <= end:
-        count += chinese_calendar.is_workday(day)
-        day += timedelta(days=1)
-    return count
-
-
 def test_bulletin_and_scores_are_as_of_the_quarter_end(client, login, plan, make_unit,
-                                                       make_assignment, make_milestone, make_user):
+                                                       make_assignment, make_milestone, make_user,
+                                                       working_days_after):
     unit = make_unit(name="丁镇")
     assignment = make_assignment(unit=unit, role="responsible")
     # Overdue at September 30, closed on October 15: it belongs in Q3's figures.
@@ -202,7 +194,7 @@ def test_bulletin_and_scores_are_as_of_the_quarter_end(client, login, plan, make
                           state="accepted", progress=100, completed_on=date(2026, 10, 15))
     make_milestone(assignment, due=date(2026, 10, 20), title="四季度才到期")
     office, supervisor = make_user("office"), make_user("supervisor")
-    expected_days = workdays_after(date(2026, 9, 15), date(2026, 9, 30))
+    expected_days = working_days_after(date(2026, 9, 15), date(2026, 9, 30))
     with clock.frozen_at(datetime(2026, 12, 1, 2, 0, tzinfo=timezone.utc)):
         quarter = operations.recompute(plan.id, "2026Q3", None)
         assert quarter.as_of == date(2026, 9, 30)
