@@ -130,6 +130,7 @@ class OverdueItem:
     task_title: str
     notice_count: int
     working_days_late: int    # working days overdue, counted to the as-of date
+    task_id: int = 0
 
     @property
     def extended(self) -> bool:
@@ -161,7 +162,8 @@ def overdue_items(today: date, *, unit_id: int | None = None) -> list[OverdueIte
         items.append(OverdueItem(
             measure.milestone_id, measure.title, measure.due_date, measure.original_due_date,
             measure.state, measure.unit_id, measure.unit_name, measure.task_number,
-            measure.task_title, row[11], working_days_late=measure.working_days_overdue))
+            measure.task_title, row[11], working_days_late=measure.working_days_overdue,
+            task_id=measure.task_id))
     return items
 
 
