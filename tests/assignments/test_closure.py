@@ -140,3 +140,21 @@ def test_without_csrf_nothing_is_closed(world, client, as_user):
                                  "confirm": "y"}, csrf=False)
     assert response.status_code == 400
     assert db.session.get(Milestone, world.ms_a.id).state == "pending"
+
+
+def test_recompute_lateness_turns_calendar_days_into_working_days(world, app, request_ctx):
+    with clock.frozen_at(datetime(2024, 4, 10, 9, 0, tzinfo=clock.LOCAL_TZ)):
+        update = ops.submit_update(world.ms_a, world.users.reporter_a, progress=100,
+                                   narrative="x", problems="", next_steps="")
+    with clock.frozen_at(datetime(2024, 4, 12, 9, 0, tzinfo=clock.LOCAL_TZ)):
+        ops.review_update(update, world.users.office, accept=True)
+    world.ms_a.days_late = 10  # as recorded before 0011: calendar days
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["milestones", "recompute-lateness"])
+    assert result.exit_code == 0 and "1 milestone(s) changed" in result.output
+    db.session.expire_all()
+    assert db.session.get(Milestone, world.ms_a.id).days_late == 7
+    [event] = events("milestone.recompute_lateness")
+    assert event.after["milestones"][str(world.ms_a.id)] == {"before": 10, "after": 7}
+    result = app.test_cli_runner().invoke(args=["milestones", "recompute-lateness"])
+    assert "0 milestone(s) changed" in result.output
