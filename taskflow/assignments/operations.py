@@ -520,3 +520,44 @@ def write_consolidated_report(assignment: Assignment, actor, *, title: str, body
                  after={"title": report.title, "cited_updates": ids},
                  summary=report.title)
     return report
+
+
+# ---------------------------------------------------------------- maintenance
+
+
+def recompute_lateness(actor=None) -> int:
+    """Record again the lateness of every closed milestone in working days (after upgrading from
+    calendar-day lateness, or after the admin corrected the calendar); returns how many changed.
+
+    A milestone closed at a 100 % acceptance is late by the working days from its original due
+    date to the submission of the accepted report; one closed off (销号), to its closure date.
+    """
+    latest_accepted = (
+        select(StatusUpdate.milestone_id, func.max(StatusUpdate.created_at).label("at"))
+        .where(StatusUpdate.state == UpdateState.ACCEPTED)
+        .group_by(StatusUpdate.milestone_id).subquery()
+    )
+    rows = db.session.execute(
+        select(Milestone, latest_accepted.c.at)
+        .outerjoin(latest_accepted, latest_accepted.c.milestone_id == Milestone.id)
+        .where(Milestone.completed_on.is_not(None))
+        .order_by(Milestone.id)
+    ).all()
+    from taskflow.core.calendar import current
+
+    cal = current()
+    changes = {}
+    for milestone, accepted_at in rows:
+        delivered = milestone.completed_on
+        if milestone.state == MilestoneState.ACCEPTED and accepted_at is not None:
+            delivered = clock.to_local(accepted_at).date()
+        late = measures.lateness_working_days(milestone.original_due_date, delivered, cal)
+        if milestone.days_late != late:
+            changes[milestone.id] = {"before": milestone.days_late, "after": late}
+            milestone.days_late = late
+    db.session.flush()
+    if changes:
+        audit.record(actor, "milestone.recompute_lateness", None, object_type="milestones",
+                     after={"changed": len(changes), "milestones": changes},
+                     summary=f"{len(changes)} milestones: lateness in working days")
+    return len(changes)

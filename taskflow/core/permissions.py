@@ -151,6 +151,11 @@ def can_request_extension(user, assignment) -> bool:
     return can_report(user, assignment)
 
 
+def can_close_milestone(user) -> bool:
+    """Close a milestone off (销号) with a written reason: the office."""
+    return is_office(user)
+
+
 def can_decide_extension(user) -> bool:
     """Grant or refuse an extension: the office."""
     return can_review(user)

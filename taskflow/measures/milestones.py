@@ -51,6 +51,10 @@ REPORTABLE_STATES = frozenset({MilestoneState.PENDING, MilestoneState.IN_PROGRES
 DEFAULT_YELLOW_WORKING_DAYS = 5
 
 GREEN, YELLOW, RED, GREY = "green", "yellow", "red", "grey"
+# What the working-day calendar raises for a year whose holidays it does not know
+# (UnknownCalendarYear, a LookupError) or a range it will not scan (ValueError). Figures here stop
+# at the last known day instead of failing or guessing.
+CALENDAR_ERRORS = (ValueError, LookupError)
 _RANK = {GREY: 0, GREEN: 1, YELLOW: 2, RED: 3}
 
 
@@ -134,7 +138,7 @@ def _last_known_day(cal, day: date) -> date | None:
         try:
             cal.is_workday(probe)
             return probe
-        except ValueError:  # e.g. UnknownCalendarYear: that year's holidays are not known
+        except CALENDAR_ERRORS:  # UnknownCalendarYear: that year's holidays are not known
             probe = date(probe.year - 1, 12, 31)
     return None
 
@@ -147,13 +151,13 @@ def _working_days_after(start: date, end: date, cal=None) -> int:
     cal = _calendar(cal)
     try:
         return max(0, cal.working_days_between(start, end))
-    except ValueError:
+    except CALENDAR_ERRORS:
         known = _last_known_day(cal, end)
         if known is None or known <= start:
             return 0
         try:
             return max(0, cal.working_days_between(start, known))
-        except ValueError:
+        except CALENDAR_ERRORS:
             return 0
 
 
@@ -180,7 +184,7 @@ def yellow_working_days() -> int:
 def yellow_cutoff(as_of: date, working_days: int | None = None, cal=None) -> date:
     """The last date counted as "due soon": as_of plus N working days.
 
-    Where the calendar does not know a year's holidays (UnknownCalendarYear, a ValueError) the
+    Where the calendar does not know a year's holidays (UnknownCalendarYear) the
     cut-off stops at the last day it knows, never later than the guess-free answer; it never
     fails."""
     if working_days is None:
@@ -190,7 +194,7 @@ def yellow_cutoff(as_of: date, working_days: int | None = None, cal=None) -> dat
     cal = _calendar(cal)
     try:
         return cal.add_working_days(as_of, working_days)
-    except ValueError:
+    except CALENDAR_ERRORS:
         pass
     # Walk day by day (at most a few weeks) while the calendar knows the days.
     day, found = as_of, 0
@@ -198,7 +202,7 @@ def yellow_cutoff(as_of: date, working_days: int | None = None, cal=None) -> dat
         nxt = day + timedelta(days=1)
         try:
             workday = cal.is_workday(nxt)
-        except ValueError:
+        except CALENDAR_ERRORS:
             return day
         day = nxt
         if workday:
