@@ -465,7 +465,9 @@ def new_rule_set():
         base = newest[0] if newest else None
         form.name.data = base.name if base else ""
         form.effective_from.data = clock.local_today()
-        form.parameters.data = json.dumps(base.parameters if base else default_parameters(),
+        # A version saved before a parameter existed is offered with that parameter's default.
+        form.parameters.data = json.dumps(effective_parameters(base.parameters) if base
+                                          else default_parameters(),
                                           ensure_ascii=False, indent=2)
     if form.validate_on_submit():
         try:

@@ -171,3 +171,31 @@ def test_rule_numbers_are_shown_as_adjustable_defaults_on_the_rules_page_and_the
     assert "数据截至 2024-03-31" in page.text
     # The item says why, in working days as of the period's end.
     assert "仍未办结，逾期 7 个工作日" in page.text
+
+
+def test_a_rule_set_saved_before_the_new_parameters_still_computes_and_edits(
+        client, login, plan, make_unit, make_assignment, make_milestone, make_user):
+    from datetime import date as day
+
+    from taskflow.scores.models import ScoreRuleSet
+    from taskflow.scores.rules import default_parameters
+
+    legacy = default_parameters()
+    for role in ("lead", "responsible"):
+        for key in ("overdue_minor", "overdue_major"):
+            del legacy["execution"][role][key]
+        legacy["execution"][role]["missing"] = -5
+    del legacy["execution"]["overdue_major_days"]
+    del legacy["governance"], legacy["adjustment"]
+    db.session.add(ScoreRuleSet(version=1, name="旧规则", effective_from=day(2023, 1, 1),
+                                parameters=legacy))
+    unit = make_unit(name="己镇")
+    make_milestone(make_assignment(unit=unit, role="responsible"), due=date(2024, 3, 20), title="x")
+    period = operations.recompute(plan.id, "2024-03", None, today=date(2024, 4, 10))
+    db.session.commit()
+    # The parameters it predates take their defaults: open overdue, responsible −2.
+    assert float(card(period, unit).execution) == -2.0
+    login(make_user("supervisor"))
+    form = client.get("/scores/rules/new")
+    assert form.status_code == 200 and "overdue_minor" in form.text and "second_person" in form.text
+    assert "missing" not in form.text.split('name="parameters"', 1)[1].split("</textarea>", 1)[0]
