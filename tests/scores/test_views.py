@@ -255,7 +255,9 @@ def test_office_drafts_edits_and_publishes_the_quarterly_bulletin(client, login,
     client.post(url, data=stale)
     db.session.rollback()
     assert bulletin.sections[0].body == "一季度，全区各单位按照工作方案推进。"
-    # Publishing asks for confirmation first: without it nothing changes.
+    # Publishing asks for confirmation first (a page, no script): without it nothing changes.
+    confirm = client.get(f"{url}/publish")
+    assert confirm.status_code == 200 and 'name="confirm" value="yes"' in confirm.text
     assert client.post(f"{url}/publish", data={"version": bulletin.version_id}).status_code == 302
     db.session.rollback()
     assert bulletin.state == "draft"
