@@ -83,6 +83,9 @@ class Config:
     HSTS_SECONDS = _env_int("HSTS_SECONDS", 0)  # Strict-Transport-Security max-age over HTTPS
     BACKUP_DIR = Path(_env("BACKUP_DIR", str(INSTANCE_DIR / "backups")))
 
+    # Local time (HH:MM) of the scheduler's nightly recompute of draft score periods.
+    SCORES_RECOMPUTE_AT = _env("SCORES_RECOMPUTE_AT", "01:30")
+
     # Seconds a gunicorn worker reuses the cockpit's rendered figures (0 disables the cache).
     COCKPIT_CACHE_SECONDS = _env_int("COCKPIT_CACHE_SECONDS", 60)
 

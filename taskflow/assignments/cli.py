@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import click
+from flask.cli import AppGroup
 from sqlalchemy import select
 
 from taskflow.assignments import bp
@@ -45,3 +46,17 @@ def verify_command() -> None:
     click.echo(f"{len(rows)} file(s) checked, {bad} problem(s)")
     if bad:
         raise SystemExit(1)
+
+
+milestones_cli = AppGroup("milestones", help="Maintenance of milestone records.")
+
+
+@milestones_cli.command("recompute-lateness")
+def recompute_lateness_command() -> None:
+    """Record the lateness of every closed milestone again, in working days (run once after
+    upgrading to 0011_milestone_closure, or after correcting the calendar)."""
+    from taskflow.assignments.operations import recompute_lateness
+
+    changed = recompute_lateness(None)
+    db.session.commit()
+    click.echo(f"{changed} milestone(s) changed")

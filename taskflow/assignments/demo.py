@@ -1,12 +1,26 @@
-"""Demo data for `flask demo setup`: quarterly milestones for every assignment of the plan,
-with this year's past quarters mostly completed (some late, some still open and overdue)."""
+"""Demo data for `flask demo setup`: quarterly milestones for every assignment of the plan, with
+this year's past quarters reported and reviewed through the real operations, so that every
+closed milestone has its accepted 100 % report and its evidence file:
+
+- most closed on time, some closed late (a few of the second quarter only in October, so the
+  third-quarter bulletin's "overdue at 09-30" differs from today's count);
+- some accepted below 100 %: the accepted progress is recorded and the milestone stays open
+  (and overdue, since its due date has passed);
+- some with a late report still waiting for the office's review: overdue all the same;
+- the rest never reported: overdue, chased by the notices jobs like any other.
+
+Reports of units that have no demo account are recorded by the office on the unit's behalf.
+"""
 
 import random
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from io import BytesIO
 
 from sqlalchemy import func, select
 
+from taskflow.accounts.models import User
+from taskflow.assignments import operations as ops
 from taskflow.assignments.models import Assignment, Milestone, MilestoneState
 from taskflow.assignments.operations import generate_milestones
 from taskflow.core import clock
@@ -45,34 +59,118 @@ def setup_demo(plan, echo) -> None:
             task, start_year=today.year, end_year=today.year, frequency="quarterly",
             required_evidence=DEMO_EVIDENCE, weight=Decimal("1"), actor=None)
         created += past
-    done, late, open_ = _complete_past_milestones(plan, today)
-    echo(f"assignments: {created} quarterly milestones created; past ones: {done} on time, "
-         f"{late} late, {open_} still open")
+    counts = _report_past_milestones(plan, today)
+    echo(f"assignments: {created} quarterly milestones created; past ones: "
+         f"{counts['on_time']} closed on time, {counts['late']} closed late, "
+         f"{counts['partial']} accepted below 100 % (open), {counts['waiting']} waiting for "
+         f"review, {counts['silent']} never reported")
 
 
-def _complete_past_milestones(plan, today) -> tuple[int, int, int]:
-    """Record history for milestones already due: 75 % on time, 15 % late, the rest overdue."""
+def _at(day: date, hour: int) -> datetime:
+    """A local time on `day`."""
+    return datetime.combine(day, time(hour, 0), tzinfo=clock.LOCAL_TZ)
+
+
+def _demo_pdf(text: str) -> bytes:
+    """A small well-formed PDF (the evidence file of a demo report)."""
+    stream = b"BT /F1 12 Tf 20 100 Td (" + text.encode("ascii", "replace") + b") Tj ET"
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 4 0 R >>",
+               b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream"]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, obj in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + obj + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1, xref)
+    return bytes(out)
+
+
+def _evidence(milestone: Milestone):
+    from werkzeug.datastructures import FileStorage
+
+    from taskflow.core.uploads import validate_upload
+
+    name = f"{milestone.title}工作总结.pdf"
+    return validate_upload(FileStorage(BytesIO(_demo_pdf(f"milestone {milestone.id}")),
+                                       filename=name))
+
+
+def _report(milestone, author, progress: int, submitted_on: date, *, narrative: str,
+            with_file: bool):
+    files = [_evidence(milestone)] if with_file else []
+    try:
+        with clock.frozen_at(_at(submitted_on, 10)):
+            return ops.submit_update(milestone, author, progress=progress, narrative=narrative,
+                                     problems="", next_steps="", files=files)
+    finally:
+        for item in files:
+            item.close()
+
+
+def _review(update, office, reviewed_on: date):
+    with clock.frozen_at(_at(reviewed_on, 16)):
+        ops.review_update(update, office, accept=True, comment="")
+
+
+def _report_past_milestones(plan, today: date) -> dict[str, int]:
+    """Report and review milestones already due, through the operations (reproducible draw)."""
     rng = random.Random(2026)
+    office = db.session.scalar(select(User).where(User.role == "office").order_by(User.id))
+    counts = {"on_time": 0, "late": 0, "partial": 0, "waiting": 0, "silent": 0}
+    if office is None:
+        return counts
+    reporters = {}
+    for user in db.session.scalars(select(User).where(User.role.in_(("reporter", "unit_head")),
+                                                      User.unit_id.is_not(None))
+                                   .order_by(User.role.desc(), User.id)):
+        reporters[user.unit_id] = user
     past = db.session.scalars(
         select(Milestone).join(Assignment).join(KeyTask)
         .where(KeyTask.plan_id == plan.id, Milestone.due_date < today,
                Milestone.state == MilestoneState.PENDING)
         .order_by(Milestone.id)
     ).all()
-    counts = [0, 0, 0]
+    last_day = today - timedelta(days=1)
     for milestone in past:
+        unit_id = milestone.assignment.unit_id
+        author = reporters.get(unit_id, office)
+        note = "" if author is not office else "（办公室代录）"
+        due = milestone.due_date
         draw = rng.random()
-        if draw < 0.75:
-            completed = milestone.due_date - timedelta(days=rng.randint(0, 10))
-        elif draw < 0.90:
-            completed = min(today, milestone.due_date + timedelta(days=rng.randint(1, 20)))
+        if draw < 0.70:  # reported in full on time, accepted a few days later
+            submitted = due - timedelta(days=rng.randint(0, 10))
+            update = _report(milestone, author, 100, submitted, with_file=True,
+                             narrative="本季度工作已全部完成，佐证材料见附件。" + note)
+            _review(update, office, min(last_day, submitted + timedelta(days=rng.randint(1, 5))))
+            counts["on_time"] += 1
+        elif draw < 0.82:  # reported in full late; a few second-quarter items only in October
+            late_by = rng.randint(1, 20) if rng.random() < 0.75 else rng.randint(95, 110)
+            submitted = min(last_day - timedelta(days=1), due + timedelta(days=late_by))
+            if submitted <= due:
+                counts["silent"] += 1
+                continue
+            update = _report(milestone, author, 100, submitted, with_file=True,
+                             narrative="本季度工作已补充完成，佐证材料见附件。" + note)
+            _review(update, office, min(last_day, submitted + timedelta(days=rng.randint(1, 3))))
+            counts["late"] += 1
+        elif draw < 0.88:  # part of the work accepted: the milestone stays open for the rest
+            progress = rng.choice((40, 50, 60, 70, 80))
+            submitted = due - timedelta(days=rng.randint(0, 5))
+            update = _report(milestone, author, progress, submitted, with_file=True,
+                             narrative=f"本季度工作完成约{progress}%，剩余部分正在推进。" + note)
+            _review(update, office, min(last_day, submitted + timedelta(days=rng.randint(1, 5))))
+            counts["partial"] += 1
+        elif draw < 0.92:  # a late report the office has not reviewed yet
+            submitted = max(due + timedelta(days=1), last_day - timedelta(days=rng.randint(0, 10)))
+            _report(milestone, author, 100, min(submitted, last_day), with_file=True,
+                    narrative="本季度工作已完成，请审核。" + note)
+            counts["waiting"] += 1
         else:
-            counts[2] += 1
-            continue
-        milestone.state = MilestoneState.ACCEPTED
-        milestone.progress = 100
-        milestone.completed_on = completed
-        milestone.days_late = max(0, (completed - milestone.original_due_date).days)
-        counts[0 if milestone.days_late == 0 else 1] += 1
+            counts["silent"] += 1
     db.session.flush()
-    return counts[0], counts[1], counts[2]
+    return counts

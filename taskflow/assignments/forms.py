@@ -150,6 +150,18 @@ class MilestoneEditForm(FlaskForm):
     submit = SubmitField(_l("Save"))
 
 
+class CloseMilestoneForm(FlaskForm):
+    """The office closes a milestone off (销号): a reason, an explicit confirmation, and the
+    version the page was loaded at."""
+
+    version_id = HiddenField()
+    reason = TextAreaField(_l("Reason for closing off"),
+                           validators=[DataRequired(), Length(max=2000)])
+    confirm = BooleanField(_l("I confirm: close this milestone off now, whatever its progress"),
+                           validators=[DataRequired()])
+    submit = SubmitField(_l("Close off (销号)"))
+
+
 class SignOffRuleForm(FlaskForm):
     """Ask for the unit head's sign-off (per assignment or for a whole task)."""
 

@@ -9,8 +9,9 @@ MILESTONE_STATE_LABELS = {
     "in_progress": _l("In progress"),
     "submitted": _l("Submitted"),
     "signed_off": _l("Signed off by the unit head"),
-    "accepted": _l("Accepted"),
+    "accepted": _l("Closed (100% accepted)"),
     "returned": _l("Returned"),
+    "closed": _l("Closed off"),
 }
 UPDATE_STATE_LABELS = {
     "submitted": _l("Submitted"),
@@ -29,6 +30,7 @@ STATE_BADGES = {
     "submitted": "primary",
     "signed_off": "primary",
     "accepted": "success",
+    "closed": "success",
     "returned": "warning",
     "granted": "success",
     "refused": "danger",

@@ -68,6 +68,8 @@ class MilestoneState(StrEnum):
     SIGNED_OFF = "signed_off"
     ACCEPTED = "accepted"
     RETURNED = "returned"
+    # Closed off by the office with a written reason (销号), whatever the progress reported.
+    CLOSED = "closed"
 
 
 class Milestone(db.Model):
@@ -86,9 +88,17 @@ class Milestone(db.Model):
     required_evidence: Mapped[str] = mapped_column(Text, default="")
     state: Mapped[str] = mapped_column(String(20), default=MilestoneState.PENDING, index=True)
     progress: Mapped[int] = mapped_column(default=0)
-    # Lateness is recorded when the milestone is completed and never erased by an extension.
+    # The progress of the latest report the office accepted (a report accepted below 100 % keeps
+    # the milestone open for the rest).
+    accepted_progress: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Closure (办结): the local date the office accepted a 100 % report or closed the milestone off
+    # (销号), and its lateness in working days against the original due date, recorded then and
+    # never erased by an extension (taskflow.measures.milestones).
     completed_on: Mapped[date | None]
     days_late: Mapped[int | None]
+    # 销号: who closed the milestone off, and why.
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    closure_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
     version_id: Mapped[int] = mapped_column(default=1)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_default)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -27,14 +27,17 @@ from taskflow.assignments.models import (
 from taskflow.core import audit, clock
 from taskflow.core.audit import snapshot
 from taskflow.extensions import db
+from taskflow.measures import milestones as measures
 
 MILESTONE_FIELDS = ("title", "due_date", "original_due_date", "weight", "required_evidence",
-                    "state", "progress", "completed_on", "days_late")
+                    "state", "progress", "accepted_progress", "completed_on", "days_late")
+CLOSURE_FIELDS = ("state", "progress", "accepted_progress", "completed_on", "days_late",
+                  "closed_by_id", "closure_reason")
 UPDATE_FIELDS = ("state", "reviewer_id", "reviewed_at", "reason_code", "comment",
                  "signed_off_by_id", "signed_off_at")
-# A unit may report on a milestone in these states (a returned one is resubmitted).
-REPORTABLE_STATES = frozenset({MilestoneState.PENDING, MilestoneState.IN_PROGRESS,
-                               MilestoneState.RETURNED})
+# A unit may report on a milestone in these states (a returned one is resubmitted; one accepted
+# below 100 % is in progress again). One definition: taskflow.measures.milestones.
+REPORTABLE_STATES = measures.REPORTABLE_STATES
 
 
 class ReportingError(ValueError):
@@ -267,12 +270,15 @@ def submit_update(milestone: Milestone, actor, *, progress: int, narrative: str,
     """
     from taskflow.core.storage import store
 
-    if milestone.state == MilestoneState.ACCEPTED:
-        raise ReportingError(_("This milestone has been accepted; nothing more to report."))
+    if measures.is_closed_state(milestone.state):
+        raise ReportingError(_("This milestone is closed; nothing more to report."))
     if milestone.state not in REPORTABLE_STATES:
         raise ReportingError(_("A report on this milestone is already waiting for review."))
     if not 0 <= progress <= 100:
         raise ReportingError(_("Progress must be between 0 and 100."))
+    if progress < milestone.accepted_progress:
+        raise ReportingError(_("The office has already accepted %(pct)s%% progress: report at "
+                               "least that much.", pct=milestone.accepted_progress))
     if not narrative.strip():
         raise ReportingError(_("Describe the progress made."))
     assignment = milestone.assignment
@@ -319,21 +325,66 @@ def sign_off_update(update: StatusUpdate, actor, *, approve: bool, reason_code: 
 
 def review_update(update: StatusUpdate, actor, *, accept: bool, reason_code: str | None = None,
                   comment: str = "") -> StatusUpdate:
-    """The office accepts a submission (the milestone is done) or returns it with a reason."""
+    """The office accepts a submission or returns it with a reason.
+
+    Accepting records the accepted progress. Only a 100 % report closes the milestone (办结):
+    its closure date is the local date of the acceptance and its lateness the working days from
+    the original due date to the date the accepted report was submitted (an extension never erases
+    it; the office's review time is not the unit's lateness). Below 100 % the milestone stays open
+    ("in progress") for the unit to report the rest.
+    """
     if not update.awaiting_office:
         raise ReportingError(_("This report is not waiting for review (it may have been "
                                "handled already)."))
     if not accept:
         return _return(update, actor, reason_code, comment, "status_update.return")
     milestone = update.milestone
-    completed_on = clock.to_local(update.created_at).date()
-    before = snapshot(milestone, "state", "completed_on", "days_late")
-    milestone.completed_on = completed_on
-    # Lateness is counted against the original due date, whatever extension was granted.
-    milestone.days_late = max(0, (completed_on - milestone.original_due_date).days)
-    _transition(update, actor, UpdateState.ACCEPTED, MilestoneState.ACCEPTED,
+    before = snapshot(milestone, *CLOSURE_FIELDS)
+    milestone.accepted_progress = update.progress
+    milestone.progress = update.progress
+    if update.progress >= 100:
+        submitted_on = clock.to_local(update.created_at).date()
+        milestone.completed_on = clock.local_today()
+        milestone.days_late = measures.lateness_working_days(milestone.original_due_date,
+                                                             submitted_on)
+        milestone_state = MilestoneState.ACCEPTED
+    else:
+        milestone_state = MilestoneState.IN_PROGRESS
+    _transition(update, actor, UpdateState.ACCEPTED, milestone_state,
                 "status_update.accept", comment=comment, milestone_before=before)
     return update
+
+
+def close_milestone(milestone: Milestone, actor, *, expected_version: int,
+                    reason: str) -> Milestone:
+    """The office closes a milestone off (销号) with a written reason, whatever its progress.
+
+    StaleEdit when the milestone changed since the form was loaded. The closure date is today;
+    the lateness is the working days from the original due date to today (0 when closed before
+    it). A report still waiting for sign-off or review stays on record as it is.
+    """
+    if milestone.version_id != expected_version:
+        raise StaleEdit(milestone)
+    if measures.is_closed_state(milestone.state):
+        raise ReportingError(_("This milestone is already closed."))
+    if milestone.state in measures.WAITING_STATES:
+        raise ReportingError(_("A report on this milestone is waiting for sign-off or review: "
+                               "review it first."))
+    reason = (reason or "").strip()
+    if not reason:
+        raise ReportingError(_("Give the reason for closing this milestone off."))
+    before = snapshot(milestone, *CLOSURE_FIELDS)
+    today = clock.local_today()
+    milestone.state = MilestoneState.CLOSED
+    milestone.completed_on = today
+    milestone.days_late = measures.lateness_working_days(milestone.original_due_date, today)
+    milestone.closed_by_id = actor.id
+    milestone.closure_reason = reason
+    _touch(milestone, actor)
+    db.session.flush()
+    audit.record(actor, "milestone.close_off", milestone, before=before,
+                 after=snapshot(milestone, *CLOSURE_FIELDS), summary=milestone.title)
+    return milestone
 
 
 def _return(update, actor, reason_code, comment, action):
@@ -368,7 +419,8 @@ def _transition(update: StatusUpdate, actor, update_state: str, milestone_state:
     db.session.flush()
     audit.record(actor, action, update, before=before,
                  after={"update": snapshot(update, *UPDATE_FIELDS),
-                        "milestone": snapshot(milestone, "state", "completed_on", "days_late")},
+                        "milestone": snapshot(milestone, "state", "progress", "accepted_progress",
+                                              "completed_on", "days_late")},
                  summary=milestone.title)
     return update
 
@@ -380,8 +432,8 @@ def request_extension(milestone: Milestone, actor, *, requested_due_date: date, 
                       today: date | None = None) -> ExtensionRequest:
     """Ask for a later due date; only before the due date has passed, with a reason."""
     today = today or clock.local_today()
-    if milestone.state == MilestoneState.ACCEPTED:
-        raise ReportingError(_("This milestone has been accepted; it needs no extension."))
+    if measures.is_closed_state(milestone.state):
+        raise ReportingError(_("This milestone is closed; it needs no extension."))
     if today > milestone.due_date:
         raise ReportingError(_(
             "The due date (%(due)s) has passed: an extension must be requested before the due "
@@ -468,3 +520,44 @@ def write_consolidated_report(assignment: Assignment, actor, *, title: str, body
                  after={"title": report.title, "cited_updates": ids},
                  summary=report.title)
     return report
+
+
+# ---------------------------------------------------------------- maintenance
+
+
+def recompute_lateness(actor=None) -> int:
+    """Record again the lateness of every closed milestone in working days (after upgrading from
+    calendar-day lateness, or after the admin corrected the calendar); returns how many changed.
+
+    A milestone closed at a 100 % acceptance is late by the working days from its original due
+    date to the submission of the accepted report; one closed off (销号), to its closure date.
+    """
+    latest_accepted = (
+        select(StatusUpdate.milestone_id, func.max(StatusUpdate.created_at).label("at"))
+        .where(StatusUpdate.state == UpdateState.ACCEPTED)
+        .group_by(StatusUpdate.milestone_id).subquery()
+    )
+    rows = db.session.execute(
+        select(Milestone, latest_accepted.c.at)
+        .outerjoin(latest_accepted, latest_accepted.c.milestone_id == Milestone.id)
+        .where(Milestone.completed_on.is_not(None))
+        .order_by(Milestone.id)
+    ).all()
+    from taskflow.core.calendar import current
+
+    cal = current()
+    changes = {}
+    for milestone, accepted_at in rows:
+        delivered = milestone.completed_on
+        if milestone.state == MilestoneState.ACCEPTED and accepted_at is not None:
+            delivered = clock.to_local(accepted_at).date()
+        late = measures.lateness_working_days(milestone.original_due_date, delivered, cal)
+        if milestone.days_late != late:
+            changes[milestone.id] = {"before": milestone.days_late, "after": late}
+            milestone.days_late = late
+    db.session.flush()
+    if changes:
+        audit.record(actor, "milestone.recompute_lateness", None, object_type="milestones",
+                     after={"changed": len(changes), "milestones": changes},
+                     summary=f"{len(changes)} milestones: lateness in working days")
+    return len(changes)

@@ -3,13 +3,11 @@
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import case, func, select
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy.orm import joinedload, selectinload
 
 from taskflow.assignments.lights import (
-    DONE_OR_WAITING,
-    OPEN_STATES,
     LightFacts,
     assignment_light,
     milestone_light,
@@ -28,8 +26,10 @@ from taskflow.assignments.models import (
     UpdateState,
     awaiting_office_clause,
 )
+from taskflow.core import calendar as work_calendar
 from taskflow.core import clock
 from taskflow.extensions import db
+from taskflow.measures import milestones as measures
 from taskflow.plans.models import KeyTask, Section
 from taskflow.units.models import Unit
 
@@ -38,28 +38,7 @@ from taskflow.units.models import Unit
 
 def assignment_light_facts(assignment_ids, today: date, cutoff: date) -> dict[int, LightFacts]:
     """Per assignment: milestone count, overdue, returned, due soon, next open due date."""
-    ids = list(assignment_ids)
-    if not ids:
-        return {}
-    is_open = Milestone.state.in_([s.value for s in OPEN_STATES])
-    not_done = Milestone.state.not_in([s.value for s in DONE_OR_WAITING])
-    rows = db.session.execute(
-        select(
-            Milestone.assignment_id,
-            func.count(Milestone.id),
-            func.sum(case((and_(not_done, Milestone.due_date < today), 1), else_=0)),
-            func.sum(case((Milestone.state == MilestoneState.RETURNED, 1), else_=0)),
-            func.sum(case((and_(not_done, Milestone.due_date <= cutoff), 1), else_=0)),
-            func.min(case((is_open, Milestone.due_date), else_=None)),
-        )
-        .where(Milestone.assignment_id.in_(ids))
-        .group_by(Milestone.assignment_id)
-    ).all()
-    return {
-        row[0]: LightFacts(total=row[1], overdue=row[2] or 0, returned=row[3] or 0,
-                           due_soon=row[4] or 0, next_due=row[5])
-        for row in rows
-    }
+    return measures.light_facts(assignment_ids, today, cutoff)
 
 
 def next_open_milestones(assignment_ids) -> dict[int, Milestone]:
@@ -75,8 +54,7 @@ def next_open_milestones(assignment_ids) -> dict[int, Milestone]:
                 order_by=(Milestone.due_date, Milestone.id),
             ).label("rank"),
         )
-        .where(Milestone.assignment_id.in_(ids),
-               Milestone.state.in_([s.value for s in OPEN_STATES]))
+        .where(Milestone.assignment_id.in_(ids), measures.open_clause(clock.local_today()))
         .subquery()
     )
     milestones = db.session.scalars(
@@ -93,17 +71,20 @@ class AssignmentRow:
     light: str
     facts: LightFacts | None
     next_milestone: Milestone | None
+    # Working days the next milestone is overdue (0 when it is not).
+    overdue_days: int = 0
 
 
-def light_context(today: date | None = None) -> tuple[date, date]:
+def light_context(today: date | None = None, cal=None) -> tuple[date, date]:
     """(today, last date counted as due soon)."""
     today = today or clock.local_today()
-    return today, yellow_cutoff(today)
+    return today, yellow_cutoff(today, cal=cal)
 
 
 def workspace_rows(unit_id: int, today: date | None = None) -> list[AssignmentRow]:
-    """The unit's assignments with lights and next milestone: three queries."""
-    today, cutoff = light_context(today)
+    """The unit's assignments with lights and next milestone: four queries (one the calendar)."""
+    cal = work_calendar.current()
+    today, cutoff = light_context(today, cal)
     assignments = db.session.scalars(
         select(Assignment)
         .join(KeyTask, KeyTask.id == Assignment.task_id)
@@ -115,8 +96,13 @@ def workspace_rows(unit_id: int, today: date | None = None) -> list[AssignmentRo
     ids = [a.id for a in assignments]
     facts = assignment_light_facts(ids, today, cutoff)
     upcoming = next_open_milestones(ids)
-    return [AssignmentRow(a, assignment_light(facts.get(a.id)), facts.get(a.id), upcoming.get(a.id))
-            for a in assignments]
+    rows = []
+    for a in assignments:
+        nxt = upcoming.get(a.id)
+        days = measures.working_days_overdue(nxt.due_date, today, cal) if nxt else 0
+        rows.append(AssignmentRow(a, assignment_light(facts.get(a.id)), facts.get(a.id), nxt,
+                                  days))
+    return rows
 
 
 def returned_updates(unit_id: int) -> list[StatusUpdate]:
@@ -275,6 +261,7 @@ class AssignmentPage:
     reports: list[ConsolidatedReport]
     # A lead's page shows the team's updates one page at a time (None for a responsible unit).
     team: Pagination | None = None
+    overdue_days: dict[int, int] | None = None
 
 
 def load_assignment(assignment_id: int) -> Assignment | None:
@@ -288,12 +275,15 @@ def load_assignment(assignment_id: int) -> Assignment | None:
 def assignment_page(assignment: Assignment, today: date | None = None, *,
                     team_page: int = 1) -> AssignmentPage:
     """Milestones with lights, updates with evidence and reviews, extensions, team updates."""
-    today, cutoff = light_context(today)
+    cal = work_calendar.current()
+    today, cutoff = light_context(today, cal)
     milestones = db.session.scalars(
         select(Milestone).where(Milestone.assignment_id == assignment.id)
         .order_by(Milestone.due_date, Milestone.id)
     ).all()
     lights = {m.id: milestone_light(m.state, m.due_date, today, cutoff) for m in milestones}
+    overdue_days = {m.id: measures.working_days_overdue(m.due_date, today, cal)
+                    for m in milestones if lights[m.id] == measures.RED}
     facts = assignment_light_facts([assignment.id], today, cutoff)
     updates = db.session.scalars(
         select(StatusUpdate).join(Milestone, Milestone.id == StatusUpdate.milestone_id)
@@ -328,7 +318,7 @@ def assignment_page(assignment: Assignment, today: date | None = None, *,
     return AssignmentPage(assignment, list(milestones), lights,
                           assignment_light(facts.get(assignment.id)), list(updates),
                           list(extensions), evidence, timeline,
-                          list(team.items) if team else [], list(reports), team)
+                          list(team.items) if team else [], list(reports), team, overdue_days)
 
 
 TEAM_PER_PAGE = 50
@@ -389,6 +379,31 @@ def load_milestone(milestone_id: int) -> Milestone | None:
         .options(joinedload(Milestone.assignment).joinedload(Assignment.task),
                  joinedload(Milestone.assignment).joinedload(Assignment.unit))
     ).first()
+
+
+@dataclass
+class MilestoneFacts:
+    """The measures the milestone page shows, as of today."""
+
+    today: date
+    light: str
+    overdue_days: int
+    closed_by: object = None
+
+
+def milestone_facts(milestone: Milestone, today: date | None = None) -> MilestoneFacts:
+    """Light and working days overdue of one milestone (one query for the calendar, one for the
+    person who closed it off, if any)."""
+    from taskflow.accounts.models import User
+
+    cal = work_calendar.current()
+    today, cutoff = light_context(today, cal)
+    light = milestone_light(milestone.state, milestone.due_date, today, cutoff)
+    days = (measures.working_days_overdue(milestone.due_date, today, cal)
+            if light == measures.RED else 0)
+    closed_by = (db.session.get(User, milestone.closed_by_id)
+                 if milestone.closed_by_id else None)
+    return MilestoneFacts(today, light, days, closed_by)
 
 
 def milestone_history(milestone: Milestone):

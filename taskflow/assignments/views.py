@@ -25,6 +25,7 @@ from wtforms.fields.choices import SelectChoice
 from taskflow.assignments import bp, operations, queries
 from taskflow.assignments.forms import (
     AddUnitForm,
+    CloseMilestoneForm,
     ConsolidatedReportForm,
     ExtensionDecisionForm,
     ExtensionRequestForm,
@@ -35,12 +36,12 @@ from taskflow.assignments.forms import (
     SignOffRuleForm,
     StatusUpdateForm,
 )
-from taskflow.assignments.lights import milestone_light
 from taskflow.assignments.models import Assignment, Milestone
 from taskflow.assignments.operations import REPORTABLE_STATES, ReportingError, StaleEdit
 from taskflow.core import clock
 from taskflow.core.http import attachment_headers
 from taskflow.core.permissions import (
+    can_close_milestone,
     can_decide_extension,
     can_edit_plan,
     can_report,
@@ -55,6 +56,7 @@ from taskflow.core.permissions import (
     require_visible,
 )
 from taskflow.extensions import db
+from taskflow.measures import milestones as measures
 from taskflow.plans.models import KeyTask
 
 # ---------------------------------------------------------------- loading helpers
@@ -131,7 +133,8 @@ def my_tasks():
     summary = {colour: sum(1 for r in rows if r.light == colour)
                for colour in ("red", "yellow", "green", "grey")}
     return render_template("assignments/my_tasks.html", rows=rows, returned=returned,
-                           sign_off=sign_off, summary=summary, today=clock.local_today())
+                           sign_off=sign_off, summary=summary, today=clock.local_today(),
+                           yellow_days=measures.yellow_working_days())
 
 
 @bp.route("/assignments/<int:assignment_id>")
@@ -149,16 +152,22 @@ def assignment_detail(assignment_id: int):
     )
 
 
-def _render_milestone(milestone: Milestone, *, form=None, extension_form=None, status=200):
+def _render_milestone(milestone: Milestone, *, form=None, extension_form=None, close_form=None,
+                      status=200):
     updates, extensions = queries.milestone_history(milestone)
-    today, cutoff = queries.light_context()
+    facts = queries.milestone_facts(milestone)
+    today = facts.today
     assignment = milestone.assignment
+    closed = measures.is_closed_state(milestone.state)
     may_report = can_report(current_user, assignment) and (
         milestone.state in REPORTABLE_STATES or form is not None)  # a refused form keeps its input
     may_extend = can_request_extension(current_user, assignment) and (
         extension_form is not None
-        or (milestone.state != "accepted" and today <= milestone.due_date
+        or (not closed and today <= milestone.due_date
             and not any(e.state == "pending" for e in extensions)))
+    may_close = can_close_milestone(current_user) and (
+        close_form is not None
+        or (not closed and milestone.state not in measures.WAITING_STATES))
     if form is None and may_report:
         form = StatusUpdateForm()
         if updates:  # a resubmission starts from the last report
@@ -169,13 +178,18 @@ def _render_milestone(milestone: Milestone, *, form=None, extension_form=None, s
             form.next_steps.data = last.next_steps
     if extension_form is None and may_extend:
         extension_form = ExtensionRequestForm()
+    if close_form is None and may_close:
+        close_form = CloseMilestoneForm()
+        close_form.version_id.data = str(milestone.version_id)
     return render_template(
         "assignments/milestone.html", milestone=milestone, assignment=assignment,
-        light=milestone_light(milestone.state, milestone.due_date, today, cutoff),
+        light=facts.light, overdue_days=facts.overdue_days,
+        closed_by=facts.closed_by,
         updates=updates, extensions=extensions, form=form if may_report else None,
         extension_form=extension_form if may_extend else None,
+        close_form=close_form if may_close else None,
         extension_closed=(can_request_extension(current_user, assignment)
-                          and milestone.state != "accepted" and today > milestone.due_date),
+                          and not closed and today > milestone.due_date),
         today=today, **_upload_limits(),
     ), status
 
@@ -260,6 +274,35 @@ def request_extension(milestone_id: int):
         return _render_milestone(milestone, extension_form=form, status=409)
     db.session.commit()
     flash(_("Extension request sent to the joint-meeting office."), "success")
+    return redirect(url_for("assignments.milestone_detail", milestone_id=milestone_id))
+
+
+@bp.route("/milestones/<int:milestone_id>/close", methods=["POST"])
+@login_required
+def close_milestone(milestone_id: int):
+    """The office closes a milestone off (销号) with a reason, after an explicit confirmation."""
+    milestone = _milestone_or_404(milestone_id)
+    require(can_close_milestone(current_user))
+    form = CloseMilestoneForm()
+    if not form.validate_on_submit():
+        flash(_("The milestone was not closed off: give the reason and confirm."), "danger")
+        return _render_milestone(milestone, close_form=form, status=400)
+    try:
+        expected = int(form.version_id.data or 0)
+    except ValueError:
+        expected = 0
+    try:
+        operations.close_milestone(milestone, current_user, expected_version=expected,
+                                   reason=form.reason.data or "")
+    except (ReportingError, StaleDataError) as exc:
+        db.session.rollback()
+        flash(_message(exc), "danger")
+        milestone = queries.load_milestone(milestone_id) or milestone
+        form.version_id.data = str(milestone.version_id)
+        return _render_milestone(milestone, close_form=form, status=409)
+    if not _commit_or_message():
+        return redirect(url_for("assignments.milestone_detail", milestone_id=milestone_id))
+    flash(_("The milestone is closed off (销号)."), "success")
     return redirect(url_for("assignments.milestone_detail", milestone_id=milestone_id))
 
 

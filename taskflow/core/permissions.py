@@ -151,6 +151,11 @@ def can_request_extension(user, assignment) -> bool:
     return can_report(user, assignment)
 
 
+def can_close_milestone(user) -> bool:
+    """Close a milestone off (销号) with a written reason: the office."""
+    return is_office(user)
+
+
 def can_decide_extension(user) -> bool:
     """Grant or refuse an extension: the office."""
     return can_review(user)
@@ -253,6 +258,12 @@ def can_view_score_card(user, unit_id: int | None) -> bool:
 def can_score(user) -> bool:
     """Adjust scores, lock, publish and correct periods, edit rules, enter recognitions."""
     return is_supervisor(user)
+
+
+def can_confirm_scores(user) -> bool:
+    """Give the second confirmation of a lock or publish (when the rules ask for two people):
+    a supervisor or an office user other than the one who asked."""
+    return user.is_authenticated and user.role in {Role.SUPERVISOR, Role.OFFICE}
 
 
 def can_recompute_scores(user) -> bool:

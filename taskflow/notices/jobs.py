@@ -27,7 +27,7 @@ from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import selectinload
 
 from taskflow.accounts.models import User
-from taskflow.assignments.models import Assignment, Milestone, MilestoneState
+from taskflow.assignments.models import Assignment, Milestone
 from taskflow.core import audit, clock
 from taskflow.core.calendar import WorkCalendar
 from taskflow.core.db import write_transaction
@@ -50,14 +50,16 @@ from taskflow.notices.operations import (
     notify,
     unit_users,
 )
+from taskflow.measures import milestones as measures
 from taskflow.plans.models import KeyTask
 from taskflow.units.models import Unit
 
 log = logging.getLogger("taskflow.notices.jobs")
 
-# The unit has done its part on these: nothing to chase.
-DONE_STATES = (MilestoneState.SUBMITTED, MilestoneState.SIGNED_OFF, MilestoneState.ACCEPTED)
-OPEN_STATES = (MilestoneState.PENDING, MilestoneState.IN_PROGRESS, MilestoneState.RETURNED)
+# The unit has done its part on these (closed, or a report waiting for review): nothing to chase.
+# The state sets are defined once, in taskflow.measures.milestones.
+DONE_STATES = tuple(measures.CLOSED_STATES | measures.WAITING_STATES)
+OPEN_STATES = tuple(measures.REPORTABLE_STATES)
 # Reminders before the due date: (kind, at most this many working days left).
 PRE_DUE = (("due_1", 1), ("due_3", 3), ("due_7", 7))
 # Kinds that reach people (digests and claims about people are not themselves news).

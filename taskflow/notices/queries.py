@@ -9,7 +9,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import joinedload
 
 from taskflow.accounts.models import User
-from taskflow.assignments.models import Assignment, Milestone, MilestoneState
+from taskflow.assignments.models import Assignment, Milestone
 from taskflow.core.calendar import WorkCalendar
 from taskflow.extensions import db
 from taskflow.notices.models import (
@@ -20,11 +20,6 @@ from taskflow.notices.models import (
     WorkdayOverride,
     urge_notice_items,
 )
-from taskflow.plans.models import KeyTask
-from taskflow.units.models import Unit
-
-DONE_STATES = (MilestoneState.SUBMITTED, MilestoneState.SIGNED_OFF, MilestoneState.ACCEPTED)
-
 
 @dataclass
 class Page:
@@ -122,11 +117,11 @@ def notice_detail(notice_id: int) -> UrgeNotice | None:
 
 @dataclass
 class OverdueItem:
-    """An overdue milestone as the office sees it."""
+    """An overdue milestone as the office sees it (the measure's row plus its notice count)."""
 
     milestone_id: int
     title: str
-    due_date: date
+    due_date: date            # the due date in force on the as-of date
     original_due_date: date
     state: str
     unit_id: int
@@ -134,33 +129,42 @@ class OverdueItem:
     task_number: int
     task_title: str
     notice_count: int
-    working_days_late: int
+    working_days_late: int    # working days overdue, counted to the as-of date
+    task_id: int = 0
 
     @property
     def extended(self) -> bool:
         return self.due_date != self.original_due_date
 
+    @property
+    def working_days_overdue(self) -> int:
+        return self.working_days_late
+
 
 def overdue_items(today: date, *, unit_id: int | None = None) -> list[OverdueItem]:
-    """Open milestones past their due date, most overdue first, with their notice counts."""
+    """Milestones overdue on `today` (taskflow.measures.milestones: open, due date in force before
+    it, a report waiting for review included), most overdue first, with their notice counts and
+    working days overdue (one query, one for the calendar)."""
+    from taskflow.measures import milestones as measures
+
     notices_for_item = (select(func.count()).select_from(urge_notice_items)
                         .where(urge_notice_items.c.milestone_id == Milestone.id)
                         .scalar_subquery())
-    where = [Milestone.state.not_in(DONE_STATES), Milestone.due_date < today]
-    if unit_id is not None:
-        where.append(Assignment.unit_id == unit_id)
     rows = db.session.execute(
-        select(Milestone.id, Milestone.title, Milestone.due_date, Milestone.original_due_date,
-               Milestone.state, Assignment.unit_id, Unit.name, KeyTask.number, KeyTask.title,
-               notices_for_item)
-        .join(Assignment, Milestone.assignment_id == Assignment.id)
-        .join(Unit, Assignment.unit_id == Unit.id)
-        .join(KeyTask, Assignment.task_id == KeyTask.id)
-        .where(*where).order_by(Milestone.due_date, Unit.sort_order, Milestone.id)
+        measures.overdue_select(today, unit_id=unit_id).add_columns(notices_for_item)
     ).all()
+    if not rows:
+        return []
     cal = WorkCalendar.load()
-    return [OverdueItem(*row, working_days_late=cal.working_days_between(row[2], today))
-            for row in rows]
+    items = []
+    for row in rows:
+        measure = measures.overdue_row(row, today, cal)
+        items.append(OverdueItem(
+            measure.milestone_id, measure.title, measure.due_date, measure.original_due_date,
+            measure.state, measure.unit_id, measure.unit_name, measure.task_number,
+            measure.task_title, row[11], working_days_late=measure.working_days_overdue,
+            task_id=measure.task_id))
+    return items
 
 
 def notice_facts(start: date, end: date, *, today: date) -> dict[int, dict]:

@@ -1,6 +1,6 @@
 """Pages: inbox, urge notices (list, detail, answer, print), overdue items, outbox, calendar."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from flask import Flask, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -189,20 +189,34 @@ def notice_print(notice_id: int):
 @bp.route("/overdue")
 @login_required
 def overdue():
-    """Overdue items across units; the office selects some and issues a notice."""
+    """Overdue items across units; the office selects some and issues a notice.
+
+    ?unit= and ?task= filter the list (the cockpit's counts link here); ?as_of=YYYY-MM-DD shows
+    the items overdue at the end of an earlier day, working days counted to it (read only).
+    """
     perms.require(perms.can_view_overdue(current_user))
     today = clock.local_today()
+    as_of = today
+    raw_as_of = request.args.get("as_of", "")
+    if raw_as_of:
+        try:
+            as_of = min(date.fromisoformat(raw_as_of), today)
+        except ValueError:
+            abort(404)
     unit_id = request.args.get("unit", type=int)
-    everything = queries.overdue_items(today)
-    items = [i for i in everything if unit_id is None or i.unit_id == unit_id]
+    task_id = request.args.get("task", type=int)
+    everything = queries.overdue_items(as_of)
+    items = [i for i in everything if (unit_id is None or i.unit_id == unit_id)
+             and (task_id is None or i.task_id == task_id)]
     units = sorted({(i.unit_id, i.unit_name) for i in everything}, key=lambda u: u[1])
     form = IssueNoticeForm()
     if form.response_due.data is None:
         form.response_due.data = WorkCalendar.load().add_working_days(
             today, int(current_app.config.get("URGE_RESPONSE_WORKING_DAYS", 3)))
-    return render_template("notices/overdue.html", items=items, form=form, today=today,
-                           unit_id=unit_id, units=units,
-                           can_issue=perms.can_issue_notice(current_user))
+    return render_template("notices/overdue.html", items=items, form=form, today=as_of,
+                           unit_id=unit_id, task_id=task_id, units=units,
+                           as_of=raw_as_of if as_of != today else "",
+                           can_issue=perms.can_issue_notice(current_user) and as_of == today)
 
 
 @bp.route("/issue", methods=["POST"])

@@ -13,9 +13,9 @@ from decimal import Decimal
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import joinedload
 
-from taskflow.assignments.models import Assignment, Milestone, MilestoneState
 from taskflow.extensions import db
-from taskflow.plans.models import KeyTask, Plan
+from taskflow.measures import milestones as measures
+from taskflow.plans.models import Plan
 from taskflow.scores.models import (
     PeriodState,
     Recognition,
@@ -29,8 +29,6 @@ from taskflow.scores.rules import parse_period_key, previous_key
 from taskflow.units.models import Unit
 
 RANKED_GROUPS = ("department", "street_town", "park_task_force")
-# A milestone the unit has done its part on cannot be overdue for it.
-DONE_STATES = (MilestoneState.SUBMITTED, MilestoneState.SIGNED_OFF, MilestoneState.ACCEPTED)
 
 
 def district_plan() -> Plan | None:
@@ -199,6 +197,36 @@ def breakdown(period: ScorePeriod, card: ScoreCard) -> Breakdown:
     return Breakdown(card, dict(grouped), dict(raw), adjustments)
 
 
+def rated_count(period: ScorePeriod) -> int:
+    """How many units have a score (a card) in this period revision."""
+    return db.session.scalar(select(func.count()).select_from(ScoreCard)
+                             .where(ScoreCard.period_id == period.id)) or 0
+
+
+def not_rated_units(period: ScorePeriod) -> list[Unit]:
+    """Scored units without a card in a computed period revision: nothing applied to them (no
+    target, nothing due or overdue, no notice, no review), so they are neither scored nor ranked."""
+    if period.computed_at is None:
+        return []
+    carded = select(ScoreCard.unit_id).where(ScoreCard.period_id == period.id)
+    return list(db.session.scalars(
+        select(Unit).where(Unit.plan_id == period.plan_id, Unit.peer_group.in_(RANKED_GROUPS),
+                           Unit.id.not_in(carded))
+        .order_by(Unit.peer_group, Unit.sort_order, Unit.id)
+    ))
+
+
+def bulletins(plan_id: int) -> list:
+    """Every bulletin of the plan, newest first, with its period and superseding revision."""
+    from taskflow.scores.models import Bulletin
+
+    return list(db.session.scalars(
+        select(Bulletin).options(joinedload(Bulletin.period), joinedload(Bulletin.superseded_by))
+        .join(ScorePeriod, Bulletin.period_id == ScorePeriod.id)
+        .where(ScorePeriod.plan_id == plan_id).order_by(Bulletin.id.desc())
+    ))
+
+
 def recognitions(plan_id: int, limit: int = 200) -> list[Recognition]:
     return list(db.session.scalars(
         select(Recognition).options(joinedload(Recognition.unit), joinedload(Recognition.created_by))
@@ -256,79 +284,32 @@ def five_colour_map(plan_id: int, year: int, *, published_only: bool = False) ->
 
 
 def _overdue_condition(today: date):
-    return and_(Milestone.state.not_in(DONE_STATES), Milestone.due_date < today)
+    """Overdue on `today`: taskflow.measures.milestones.overdue_clause (one definition)."""
+    return measures.overdue_clause(today)
 
 
-@dataclass
-class TaskProgress:
-    task_id: int
-    number: int
-    title: str
-    total: int
-    done: int
-    due: int
-    overdue: int
-
-    @property
-    def done_pct(self) -> float:
-        return round(self.done / self.total * 100, 1) if self.total else 0.0
-
-    @property
-    def light(self) -> str:
-        if self.total == 0:
-            return "grey"
-        if self.overdue:
-            return "red"
-        return "yellow" if self.done < self.due else "green"
+# "Completed" on the cockpit counts closed milestones only (办结 or 销号); see the measure.
+TaskProgress = measures.TaskProgress
 
 
 def task_progress(plan_id: int, today: date) -> list[TaskProgress]:
-    """The district's progress task by task: milestones in all, done, due by today, overdue."""
-    def count_if(cond):
-        return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
-
-    rows = db.session.execute(
-        select(KeyTask.id, KeyTask.number, KeyTask.title, func.count(Milestone.id),
-               count_if(Milestone.state == MilestoneState.ACCEPTED),
-               count_if(Milestone.due_date < today), count_if(_overdue_condition(today)))
-        .select_from(KeyTask)
-        .outerjoin(Assignment, Assignment.task_id == KeyTask.id)
-        .outerjoin(Milestone, Milestone.assignment_id == Assignment.id)
-        .where(KeyTask.plan_id == plan_id)
-        .group_by(KeyTask.id, KeyTask.number, KeyTask.title).order_by(KeyTask.number)
-    ).all()
-    return [TaskProgress(*(int(v) if isinstance(v, (int, Decimal)) else v for v in row))
-            for row in rows]
+    """The district's progress task by task as of `today`: milestones in all, closed, due by
+    then, overdue (taskflow.measures.milestones.task_progress)."""
+    return measures.task_progress(plan_id, today)
 
 
 def overdue_by_unit(plan_id: int, today: date, limit: int | None = None) -> list[tuple]:
-    """(unit id, unit name, overdue milestones, of which lead-role) by most overdue (one query)."""
-    query = (
-        select(Unit.id, Unit.name, func.count(Milestone.id),
-               func.sum(case((Assignment.role == "lead", 1), else_=0)))
-        .join(Assignment, Assignment.unit_id == Unit.id)
-        .join(Milestone, Milestone.assignment_id == Assignment.id)
-        .where(Unit.plan_id == plan_id, _overdue_condition(today))
-        .group_by(Unit.id, Unit.name).order_by(func.count(Milestone.id).desc(), Unit.id)
-    )
-    if limit:
-        query = query.limit(limit)
-    return [(uid, name, int(n), int(lead or 0)) for uid, name, n, lead in db.session.execute(query)]
+    """(unit id, unit name, overdue milestones, of which lead-role) by most overdue, as of
+    `today` (taskflow.measures.milestones.overdue_counts; one query)."""
+    return [tuple(row) for row in measures.overdue_counts(plan_id, today, by="unit", limit=limit)]
 
 
 def overdue_items(plan_id: int, today: date, limit: int = 50) -> list[tuple]:
-    """(milestone id, title, due date, days overdue, unit name, unit id, role, task number)."""
-    rows = db.session.execute(
-        select(Milestone.id, Milestone.title, Milestone.due_date, Unit.name, Unit.id,
-               Assignment.role, KeyTask.number)
-        .join(Assignment, Milestone.assignment_id == Assignment.id)
-        .join(Unit, Assignment.unit_id == Unit.id)
-        .join(KeyTask, Assignment.task_id == KeyTask.id)
-        .where(Unit.plan_id == plan_id, _overdue_condition(today))
-        .order_by(Milestone.due_date, KeyTask.number, Unit.sort_order, Milestone.id).limit(limit)
-    ).all()
-    return [(mid, title, due, (today - due).days, uname, uid, role, number)
-            for mid, title, due, uname, uid, role, number in rows]
+    """(milestone id, title, due date in force, working days overdue, unit name, unit id, role,
+    task number), most overdue first, as of `today` (taskflow.measures.milestones.overdue_list)."""
+    return [(r.milestone_id, r.title, r.due_date, r.working_days_overdue, r.unit_name, r.unit_id,
+             r.role, r.task_number)
+            for r in measures.overdue_list(plan_id, today, limit=limit)]
 
 
 # ---------------------------------------------------------------- cockpit

@@ -8,7 +8,7 @@ names (the numbers match the tables' 序号 column).
 from __future__ import annotations
 
 import io
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 
@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 
 from taskflow.core.spreadsheets import build_workbook
 from taskflow.extensions import db
+from taskflow.measures import milestones as mm
 from taskflow.plans.models import Plan
 from taskflow.scores import queries
 from taskflow.scores.models import Bulletin, ScorePeriod
@@ -237,15 +238,16 @@ def bulletin_data(period: ScorePeriod, *, today: date) -> dict:
              "quality": float(c.quality), "incentive": float(c.incentive)}
             for c in cards
         ]
-    overdue_cutoff = period.ends_on + timedelta(days=1)
+    # As of the period's end: an item overdue then is listed even if it was closed later, and its
+    # days overdue are working days counted to that day (taskflow.measures.milestones).
     red_items = [
-        {"milestone_id": mid, "title": title, "due": due.isoformat(), "days": days, "unit": uname,
-         "role": role, "task": number}
-        for mid, title, due, days, uname, _uid, role, number
-        in queries.overdue_items(plan.id, min(overdue_cutoff, today), limit=100)
+        {"milestone_id": row.milestone_id, "title": row.title, "due": row.due_date.isoformat(),
+         "days": row.working_days_overdue, "unit": row.unit_name, "role": row.role,
+         "task": row.task_number}
+        for row in mm.overdue_list(plan.id, day)
     ]
-    red_units = [{"unit": name, "count": count, "lead": lead}
-                 for _uid, name, count, lead in queries.overdue_by_unit(plan.id, min(overdue_cutoff, today), limit=10)]
+    red_units = [{"unit": row.name, "count": row.count, "lead": row.lead}
+                 for row in mm.overdue_counts(plan.id, day, by="unit", limit=10)]
     district = ind.district_figures(plan, day, with_units=False)
     progress_rows = []
     for figure, label in (("tech_in_library", _("Tech-based enterprises in library")),
@@ -298,9 +300,10 @@ def draft_sections(data: dict) -> list[tuple[str, str, str]]:
         ("rankings", _("2. Peer rankings"),
          "；".join(top) + "。" if top else _("No scores were computed for this quarter.")),
         ("red_list", _("3. Overdue items (red list)"),
-         _("%(n)s items were overdue at the end of the quarter; the units with the most overdue "
-           "items are: %(units)s. They are to finish them within a set time and report back.",
-           n=len(data["red_items"]), units=red_units or _("none"))),
+         _("On %(day)s, %(n)s items were overdue (counted as of that day, including items closed "
+           "since); the units with the most overdue items are: %(units)s. They are to finish them "
+           "within a set time and report back.",
+           day=data["as_of"], n=len(data["red_items"]), units=red_units or _("none"))),
         ("progress", _("4. Progress against the targets"), progress_text + "。"),
         ("commendations", _("5. Commendations"),
          _("The following units are commended: %(units)s.", units=commended)
@@ -323,6 +326,12 @@ def bulletin_docx(bulletin: Bulletin) -> bytes:
     style.font.size = Pt(12)
     heading = document.add_heading(bulletin.title, level=0)
     heading.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    as_of = document.add_paragraph(_("Data as of %(d)s", d=data.get("as_of")))
+    as_of.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    if bulletin.superseded_at is not None:
+        document.add_paragraph(_("SUPERSEDED — the scores this bulletin was built on were corrected "
+                                 "(revision %(n)s).", n=bulletin.superseded_by.revision
+                                 if bulletin.superseded_by else "?"))
     if bulletin.state != "published":
         document.add_paragraph(_("DRAFT — not yet published"))
     for section in bulletin.sections:
@@ -343,7 +352,9 @@ def bulletin_docx(bulletin: Bulletin) -> bytes:
                                       ylabel=_("Total"))
                     document.add_picture(io.BytesIO(image), width=Cm(15))
         elif section.key == "red_list":
-            _table(document, [_("Task"), _("Unit"), _("Item"), _("Due"), _("Days overdue")],
+            document.add_paragraph(_("Overdue on %(d)s, in working days counted to that day.",
+                                     d=data.get("as_of")))
+            _table(document, [_("Task"), _("Unit"), _("Item"), _("Due"), _("Working days overdue")],
                    [[r["task"], r["unit"], r["title"], r["due"], r["days"]]
                     for r in data.get("red_items", [])])
         elif section.key == "progress":

@@ -22,8 +22,16 @@ def test_milestone_lights():
     assert milestone_light("returned", date(2024, 5, 1), TODAY, CUTOFF) == "yellow"
     assert milestone_light("pending", date(2024, 3, 27), TODAY, CUTOFF) == "yellow"
     assert milestone_light("pending", date(2024, 3, 28), TODAY, CUTOFF) == "green"
-    assert milestone_light("submitted", date(2024, 3, 19), TODAY, CUTOFF) == "green"
+    # A report waiting for review does not change the light: still overdue, still red.
+    assert milestone_light("submitted", date(2024, 3, 19), TODAY, CUTOFF) == "red"
+    assert milestone_light("signed_off", date(2024, 3, 19), TODAY, CUTOFF) == "red"
+    assert milestone_light("submitted", date(2024, 3, 28), TODAY, CUTOFF) == "green"
+    # Accepted below 100 %: in progress again, overdue all the same.
+    assert milestone_light("in_progress", date(2024, 3, 19), TODAY, CUTOFF) == "red"
     assert milestone_light("accepted", date(2024, 3, 1), TODAY, CUTOFF) == "green"
+    assert milestone_light("closed", date(2024, 3, 1), TODAY, CUTOFF) == "green"
+    # As of a past date the caller says whether it was closed then.
+    assert milestone_light("accepted", date(2024, 3, 1), TODAY, CUTOFF, closed=False) == "red"
 
 
 def test_assignment_lights_and_worst():
@@ -44,7 +52,8 @@ def test_yellow_cutoff_counts_working_days(app):
 
 def test_aggregate_facts_match_the_rules(world, make_milestone):
     make_milestone(assignment=world.a, title="逾期", due=date(2024, 3, 1))
-    make_milestone(assignment=world.b, title="已办结", due=date(2024, 3, 1), state="accepted")
+    make_milestone(assignment=world.b, title="已办结", due=date(2024, 3, 1), state="accepted",
+                   progress=100, accepted_progress=100, completed_on=date(2024, 3, 5))
     facts = assignment_light_facts([world.a.id, world.b.id, world.lead.id], TODAY, CUTOFF)
     assert facts[world.a.id].overdue == 1 and assignment_light(facts[world.a.id]) == "red"
     assert facts[world.a.id].next_due == date(2024, 3, 1)

@@ -243,7 +243,9 @@ def test_sign_off_flow(world):
     with pytest.raises(ops.ReportingError):
         ops.sign_off_update(update, world.users.head_a, approve=True)
     ops.review_update(update, world.users.office, accept=True)
-    assert world.ms_a.state == "accepted"
+    # Accepted at 40 %: the progress is on record and the milestone stays open for the rest.
+    assert world.ms_a.state == "in_progress" and world.ms_a.accepted_progress == 40
+    assert world.ms_a.completed_on is None
     assert "status_update.sign_off" in audit_actions()
 
 
@@ -273,8 +275,9 @@ def test_late_acceptance_records_days_late_against_original_due_date(world):
                                    narrative="x", problems="", next_steps="")
     with clock.frozen_at(datetime(2024, 4, 20, 9, 0, tzinfo=clock.LOCAL_TZ)):
         ops.review_update(update, world.users.office, accept=True)
-    # Lateness is counted at the unit's submission, not at the office's review.
-    assert world.ms_a.completed_on == date(2024, 4, 10) and world.ms_a.days_late == 10
+    # Closed on the day of acceptance; lateness is counted in working days to the unit's
+    # submission, not to the office's review: 4-1..4-3 and 4-7 (清明 make-up day)..4-10.
+    assert world.ms_a.completed_on == date(2024, 4, 20) and world.ms_a.days_late == 7
 
 
 # ---------------------------------------------------------------- extensions
@@ -299,7 +302,8 @@ def test_extension_granted_moves_due_date_but_lateness_counts_from_original(worl
         update = ops.submit_update(world.ms_a, world.users.reporter_a, progress=100,
                                    narrative="x", problems="", next_steps="")
         ops.review_update(update, world.users.office, accept=True)
-    assert world.ms_a.days_late == 25  # within the extension, still late against the plan
+    # Within the extension, still late against the plan: 18 working days after 2024-03-31.
+    assert world.ms_a.days_late == 18
 
 
 def test_extension_refused_after_due_date_and_for_earlier_dates(world):

@@ -36,6 +36,7 @@ ROUTES = [
     ("GET", "/milestones/{ms}", READ_A),
     ("POST", "/milestones/{ms}/updates", (400, 404, 403, 400, 403, 403, 403, 403)),
     ("POST", "/milestones/{ms}/extensions", (400, 404, 403, 400, 403, 403, 403, 403)),
+    ("POST", "/milestones/{ms}/close", (403, 404, 403, 403, 400, 403, 403, 403)),
     ("GET", "/updates/{u}", READ_A),
     ("POST", "/updates/{u_signoff}/sign-off", (403, 404, 403, 400, 403, 403, 403, 403)),
     ("POST", "/updates/{u}/review", (403, 404, 403, 403, 400, 403, 403, 403)),

@@ -145,9 +145,9 @@ def build_scenario(app, plan, make_unit, make_task, make_assignment, make_milest
 
 
 V2_PARAMETERS_CHANGES = {
-    "execution.grace_days": 2,
-    "execution.lead.missing": -8,
-    "execution.responsible.missing": -4,
+    "execution.grace_days": 0,
+    "execution.lead.overdue_minor": -4,
+    "execution.responsible.overdue_minor": -3,
     "quality.first_pass": 2,
     "quality.false_reporting": -5,
 }
@@ -167,3 +167,21 @@ def v2_parameters():
         node[leaf] = value
     params["grades"][0]["min"] = 98
     return params
+
+
+@pytest.fixture
+def working_days_after():
+    """An independent count of Chinese working days d with start < d <= end (chinesecalendar),
+    to check the scores' working-day figures against."""
+    from datetime import timedelta
+
+    import chinese_calendar
+
+    def count(start: date, end: date) -> int:
+        day, total = start + timedelta(days=1), 0
+        while day <= end:
+            total += chinese_calendar.is_workday(day)
+            day += timedelta(days=1)
+        return total
+
+    return count
