@@ -96,11 +96,11 @@ def tech_target(plan):
                                   year=year, kind="in_library", value=value))
         db.session.commit()
 
-    def enterprises(unit, n):
+    def enterprises(unit, n, on=date(2023, 5, 1)):
         stamp = datetime(2024, 1, 1, tzinfo=timezone.utc)
         db.session.execute(insert(Enterprise), [
             {"name": f"{unit.name}企业{i}", "credit_code": f"91500222E{next(counter):09d}",
-             "unit_id": unit.id, "source": "stock", "tech_in_library_on": date(2023, 5, 1),
+             "unit_id": unit.id, "source": "stock", "tech_in_library_on": on,
              "status": "active", "specialised_sme": False, "version": 1, "created_at": stamp,
              "updated_at": stamp} for i in range(n)])
         db.session.commit()
@@ -113,9 +113,11 @@ def test_a_unit_without_target_and_nothing_due_does_not_outrank_an_on_track_unit
     target, enterprises = tech_target
     task_force = make_unit(name="某产业链专班", kind="task_force", peer_group="park_task_force")
     committee = make_unit(name="某园区管委会", kind="park_committee", peer_group="park_task_force")
-    # The task force has a target and is ahead of it (45 of 50, from 10): nothing deducted.
+    # The task force has a target and is ahead of it (45 of 50, from 10 at the end of 2023):
+    # nothing deducted.
     target(task_force, {2023: 10, 2024: 50})
-    enterprises(task_force, 45)
+    enterprises(task_force, 10)
+    enterprises(task_force, 35, on=date(2024, 1, 15))
     period = operations.recompute(plan.id, "2024-03", None, today=date(2024, 4, 10))
     db.session.commit()
     ranking = queries.ranking(period)["park_task_force"]
