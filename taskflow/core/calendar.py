@@ -61,7 +61,7 @@ class UnknownCalendarYear(LookupError):
 
             return _("The working-day calendar of %(years)s is not known yet: the administrator "
                      "must enter the State Council's holiday arrangement for that year on the "
-                     "Working days page. Until then, nothing that counts working days in that "
+                     "Holiday arrangements page. Until then, nothing that counts working days in that "
                      "year is computed.", years=self.years_text())
         except (RuntimeError, KeyError):  # outside an app or request context
             return str(self)
