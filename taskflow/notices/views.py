@@ -218,7 +218,11 @@ def overdue():
     perms.require(perms.can_view_overdue(current_user))
     today = clock.local_today()
     unit_id = request.args.get("unit", type=int)
-    everything = queries.overdue_items(today)
+    try:
+        everything = queries.overdue_items(today)
+    except UnknownCalendarYear as exc:  # working days late cannot be counted: say so, no guess
+        flash(exc.message(), "danger")
+        everything = []
     items = [i for i in everything if unit_id is None or i.unit_id == unit_id]
     units = sorted({(i.unit_id, i.unit_name) for i in everything}, key=lambda u: u[1])
     form = IssueNoticeForm()

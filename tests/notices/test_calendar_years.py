@@ -292,3 +292,21 @@ def test_scan_refuses_an_unknown_year_and_works_once_it_is_entered(
     assert working.exit_code == 0, working.output
     # 01-05 … 01-09: 4 working days left (6, 7, 8, 9) → the 7-day reminder.
     assert sim.sent_ladder(milestone.id) == [("due_7", "2026-01-05")]
+
+
+def test_pages_never_fail_because_of_an_unknown_year(app, world, milestone_at, client_for, sim):
+    """January 2027, nobody has entered 2027: the notices pages still answer, and say why
+    working days are not counted."""
+    milestone_at(D("2026-12-15"), "年底节点")
+    with clock.frozen_at(sim.at(D("2027-01-05"), 10, 0)):
+        office = client_for(world.users.office)
+        overdue = office.get("/notices/overdue")
+        assert overdue.status_code == 200
+        assert "2027年的工作日历尚未录入" in overdue.get_data(as_text=True)
+        assert _banner(overdue.get_data(as_text=True)) == "2027,2028"  # and the next year
+        for url in ("/notices/", "/notices/calendar/years", "/notices/inbox"):
+            assert office.get(url).status_code == 200, url
+        admin = client_for(world.users.admin)
+        strip = admin.get("/notices/calendar")
+        assert strip.status_code == 200
+        assert 'data-day="2027-01-05" data-working="unknown"' in strip.get_data(as_text=True)
