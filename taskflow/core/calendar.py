@@ -216,7 +216,9 @@ class WorkCalendar:
             return -self.working_days_between(end, start)
         if (end - start).days > MAX_SCAN_DAYS:
             raise ValueError("date range too long")
-        self.require_years(_clamp(start, 1).year, end.year)
+        lo, hi = self._run
+        if not (lo <= start.year and end.year <= hi):  # fast path: inside the known run
+            self.require_years(_clamp(start, 1).year, end.year)
         self._cover(start, end)
         prefix = self._prefix
         return prefix[self._index(end) + 1] - prefix[self._index(start) + 1]
@@ -242,6 +244,15 @@ class WorkCalendar:
         direction (or within it)."""
         if n == 0:
             return day
+        # Fast path: the prefix count already holds the answer, and the day and the answer lie in
+        # the run of known years checked before (so every day between them is known).
+        lo, hi = self._run
+        base = self._base
+        if base is not None and lo <= day.year <= hi and base <= day \
+                and (day - base).days + 1 < len(self._prefix):
+            found = self._find(day, n)
+            if found is not None and lo <= found.year <= hi:
+                return found
         forward = n > 0
         frontier = self._frontier(day, forward)
         # Cover a span that normally holds the answer (≤ 2 calendar days a working day, plus
@@ -256,6 +267,8 @@ class WorkCalendar:
                 self._cover(stop, day)
             found = self._find(day, n)
             if found is not None and (found <= frontier if forward else found >= frontier):
+                after = _clamp(day, 1 if forward else -1)  # the first day the answer needs
+                self.require_years(min(after, found).year, max(after, found).year)  # remember run
                 return found
             if stop == frontier and (frontier - day).days * (1 if forward else -1) < MAX_SCAN_DAYS:
                 # The answer lies beyond the frontier: in (or past) a year nobody knows.
