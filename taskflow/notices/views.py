@@ -49,6 +49,8 @@ def register_context(app: Flask) -> None:
         return {
             "inbox_unread_count": inbox_unread_count,
             "calendar_banner_years": calendar_banner_years,
+            "dispatch_deadline_working_days": lambda: int(
+                current_app.config.get("DISPATCH_LATE_AFTER_WORKING_DAY", 5)),
             "notification_text": messages.render,
             "notice_level_name": messages.level_name,
             "notice_status_name": messages.status_name,

@@ -277,3 +277,12 @@ def test_a_month_whose_deadline_needs_an_unknown_year_is_refused_not_guessed(
     assert page.status_code == 200
     assert "2027年的工作日历尚未录入" in page.get_data(as_text=True)
     assert _count(DispatchPeriod) == 1  # November only
+
+
+def test_the_deadline_rule_is_shown_with_its_setting_labelled_as_a_default(app):
+    from flask import render_template_string
+
+    app.config["DISPATCH_LATE_AFTER_WORKING_DAY"] = 7
+    with app.test_request_context():
+        html = render_template_string("{% include 'notices/_dispatch_deadline_rule.html' %}")
+    assert "月末后第 7 个工作日" in html and "方案未规定，默认值，可调整" in html
