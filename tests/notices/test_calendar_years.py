@@ -79,6 +79,17 @@ def test_the_parser_reads_ranges_across_months_and_single_days(app):
     assert arrangement.year == 2025  # from the title
 
 
+def test_older_wording_and_a_notice_pasted_on_one_line_are_read(app):
+    with app.test_request_context():
+        # The 2012 wording: 星期, and a make-up day of the year before, with its year written.
+        older = parse_notice("一、元旦：1月1日至3日放假调休，共3天。2011年12月31日（星期六）上班。", 2012)
+        one_line = parse_notice(notice(2026).replace("\n", ""))
+    assert (older.rest_days, older.make_up_days) == (
+        [D("2012-01-01"), D("2012-01-02"), D("2012-01-03")], [D("2011-12-31")])
+    assert [d for d in every_day(2026)
+            if one_line.is_workday(d) != chinese_calendar.is_workday(d)] == []
+
+
 @pytest.mark.parametrize("text, year, fragment", [
     ("今天天气很好。", 2026, "未找到任何节日安排"),
     ("", 2026, "未找到任何节日安排"),
