@@ -76,6 +76,15 @@ class Config:
     URGE_AFTER_WORKING_DAYS = _env_int("URGE_AFTER_WORKING_DAYS", 3)
     SUPERVISE_AFTER_WORKING_DAYS = _env_int("SUPERVISE_AFTER_WORKING_DAYS", 5)
 
+    # Monthly dispatch (月调度). The plan asks for it monthly but names no day: these are defaults
+    # (方案未规定，默认值，可调整). A month is opened from this day of the next month (its first
+    # working day on or after it, by the scheduler) ...
+    DISPATCH_OPEN_DAY = _env_int("DISPATCH_OPEN_DAY", 1)
+    # ... units that have not confirmed are reminded on this working day of the month ...
+    DISPATCH_REMIND_WORKING_DAY = _env_int("DISPATCH_REMIND_WORKING_DAY", 3)
+    # ... and the deadline is this working day after the month's end (late after it).
+    DISPATCH_LATE_AFTER_WORKING_DAY = _env_int("DISPATCH_LATE_AFTER_WORKING_DAY", 5)
+
     # Production: logs, reverse proxy, HTTPS, backups (docs/deploy.md).
     LOG_FORMAT = _env("LOG_FORMAT", "text")  # "json": one JSON object per line
     LOG_LEVEL = _env("LOG_LEVEL", "INFO")

@@ -3,14 +3,14 @@
 person waits in score_confirmations until a different user confirms it.
 
 Revision ID: 0012_score_governance
-Revises: 0009_user_version
+Revises: 0011_milestone_closure
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0012_score_governance"
-down_revision = "0009_user_version"
+down_revision = "0011_milestone_closure"
 branch_labels = None
 depends_on = None
 

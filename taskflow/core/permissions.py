@@ -233,8 +233,14 @@ def can_manage_outbox(user) -> bool:
 
 
 def can_manage_calendar(user) -> bool:
-    """Override the working-day calendar: the administrator."""
+    """Override the working-day calendar and enter a year's holiday arrangement: the administrator."""
     return is_admin(user)
+
+
+def can_view_calendar_years(user) -> bool:
+    """See which years the working-day calendar knows (and the banner about unknown ones): the
+    administrator and the office."""
+    return is_admin(user) or is_office(user)
 
 
 # ---------------------------------------------------------------- scores, reports and cockpit

@@ -232,12 +232,24 @@ def parse_month(value) -> date:
         raise DispatchError(_("Not a month: %(value)s (use YYYY-MM).", value=value)) from None
 
 
-def due_date(month: date) -> date:
-    """When units must have confirmed: DISPATCH_CONFIRM_DAYS after the month's end."""
+def due_date(month: date, opened_on: date | None = None, calendar=None) -> date:
+    """When units must have confirmed the month's figures (the dispatch deadline).
+
+    The DISPATCH_LATE_AFTER_WORKING_DAY-th working day after the month's end (方案未规定，默认值，
+    可调整: the plan asks for a monthly dispatch but names no day), so never a weekend or a public
+    holiday. A month opened on or after that day (opened late, say after 国庆) gets a fair
+    deadline instead: the same number of working days after the day it was opened, so no unit is
+    late the moment it opens. Raises core.calendar.UnknownCalendarYear when the working days
+    needed fall in a year whose holiday arrangement nobody has entered."""
+    from taskflow.core.calendar import WorkCalendar
     from taskflow.enterprises.queries import month_end
 
-    days = int(current_app.config.get("DISPATCH_CONFIRM_DAYS", 5))
-    return month_end(month) + timedelta(days=days)
+    cal = calendar or WorkCalendar.load()
+    working_days = max(1, int(current_app.config.get("DISPATCH_LATE_AFTER_WORKING_DAY", 5)))
+    regular = cal.add_working_days(month_end(month), working_days)
+    if opened_on is not None and opened_on >= regular:
+        return cal.add_working_days(opened_on, working_days)
+    return regular
 
 
 def open_month(month, actor, *, plan: Plan | None = None) -> DispatchPeriod:
@@ -254,7 +266,13 @@ def open_month(month, actor, *, plan: Plan | None = None) -> DispatchPeriod:
                               month=month.strftime("%Y-%m")))
     if month > clock.local_today():
         raise DispatchError(_("The month %(month)s has not begun.", month=month.strftime("%Y-%m")))
-    period = DispatchPeriod(plan_id=plan.id, month=month, due_on=due_date(month),
+    from taskflow.core.calendar import UnknownCalendarYear
+
+    try:
+        due_on = due_date(month, clock.local_today())
+    except UnknownCalendarYear as exc:  # refused, never guessed: the admin enters the year first
+        raise DispatchError(exc.message()) from exc
+    period = DispatchPeriod(plan_id=plan.id, month=month, due_on=due_on,
                             opened_by_id=getattr(actor, "id", None), opened_at=clock.utcnow())
     db.session.add(period)
     audit.record(actor, "dispatch.open", period,

@@ -2,15 +2,15 @@
 key task, every-year and plan-period goals) and "-" cells of the target table recorded as not
 applicable.
 
-Revision ID: 0014_plan_goals
-Revises: 0009_user_version
+Revision ID: 0013_plan_goals
+Revises: 0012_score_governance
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014_plan_goals"
-down_revision = "0009_user_version"
+revision = "0013_plan_goals"
+down_revision = "0012_score_governance"
 branch_labels = None
 depends_on = None
 
