@@ -117,14 +117,23 @@ def late_command(now: str | None):
 
         from taskflow.enterprises.models import DispatchPeriod, PeriodState
 
+        from taskflow.core.calendar import UnknownCalendarYear
+
         with clock.frozen_at(clock.parse_now(now)):
             today = clock.local_today()
-            opened = jobs.open_month_if_due(today)
-            if opened:
-                click.echo(f"opened {opened.label}")
-            for period in db.session.scalars(select(DispatchPeriod).where(
-                    DispatchPeriod.state == PeriodState.OPEN)).all():
-                marked = jobs.mark_late(period, today)
-                if marked:
-                    click.echo(f"{period.label}: {marked} units late")
+            try:
+                opened = jobs.open_month_if_due(today)
+                if opened:
+                    click.echo(f"opened {opened.label}")
+                for period in db.session.scalars(select(DispatchPeriod).where(
+                        DispatchPeriod.state == PeriodState.OPEN)).all():
+                    marked = jobs.mark_late(period, today)
+                    if marked:
+                        click.echo(f"{period.label}: {marked} units late")
+            except UnknownCalendarYear as exc:  # no guessed deadline: the admin enters the year
+                db.session.rollback()
+                raise click.ClickException(exc.message()) from None
+            except operations.DispatchError as exc:
+                db.session.rollback()
+                raise click.ClickException(str(exc)) from None
             db.session.commit()

@@ -295,3 +295,12 @@ def test_the_deadline_rule_is_shown_with_its_setting_labelled_as_a_default(app):
     with app.test_request_context():
         html = render_template_string("{% include 'notices/_dispatch_deadline_rule.html' %}")
     assert "月末后第 7 个工作日" in html and "方案未规定，默认值，可调整" in html
+
+
+def test_the_late_command_refuses_a_year_nobody_has_entered_and_writes_nothing(runner, district):
+    """December 2026's dispatch opens on January 2027's first working day: with 2027's holidays
+    unknown, `flask dispatch late` says so and exits non-zero instead of guessing a date."""
+    result = runner.invoke(args=["dispatch", "late", "--now", "2027-01-08T08:00"])
+    assert result.exit_code == 1
+    assert "2027" in result.output and "Traceback" not in result.output
+    assert _count(DispatchPeriod) == 0
