@@ -1,6 +1,7 @@
-"""The office's overdue list (逾期事项) follows the milestone measures: a report waiting for review
-stays on it (not selectable for a notice), working days are counted to the as-of date, the unit
-and task filters give the cockpit's counts, and the page costs the same queries for 2 or 20 items."""
+"""The office's overdue list (逾期事项) follows the milestone measures: a report waiting for
+review stays on it (not selectable for a notice), working days are counted to the as-of date,
+the unit and task filters give the cockpit's counts, and the page costs the same queries for 2
+or 20 items."""
 
 from datetime import date
 
