@@ -63,6 +63,9 @@ class Config:
     LIGHT_YELLOW_WORKING_DAYS = _env_int("LIGHT_YELLOW_WORKING_DAYS", 5)
     LIGHT_YELLOW_POINTS = _env_int("LIGHT_YELLOW_POINTS", 10)
     LIGHT_RED_POINTS = _env_int("LIGHT_RED_POINTS", 30)
+    # Expected-to-date (序时进度) of the enterprise indicators: "monthly" (default, completed
+    # months) or "daily" (day of the year). Not set by the plan: a default (docs/measures.md).
+    PROGRESS_MODE = _env("PROGRESS_MODE", "monthly")
 
     SMTP_HOST = _env("SMTP_HOST", "127.0.0.1")
     SMTP_PORT = _env_int("SMTP_PORT", 8025)
@@ -73,12 +76,24 @@ class Config:
     URGE_AFTER_WORKING_DAYS = _env_int("URGE_AFTER_WORKING_DAYS", 3)
     SUPERVISE_AFTER_WORKING_DAYS = _env_int("SUPERVISE_AFTER_WORKING_DAYS", 5)
 
+    # Monthly dispatch (月调度). The plan asks for it monthly but names no day: these are defaults
+    # (方案未规定，默认值，可调整). A month is opened from this day of the next month (its first
+    # working day on or after it, by the scheduler) ...
+    DISPATCH_OPEN_DAY = _env_int("DISPATCH_OPEN_DAY", 1)
+    # ... units that have not confirmed are reminded on this working day of the month ...
+    DISPATCH_REMIND_WORKING_DAY = _env_int("DISPATCH_REMIND_WORKING_DAY", 3)
+    # ... and the deadline is this working day after the month's end (late after it).
+    DISPATCH_LATE_AFTER_WORKING_DAY = _env_int("DISPATCH_LATE_AFTER_WORKING_DAY", 5)
+
     # Production: logs, reverse proxy, HTTPS, backups (docs/deploy.md).
     LOG_FORMAT = _env("LOG_FORMAT", "text")  # "json": one JSON object per line
     LOG_LEVEL = _env("LOG_LEVEL", "INFO")
     PROXY_COUNT = _env_int("PROXY_COUNT", 0)  # reverse proxies whose X-Forwarded-* are trusted
     HSTS_SECONDS = _env_int("HSTS_SECONDS", 0)  # Strict-Transport-Security max-age over HTTPS
     BACKUP_DIR = Path(_env("BACKUP_DIR", str(INSTANCE_DIR / "backups")))
+
+    # Local time (HH:MM) of the scheduler's nightly recompute of draft score periods.
+    SCORES_RECOMPUTE_AT = _env("SCORES_RECOMPUTE_AT", "01:30")
 
     # Seconds a gunicorn worker reuses the cockpit's rendered figures (0 disables the cache).
     COCKPIT_CACHE_SECONDS = _env_int("COCKPIT_CACHE_SECONDS", 60)

@@ -288,7 +288,10 @@ def _clone_districts(writer: _Writer, ids: _Ids, qijiang, count: int) -> list[di
         for g in goals:
             writer.add(PlanGoal, {"id": ids.take(PlanGoal), "plan_id": plan_id,
                                   "indicator_id": g.indicator_id, "year": g.year,
-                                  "comparator": g.comparator, "value": g.value, "text": g.text})
+                                  "comparator": g.comparator, "value": g.value, "text": g.text,
+                                  "unit": g.unit, "metric": g.metric, "scope": g.scope,
+                                  "every_year": g.every_year,
+                                  "task_id": task_map[g.task_id] if g.task_id else None})
         plans.append({"id": plan_id, "district": district.name, "number": number})
     writer.flush()
     return plans

@@ -18,6 +18,7 @@ AREAS = (
     "enterprises",
     "notices",
     "scores",
+    "measures",
 )
 
 

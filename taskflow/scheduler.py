@@ -104,9 +104,22 @@ def run_job(app: Flask, name: str, func) -> None:
             db.session.remove()
 
 
+def recompute_time(app: Flask) -> tuple[int, int]:
+    """(hour, minute) of the nightly score recompute: SCORES_RECOMPUTE_AT, "HH:MM" local time."""
+    text = str(app.config.get("SCORES_RECOMPUTE_AT") or "01:30")
+    try:
+        hour, minute = (int(part) for part in text.split(":", 1))
+        if 0 <= hour < 24 and 0 <= minute < 60:
+            return hour, minute
+    except ValueError:
+        pass
+    raise ValueError(f"SCORES_RECOMPUTE_AT must be HH:MM, not {text!r}")
+
+
 def job_table(app: Flask) -> list[tuple[str, object, CronTrigger]]:
     """(id, function, trigger) of every scheduled job."""
     from taskflow.notices import jobs
+    from taskflow.scores import jobs as score_jobs
 
     table = [
         ("deadline_scan", jobs.scan_deadlines, CronTrigger(hour=8, minute=30, timezone=TIMEZONE)),
@@ -115,6 +128,11 @@ def job_table(app: Flask) -> list[tuple[str, object, CronTrigger]]:
         ("outbox_delivery", jobs.deliver_outbox, CronTrigger(minute="*", timezone=TIMEZONE)),
         ("daily_digest", jobs.send_digests, CronTrigger(hour=17, minute=30, timezone=TIMEZONE)),
     ]
+    # Draft score periods (and the cockpit's ranking and the 五色图 built on them) are refreshed
+    # every night; locked and published periods are left alone.
+    hour, minute = recompute_time(app)
+    table.append(("scores_recompute", score_jobs.nightly_recompute,
+                  CronTrigger(hour=hour, minute=minute, timezone=TIMEZONE)))
     if jobs.enterprise_jobs() is not None:
         table.append(("monthly_dispatch", jobs.run_monthly_dispatch,
                       CronTrigger(hour=8, minute=0, timezone=TIMEZONE)))

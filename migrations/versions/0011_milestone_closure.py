@@ -9,14 +9,14 @@ Lateness (days_late) of closed rows is not recomputed here (the working-day cale
 application code): run `flask assignments recompute-lateness` once after upgrading.
 
 Revision ID: 0011_milestone_closure
-Revises: 0009_user_version
+Revises: 0010_calendar_years
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0011_milestone_closure"
-down_revision = "0009_user_version"
+down_revision = "0010_calendar_years"
 branch_labels = None
 depends_on = None
 

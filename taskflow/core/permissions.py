@@ -233,8 +233,14 @@ def can_manage_outbox(user) -> bool:
 
 
 def can_manage_calendar(user) -> bool:
-    """Override the working-day calendar: the administrator."""
+    """Override the working-day calendar and enter a year's holiday arrangement: the administrator."""
     return is_admin(user)
+
+
+def can_view_calendar_years(user) -> bool:
+    """See which years the working-day calendar knows (and the banner about unknown ones): the
+    administrator and the office."""
+    return is_admin(user) or is_office(user)
 
 
 # ---------------------------------------------------------------- scores, reports and cockpit
@@ -258,6 +264,12 @@ def can_view_score_card(user, unit_id: int | None) -> bool:
 def can_score(user) -> bool:
     """Adjust scores, lock, publish and correct periods, edit rules, enter recognitions."""
     return is_supervisor(user)
+
+
+def can_confirm_scores(user) -> bool:
+    """Give the second confirmation of a lock or publish (when the rules ask for two people):
+    a supervisor or an office user other than the one who asked."""
+    return user.is_authenticated and user.role in {Role.SUPERVISOR, Role.OFFICE}
 
 
 def can_recompute_scores(user) -> bool:

@@ -5,6 +5,9 @@ and exactly the 2022 high-tech stock holds a valid certificate (some of them due
 2023); a few enterprises that no longer count (removed, expired, closed) make the filters matter.
 From 2023 to today the register grows towards the yearly targets at a pace that differs per unit,
 so the dispatch board shows green, yellow and red. The same seed gives the same register.
+
+Departments (区级部门) count only the enterprises they attracted (招引), as the target table's
+说明 says: their enterprises are all attracted ones, with no 2022 stock.
 """
 
 import random
@@ -13,7 +16,6 @@ from datetime import date, timedelta
 from sqlalchemy import insert, select
 
 from taskflow.core import audit, clock
-from taskflow.core.progress import interpolate_target
 from taskflow.enterprises.creditcode import generate
 from taskflow.enterprises.models import (
     Enterprise,
@@ -21,8 +23,9 @@ from taskflow.enterprises.models import (
     certificate_fields,
 )
 from taskflow.extensions import db
+from taskflow.measures.indicators import interpolate_target
 from taskflow.plans.models import Indicator, Target
-from taskflow.units.models import Unit
+from taskflow.units.models import Unit, UnitKind
 
 PLACES = ("綦江", "渝南", "古南", "文龙", "三江", "东溪", "赶水", "打通", "石角", "永新", "万盛",
           "通惠", "扶欢", "篆塘", "隆盛", "郭扶", "三角", "安稳", "横山", "中峰", "丁山", "石壕")
@@ -45,6 +48,7 @@ class _Builder:
         self.codes: set[str] = set()
         self.rows: list[dict] = []
         self.renewals: list[int] = []  # indexes of rows re-reviewed
+        self.departments: set[int] = set()  # units that count attracted enterprises only
 
     def code(self) -> str:
         while True:
@@ -59,6 +63,8 @@ class _Builder:
         return f"重庆{r.choice(PLACES)}{words}{r.choice(TRADES)}{r.choice(FORMS)}"
 
     def add(self, unit_id: int, source: str, **fields) -> dict:
+        if unit_id in self.departments:
+            source = "attracted"
         row = {"name": self.name(), "credit_code": self.code(), "unit_id": unit_id,
                "source": source, "tech_in_library_on": None, "tech_removed_on": None,
                "high_tech_cert_no": None, "high_tech_cert_on": None, "high_tech_first_on": None,
@@ -113,8 +119,13 @@ def generate_demo_register(district_plan, seed: int = 2023) -> int:
     b = _Builder(seed, today)
     stock_end = date(2022, 12, 31)
     targets = _unit_targets(district_plan.id)
+    b.departments = set(db.session.scalars(select(Unit.id).where(
+        Unit.plan_id == district_plan.id, Unit.kind == UnitKind.DEPARTMENT)))
     for unit_id in sorted(targets):
         t = targets[unit_id]
+        if unit_id in b.departments:
+            _grow(b, unit_id, t, [], [])  # no stock: attracted enterprises only
+            continue
         tech = t.get(("tech_based", "in_library"), {})
         high = t.get(("high_tech", "in_library"), {})
         t22, h22 = tech.get(2022, 0), high.get(2022, 0)
@@ -220,6 +231,8 @@ def _grow(b: _Builder, unit_id: int, t: dict, tech_rows: list[dict], holders: li
             # The units also replace the certificates that lapsed this year.
             need += lapsed
             cultivated, attracted = need * 0.6, need * 0.4
+        if unit_id in b.departments:
+            cultivated, attracted = 0, cultivated + attracted
         for kind, count in (("cultivated", cultivated), ("attracted", attracted)):
             for _ in range(_whole(rng, count * pace * share)):
                 on = _day(rng, start, end)

@@ -34,6 +34,7 @@ from taskflow.enterprises.models import (
     certificate_fields,
     is_renewal,
 )
+from taskflow.enterprises.operations import attribution_problem
 from taskflow.extensions import db
 from taskflow.units.models import Unit
 
@@ -420,6 +421,11 @@ def stage(path: Path, filename: str, unit: Unit, user, *, progress: Progress = N
                 if not any(_text(c) for c in cells):
                     continue
                 row = parse_row(number, cells, columns, today)
+                if not row.errors:
+                    # Departments count attracted enterprises only (the target table's 说明).
+                    problem = attribution_problem(unit, row.data.get("source"))
+                    if problem is not None:
+                        row.errors.append(problem)
                 if not row.errors and row.code:
                     first = seen.get(row.code)
                     if first is not None:

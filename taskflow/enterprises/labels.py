@@ -55,3 +55,31 @@ FIELD_LABELS = {
     "specialised_sme": _l("Specialised SME (专精特新)"), "status": _l("Status"),
     "closed_on": _l("Closed on"), "claimant": _l("Claiming unit"), "import": _l("Import"),
 }
+
+
+def progress_text(p) -> str:
+    """How a page, an export and a report print one assessment (taskflow.measures.indicators):
+    "完成% / 序时%", a decline, a fall below a target that asks no increase, or no increment."""
+    from flask_babel import gettext as _
+
+    from taskflow.measures import indicators as ind
+
+    if p is None or p.state == ind.NO_TARGET:
+        return "—"
+    if p.state == ind.NO_INCREMENT:
+        return _("No increment targeted this year")
+    if p.state == ind.BELOW_TARGET:
+        return _("No increment targeted this year; %(n)s below the target", n=p.decline)
+    if p.state == ind.DECLINE:
+        return _("Down by %(n)s", n=p.decline)
+    text = f"{p.done_pct}% / {p.expected_pct}%"
+    if p.state == ind.REACHED:
+        text += " " + (_("exceeded by %(n)s", n=p.surplus) if p.surplus else _("reached"))
+    return text
+
+
+def light_text(light: str) -> str:
+    from flask_babel import gettext as _
+
+    return {"green": _("Green"), "yellow": _("Yellow"), "red": _("Red"),
+            "grey": "—"}.get(light, light)

@@ -21,7 +21,7 @@ from taskflow.enterprises.models import (
 )
 from taskflow.extensions import db
 from taskflow.plans.models import Plan
-from taskflow.units.models import Unit
+from taskflow.units.models import Unit, UnitKind
 
 # Fields a user edits, in form order; the certificate's expiry and re-review date are derived.
 EDITABLE = ("name", "source", "tech_in_library_on", "tech_removed_on", "high_tech_cert_no",
@@ -66,6 +66,25 @@ def check_data(data: dict) -> None:
         raise EnterpriseError(_("The library removal date must follow the in-library date."))
 
 
+def attribution_problem(unit: Unit, source: str | None) -> str | None:
+    """Why `unit` cannot count an enterprise of this source, or None.
+
+    The district plan's target table (说明 1): departments (区级部门) count only the enterprises
+    they attracted (招引); streets, towns, parks and task forces count attracted and cultivated."""
+    if unit is not None and unit.kind == UnitKind.DEPARTMENT and source != Source.ATTRACTED:
+        return _("%(unit)s is a district department: by the target table's note, departments count "
+                 "only the enterprises they attracted (招引). Record it as attracted, or attribute "
+                 "it to the street, town, park or task force that guided it.", unit=unit.name)
+    return None
+
+
+def check_attribution(unit: Unit, source: str | None) -> None:
+    """EnterpriseError when `unit` may not count an enterprise of this source."""
+    problem = attribution_problem(unit, source)
+    if problem is not None:
+        raise EnterpriseError(problem)
+
+
 def _event(enterprise: Enterprise, kind: str, actor, *, changes=None, note: str = "") -> None:
     db.session.add(EnterpriseEvent(
         enterprise=enterprise, kind=kind, actor_id=getattr(actor, "id", None),
@@ -82,6 +101,7 @@ def register_enterprise(data: dict, unit: Unit, actor) -> Enterprise | ClaimConf
     """Add an enterprise for `unit`; a code already attributed to another unit opens a claim."""
     code = check_code(data.get("credit_code", ""))
     check_data(data)
+    check_attribution(unit, data.get("source"))
     existing = find_by_code(code)
     if existing is not None:
         if existing.unit_id == unit.id:
@@ -109,6 +129,7 @@ def update_enterprise(enterprise: Enterprise, data: dict, actor, *, version: int
         raise StaleEdit(_("Someone else changed this enterprise meanwhile; reload and edit again."))
     merged = {key: getattr(enterprise, key) for key in EDITABLE} | data
     check_data(merged)
+    check_attribution(enterprise.unit, merged["source"])
     before = audit.snapshot(enterprise, *SNAPSHOT)
     renewed = False
     for key in EDITABLE:
@@ -166,6 +187,8 @@ def decide_claim(conflict: ClaimConflict, decision: str, note: str, actor, *,
     if not note.strip():
         raise EnterpriseError(_("Give the reason for the decision."))
     enterprise = conflict.enterprise
+    if decision == "transfer":
+        check_attribution(conflict.claimant_unit, enterprise.source)
     before = {"state": conflict.state, "unit_id": enterprise.unit_id}
     conflict.state = ClaimState.KEPT if decision == "keep" else ClaimState.TRANSFERRED
     conflict.decided_by_id = getattr(actor, "id", None)
@@ -209,12 +232,24 @@ def parse_month(value) -> date:
         raise DispatchError(_("Not a month: %(value)s (use YYYY-MM).", value=value)) from None
 
 
-def due_date(month: date) -> date:
-    """When units must have confirmed: DISPATCH_CONFIRM_DAYS after the month's end."""
+def due_date(month: date, opened_on: date | None = None, calendar=None) -> date:
+    """When units must have confirmed the month's figures (the dispatch deadline).
+
+    The DISPATCH_LATE_AFTER_WORKING_DAY-th working day after the month's end (方案未规定，默认值，
+    可调整: the plan asks for a monthly dispatch but names no day), so never a weekend or a public
+    holiday. A month opened on or after that day (opened late, say after 国庆) gets a fair
+    deadline instead: the same number of working days after the day it was opened, so no unit is
+    late the moment it opens. Raises core.calendar.UnknownCalendarYear when the working days
+    needed fall in a year whose holiday arrangement nobody has entered."""
+    from taskflow.core.calendar import WorkCalendar
     from taskflow.enterprises.queries import month_end
 
-    days = int(current_app.config.get("DISPATCH_CONFIRM_DAYS", 5))
-    return month_end(month) + timedelta(days=days)
+    cal = calendar or WorkCalendar.load()
+    working_days = max(1, int(current_app.config.get("DISPATCH_LATE_AFTER_WORKING_DAY", 5)))
+    regular = cal.add_working_days(month_end(month), working_days)
+    if opened_on is not None and opened_on >= regular:
+        return cal.add_working_days(opened_on, working_days)
+    return regular
 
 
 def open_month(month, actor, *, plan: Plan | None = None) -> DispatchPeriod:
@@ -231,7 +266,13 @@ def open_month(month, actor, *, plan: Plan | None = None) -> DispatchPeriod:
                               month=month.strftime("%Y-%m")))
     if month > clock.local_today():
         raise DispatchError(_("The month %(month)s has not begun.", month=month.strftime("%Y-%m")))
-    period = DispatchPeriod(plan_id=plan.id, month=month, due_on=due_date(month),
+    from taskflow.core.calendar import UnknownCalendarYear
+
+    try:
+        due_on = due_date(month, clock.local_today())
+    except UnknownCalendarYear as exc:  # refused, never guessed: the admin enters the year first
+        raise DispatchError(exc.message()) from exc
+    period = DispatchPeriod(plan_id=plan.id, month=month, due_on=due_on,
                             opened_by_id=getattr(actor, "id", None), opened_at=clock.utcnow())
     db.session.add(period)
     audit.record(actor, "dispatch.open", period,

@@ -1,137 +1,28 @@
 """Reads and roll-ups of the register: figures per unit as aggregate SQL, progress vs targets."""
 
-import calendar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
-from flask import current_app
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
 
-from taskflow.core import progress as prog
 from taskflow.enterprises.models import (
     ClaimConflict,
     ClaimState,
     DispatchConfirmation,
     DispatchPeriod,
     Enterprise,
-    Source,
 )
 from taskflow.extensions import db
-from taskflow.plans.models import Indicator, Plan, Target
-from taskflow.units.models import Unit
-
-TECH, HIGH_TECH = "tech_based", "high_tech"
-INDICATOR_CODES = (TECH, HIGH_TECH)
-
-# The figures of the monthly dispatch, in table order.
-FIGURES = (
-    "tech_in_library",
-    "tech_new",
-    "high_tech_valid",
-    "high_tech_new",
-    "cultivated",
-    "attracted",
-    "re_review_due",
-    "re_reviewed",
-    "specialised",
-)
-
-# (figure, indicator code, target kind, is a stock). Stocks start from the prior year-end figure
-# and have targets between listed years interpolated; flows start from zero each year.
-PROGRESS_METRICS = (
-    ("tech_in_library", TECH, "in_library", True),
-    ("high_tech_valid", HIGH_TECH, "in_library", True),
-    ("high_tech_new", HIGH_TECH, "new", False),
-    ("cultivated", HIGH_TECH, "cultivated", False),
-    ("attracted", HIGH_TECH, "attracted", False),
-    ("re_reviewed", HIGH_TECH, "re_review", False),
-)
-
-
-def month_end(month: date) -> date:
-    """The last day of the month of `month`."""
-    return month.replace(day=calendar.monthrange(month.year, month.month)[1])
-
-
-def _alive(day: date):
-    return or_(Enterprise.closed_on.is_(None), Enterprise.closed_on > day)
-
-
-def figure_conditions(day: date) -> dict:
-    """SQL conditions, one per figure, for an enterprise as of the end of `day`."""
-    year_start, year_end = date(day.year, 1, 1), date(day.year, 12, 31)
-    alive = _alive(day)
-    in_library = and_(
-        Enterprise.tech_in_library_on <= day,
-        or_(Enterprise.tech_removed_on.is_(None), Enterprise.tech_removed_on > day),
-        alive,
-    )
-    new_high_tech = and_(
-        Enterprise.high_tech_first_on >= year_start, Enterprise.high_tech_first_on <= day, alive
-    )
-    return {
-        "tech_in_library": in_library,
-        "tech_new": and_(in_library, Enterprise.tech_in_library_on >= year_start),
-        "high_tech_valid": and_(
-            Enterprise.high_tech_first_on <= day, Enterprise.high_tech_expires_on > day, alive
-        ),
-        "high_tech_new": new_high_tech,
-        "cultivated": and_(new_high_tech, Enterprise.source == Source.CULTIVATED),
-        "attracted": and_(new_high_tech, Enterprise.source == Source.ATTRACTED),
-        # The year's re-review workload: certificates expiring this year, and those renewed
-        # this year (whose old certificate expired this year), so past months stay stable.
-        "re_review_due": and_(
-            Enterprise.high_tech_first_on <= day, alive,
-            or_(
-                and_(Enterprise.re_review_due_on >= year_start,
-                     Enterprise.re_review_due_on <= year_end),
-                and_(Enterprise.high_tech_cert_on >= year_start,
-                     Enterprise.high_tech_cert_on <= year_end,
-                     Enterprise.high_tech_first_on < Enterprise.high_tech_cert_on),
-            ),
-        ),
-        "re_reviewed": and_(
-            Enterprise.high_tech_cert_on >= year_start, Enterprise.high_tech_cert_on <= day,
-            Enterprise.high_tech_first_on < Enterprise.high_tech_cert_on, alive,
-        ),
-        "specialised": and_(Enterprise.specialised_sme.is_(True), alive),
-    }
-
-
-def _figure_columns(day: date) -> list:
-    return [
-        func.coalesce(func.sum(case((cond, 1), else_=0)), 0).label(name)
-        for name, cond in figure_conditions(day).items()
-    ]
-
-
-def empty_figures() -> dict[str, int]:
-    return {name: 0 for name in FIGURES}
-
-
-def figures_by_unit(day: date, unit_ids=None) -> dict[int, dict[str, int]]:
-    """{unit id: figures} at the end of `day`, one GROUP BY query."""
-    stmt = select(Enterprise.unit_id, *_figure_columns(day)).group_by(Enterprise.unit_id)
-    if unit_ids is not None:
-        stmt = stmt.where(Enterprise.unit_id.in_(list(unit_ids)))
-    return {row[0]: {name: int(row[i + 1]) for i, name in enumerate(FIGURES)}
-            for row in db.session.execute(stmt)}
+from taskflow.measures import indicators as ind
+from taskflow.measures.indicators import FIGURES, PROGRESS_METRICS, month_end  # noqa: F401
+from taskflow.plans.models import Plan
+from taskflow.units.models import Unit, UnitKind
 
 
 def unit_figures(unit_id: int, day: date) -> dict[str, int]:
-    """One unit's figures at the end of `day`."""
-    return figures_by_unit(day, [unit_id]).get(unit_id, empty_figures())
-
-
-def total_figures(day: date, unit_ids) -> dict[str, int]:
-    """The same figures summed over the given units, in SQL."""
-    stmt = select(*_figure_columns(day)).where(Enterprise.unit_id.in_(list(unit_ids)))
-    row = db.session.execute(stmt).one()
-    return {name: int(row[i]) for i, name in enumerate(FIGURES)}
-
-
-# ---------------------------------------------------------------- plans, units, targets
+    """One unit's figures at the end of `day` (taskflow.measures.indicators)."""
+    return ind.unit_figures(unit_id, day)
 
 
 def district_plan() -> Plan | None:
@@ -142,132 +33,8 @@ def district_plan() -> Plan | None:
 
 
 def dispatch_units(plan_id: int) -> list[Unit]:
-    """Units of the plan that have enterprise targets or enterprises, in table order."""
-    # One uncorrelated list of the plan's units with targets (not an EXISTS per unit, which
-    # SQLite answers by scanning every plan's targets of the indicator for each unit).
-    has_target = Unit.id.in_(
-        select(Target.unit_id).where(
-            Target.indicator_id.in_(select(Indicator.id).where(Indicator.code.in_(INDICATOR_CODES))),
-            Target.unit_id.in_(select(Unit.id).where(Unit.plan_id == plan_id)),
-        )
-    )
-    has_enterprise = exists().where(Enterprise.unit_id == Unit.id)
-    return list(db.session.scalars(
-        select(Unit).options(joinedload(Unit.parent))
-        .where(Unit.plan_id == plan_id, or_(has_target, has_enterprise))
-        .order_by(Unit.sort_order, Unit.id)
-    ))
-
-
-def plan_unit_ids(plan_id: int):
-    """A subquery of the plan's unit ids."""
-    return select(Unit.id).where(Unit.plan_id == plan_id).scalar_subquery()
-
-
-def targets(plan_id: int, *, unit_id: int | None = None, all_units: bool = False) -> dict:
-    """{unit id or None: {(indicator code, kind): {year: value}}} for the enterprise indicators.
-
-    all_units: every unit's rows plus the plan total (unit None); otherwise only `unit_id`'s
-    rows (None: the plan's 合计 rows)."""
-    stmt = (
-        select(Target.unit_id, Indicator.code, Target.kind, Target.year, Target.value)
-        .join(Indicator, Indicator.id == Target.indicator_id)
-        .where(Target.plan_id == plan_id, Indicator.code.in_(INDICATOR_CODES))
-    )
-    if not all_units:
-        stmt = stmt.where(Target.unit_id.is_(None) if unit_id is None
-                          else Target.unit_id == unit_id)
-    result: dict = {}
-    for unit, code, kind, year, value in db.session.execute(stmt):
-        result.setdefault(unit, {}).setdefault((code, kind), {})[year] = value
-    return result
-
-
-@dataclass
-class ProgressRow:
-    """Figures and progress of one unit (or of the district) on a day."""
-
-    unit: Unit | None
-    figures: dict[str, int]
-    progress: dict[str, prog.Progress] = field(default_factory=dict)
-    confirmation: DispatchConfirmation | None = None
-
-    @property
-    def worst_light(self) -> str:
-        order = [prog.RED, prog.YELLOW, prog.GREEN]
-        lights = [p.light for p in self.progress.values() if p.light != prog.GREY]
-        for colour in order:
-            if colour in lights:
-                return colour
-        return prog.GREY
-
-
-def assess_all(figures: dict[str, int], prior: dict[str, int], unit_targets: dict,
-               day: date, stock_year: int) -> dict[str, prog.Progress]:
-    """Progress of each metric against the targets of `day`'s year.
-
-    A stock starts from the prior year-end figure: the plan's own figure for its stock year
-    (2022, the year before the plan starts), the register's count at the prior year's end after."""
-    settings = prog.thresholds(current_app.config)
-    result = {}
-    for figure, code, kind, is_stock in PROGRESS_METRICS:
-        by_year = unit_targets.get((code, kind), {})
-        if is_stock:
-            target = prog.interpolate_target(by_year, day.year)
-            if day.year - 1 <= stock_year and (day.year - 1) in by_year:
-                base = by_year[day.year - 1]
-            else:
-                base = prior.get(figure, 0)
-        else:
-            target = by_year.get(day.year)
-            base = 0
-        result[figure] = prog.assess(figures.get(figure, 0), base, target, day, **settings)
-    return result
-
-
-def progress_rows(plan: Plan, day: date, units: list[Unit]) -> list[ProgressRow]:
-    """Each unit's figures and progress at `day` (four queries whatever the number of units)."""
-    ids = [u.id for u in units]
-    current = figures_by_unit(day, ids)
-    prior = figures_by_unit(date(day.year - 1, 12, 31), ids)
-    plan_targets = targets(plan.id, all_units=True)
-    rows = []
-    for unit in units:
-        figures = current.get(unit.id, empty_figures())
-        rows.append(ProgressRow(unit, figures, assess_all(
-            figures, prior.get(unit.id, {}), plan_targets.get(unit.id, {}), day,
-            plan.start_year - 1)))
-    return rows
-
-
-@dataclass
-class DistrictProgress:
-    """District totals vs the district plan's 合计 and vs the city plan's row for the district."""
-
-    totals: dict[str, int]
-    against_district: dict[str, prog.Progress]
-    against_city: dict[str, prog.Progress]
-    city_plan: Plan | None
-
-
-def district_progress(plan: Plan, day: date, unit_ids: list[int]) -> DistrictProgress:
-    """Totals over the units (SQL), assessed against both plans."""
-    totals = total_figures(day, unit_ids)
-    prior = total_figures(date(day.year - 1, 12, 31), unit_ids)
-    district_targets = targets(plan.id).get(None, {})
-    city_targets: dict = {}
-    city_plan = None
-    if plan.parent_id and plan.parent_unit_id:
-        city_plan = db.session.get(Plan, plan.parent_id)
-        city_targets = targets(plan.parent_id, unit_id=plan.parent_unit_id).get(
-            plan.parent_unit_id, {})
-    return DistrictProgress(
-        totals,
-        assess_all(totals, prior, district_targets, day, plan.start_year - 1),
-        assess_all(totals, prior, city_targets, day,
-                   (city_plan.start_year if city_plan else plan.start_year) - 1),
-        city_plan,
-    )
+    """Units of the plan shown on the dispatch board (those the district's figures count)."""
+    return ind.counted_units(plan_id)
 
 
 # ---------------------------------------------------------------- dispatch
@@ -285,32 +52,34 @@ def confirmations(period_id: int) -> dict[int, DispatchConfirmation]:
 
 @dataclass
 class Board:
-    """The office's dispatch board of one month."""
+    """The office's dispatch board of one month: the district's figures at the month's end."""
 
     period: DispatchPeriod
     plan: Plan
-    rows: list[ProgressRow]
-    district: DistrictProgress
+    district: ind.DistrictFigures
+    confirmed: dict[int, DispatchConfirmation]
+
+    @property
+    def rows(self) -> list[ind.UnitFigures]:
+        return self.district.rows
+
+    @property
+    def as_of(self) -> date:
+        return self.district.as_of
+
+    def confirmation(self, unit_id: int) -> DispatchConfirmation | None:
+        return self.confirmed.get(unit_id)
 
     @property
     def confirmed_count(self) -> int:
-        return sum(1 for r in self.rows if r.confirmation and r.confirmation.confirmed_at)
-
-    @property
-    def sum_over_units(self) -> dict[str, int]:
-        return {name: sum(r.figures[name] for r in self.rows) for name in FIGURES}
+        return sum(1 for r in self.rows
+                   if (c := self.confirmed.get(r.unit.id)) is not None and c.confirmed_at)
 
 
 def board(period: DispatchPeriod) -> Board:
     """Units × figures with lights and confirmations, and the district totals."""
     plan = db.session.get(Plan, period.plan_id)
-    units = dispatch_units(plan.id)
-    day = period.month_end
-    rows = progress_rows(plan, day, units)
-    confirmed = confirmations(period.id)
-    for row in rows:
-        row.confirmation = confirmed.get(row.unit.id)
-    return Board(period, plan, rows, district_progress(plan, day, [u.id for u in units]))
+    return Board(period, plan, ind.month_figures(plan, period.month), confirmations(period.id))
 
 
 def periods(plan_id: int) -> list[DispatchPeriod]:
@@ -340,10 +109,19 @@ def latest_period(plan_id: int) -> DispatchPeriod | None:
 # ---------------------------------------------------------------- register
 
 
+# Register filters that reproduce a counted figure: ?figure=<name>&on=<YYYY-MM-DD>.
+REGISTER_FIGURES = FIGURES
+
+
 def register_query(*, q: str = "", unit_id: int | None = None, status: str = "",
                    source: str = "", high_tech: str = "", specialised: str = "",
+                   figure: str = "", on: date | None = None, plan_id: int | None = None,
                    today: date | None = None):
-    """The register filtered as the search form asks (a select, to paginate)."""
+    """The register filtered as the search form asks (a select, to paginate).
+
+    `figure` on day `on` applies the very SQL condition the figure is counted with
+    (taskflow.measures.indicators.figure_conditions), restricted to the plan's units as the
+    district's figures are, so the list has exactly as many rows as the number that links here."""
     stmt = select(Enterprise).options(joinedload(Enterprise.unit))
     if q:
         like = f"%{q.strip()}%"
@@ -355,14 +133,23 @@ def register_query(*, q: str = "", unit_id: int | None = None, status: str = "",
         stmt = stmt.where(Enterprise.status == status)
     if source:
         stmt = stmt.where(Enterprise.source == source)
+    if figure in REGISTER_FIGURES and on is not None:
+        stmt = stmt.where(ind.figure_condition(figure, on))
+        if plan_id is not None:
+            stmt = stmt.where(Enterprise.unit_id.in_(ind.plan_unit_ids(plan_id)))
     if high_tech in ("yes", "no") and today is not None:
-        valid = and_(Enterprise.high_tech_first_on <= today,
-                     Enterprise.high_tech_expires_on > today)
+        valid = ind.figure_condition("high_tech_valid", today)
         stmt = stmt.where(valid if high_tech == "yes" else or_(
             Enterprise.high_tech_first_on.is_(None), ~valid))
     if specialised == "yes":
         stmt = stmt.where(Enterprise.specialised_sme.is_(True))
     return stmt.order_by(Enterprise.name, Enterprise.id)
+
+
+def is_department(unit: Unit) -> bool:
+    """A district department (区级部门): by the target table's 说明 it counts only the
+    enterprises it attracted (招引)."""
+    return unit.kind == UnitKind.DEPARTMENT
 
 
 def open_claims(unit_id: int | None = None):

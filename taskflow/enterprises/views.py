@@ -1,5 +1,7 @@
 """Pages of the register, imports, claim conflicts and the monthly dispatch."""
 
+from datetime import date
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -30,6 +32,7 @@ from taskflow.enterprises.models import (
     ImportOutcome,
 )
 from taskflow.extensions import db
+from taskflow.measures import indicators as ind
 from taskflow.units.models import Unit
 
 PER_PAGE = 50
@@ -54,6 +57,33 @@ def _own_unit_id() -> int | None:
 # ---------------------------------------------------------------- register
 
 
+def _register_filters(args) -> dict:
+    """The register's filters from the query string (an unknown figure or a bad date is ignored).
+
+    figure + on: the enterprises a counted figure counts on that day (the links of the dispatch
+    board, the unit page and the cockpit)."""
+    figure = args.get("figure", "")
+    on = None
+    if figure in queries.REGISTER_FIGURES:
+        try:
+            on = date.fromisoformat(args.get("on", ""))
+        except ValueError:
+            on = None
+    if on is None:
+        figure = ""
+    return {"q": args.get("q", "").strip()[:100], "status": args.get("status", ""),
+            "source": args.get("source", ""), "high_tech": args.get("high_tech", ""),
+            "specialised": args.get("specialised", ""), "figure": figure,
+            "on": on.isoformat() if on else ""}
+
+
+def _register_stmt(filters: dict, unit_id: int | None, plan):
+    query = dict(filters)
+    query["on"] = date.fromisoformat(filters["on"]) if filters["on"] else None
+    return queries.register_query(unit_id=unit_id, today=clock.local_today(),
+                                  plan_id=plan.id if plan else None, **query)
+
+
 @bp.route("/")
 @login_required
 def register():
@@ -62,13 +92,11 @@ def register():
     args = request.args
     own = _own_unit_id()
     unit_id = own or args.get("unit", type=int)
-    filters = {"q": args.get("q", "").strip()[:100], "status": args.get("status", ""),
-               "source": args.get("source", ""), "high_tech": args.get("high_tech", ""),
-               "specialised": args.get("specialised", "")}
-    stmt = queries.register_query(unit_id=unit_id, today=clock.local_today(), **filters)
+    filters = _register_filters(args)
+    plan = queries.district_plan()
+    stmt = _register_stmt(filters, unit_id, plan)
     page = db.paginate(stmt, page=args.get("page", 1, type=int), per_page=PER_PAGE,
                        error_out=False)
-    plan = queries.district_plan()
     units = [] if own else _unit_choices(plan)
     open_claims = 0
     if perm.can_decide_claims(current_user):
@@ -76,7 +104,7 @@ def register():
             ClaimConflict.state == ClaimState.OPEN))
     return render_template(
         "enterprises/register.html", page=page, units=units, filters=filters, unit_id=unit_id,
-        today=clock.local_today(), open_claims=open_claims,
+        today=clock.local_today(), open_claims=open_claims, figure_labels=FIGURE_LABELS,
         can_add=perm.is_office(current_user) or own is not None,
     )
 
@@ -89,10 +117,8 @@ def register_export():
     args = request.args
     unit_id = _own_unit_id() or args.get("unit", type=int)
     today = clock.local_today()
-    stmt = queries.register_query(
-        q=args.get("q", "").strip()[:100], unit_id=unit_id, status=args.get("status", ""),
-        source=args.get("source", ""), high_tech=args.get("high_tech", ""),
-        specialised=args.get("specialised", ""), today=today)
+    filters = _register_filters(args)
+    stmt = _register_stmt(filters, unit_id, queries.district_plan())
     header = [_("Enterprise name"), _("Credit code"), _("Attributed unit"), _("Source"),
               _("Tech-based in-library date"), _("Removed from the tech-based library on"),
               _("High-tech certificate number"), _("High-tech certification date"),
@@ -440,37 +466,45 @@ def board(period_id: int):
                            can_manage=perm.can_open_dispatch(current_user))
 
 
+def board_workbook(data: queries.Board) -> bytes:
+    """The month's dispatch table as .xlsx: the board's figures, as the board prints them."""
+    header = [_("Unit name")] + [str(FIGURE_LABELS[f]) for f in queries.FIGURES]
+    for label in (_("Tech-based"), _("High-tech")):
+        header += [_("%(what)s: target of the year", what=label),
+                   _("%(what)s: expected to date", what=label),
+                   _("%(what)s: done / expected", what=label), _("%(what)s: light", what=label)]
+    header += [_("Confirmed"), _("Confirmed at"), _("Late"), _("Note")]
+
+    def progress_cells(progress):
+        cells = []
+        for figure in ("tech_in_library", "high_tech_valid"):
+            p = progress[figure]
+            cells += [p.target, round(p.expected, 1) if p.expected is not None else None,
+                      labels.progress_text(p), labels.light_text(p.light)]
+        return cells
+
+    rows = []
+    for row in data.rows:
+        c = data.confirmation(row.unit.id)
+        rows.append([row.unit.name] + [row.figures[f] for f in queries.FIGURES]
+                    + progress_cells(row.progress) + [
+                        _("yes") if c and c.confirmed_at else _("no"),
+                        c.confirmed_at if c and c.confirmed_at else None,
+                        _("yes") if c and c.late else "", c.note if c else ""])
+    rows.append([_("District total")] + [data.district.totals[f] for f in queries.FIGURES]
+                + progress_cells(data.district.against_district))
+    rows.append([])
+    rows.append([_("Data as of %(d)s", d=data.as_of.isoformat())])
+    return build_workbook([(data.period.label, header, rows)])
+
+
 @dispatch_bp.route("/<int:period_id>/export.xlsx")
 @login_required
 def board_export(period_id: int):
     """The month's dispatch table as Excel."""
     perm.require(perm.can_view_dispatch_board(current_user))
     period = _load_period(period_id)
-    data = queries.board(period)
-    header = [_("Unit name")] + [str(FIGURE_LABELS[f]) for f in queries.FIGURES] + [
-        _("Tech-based target"), _("Tech-based expected to date"), _("High-tech target"),
-        _("High-tech expected to date"), _("Confirmed"), _("Confirmed at"), _("Late"), _("Note")]
-
-    def target_cells(row):
-        cells = []
-        for figure in ("tech_in_library", "high_tech_valid"):
-            p = row.progress[figure]
-            cells += [round(p.target) if p.target is not None else None,
-                      round(p.expected, 1) if p.expected is not None else None]
-        return cells
-
-    rows = []
-    for row in data.rows:
-        c = row.confirmation
-        rows.append([row.unit.name] + [row.figures[f] for f in queries.FIGURES]
-                    + target_cells(row) + [
-                        _("yes") if c and c.confirmed_at else _("no"),
-                        c.confirmed_at if c and c.confirmed_at else None,
-                        _("yes") if c and c.late else "", c.note if c else ""])
-    total_row = type("Total", (), {"progress": data.district.against_district})()
-    rows.append([_("District total")] + [data.district.totals[f] for f in queries.FIGURES]
-                + target_cells(total_row))
-    content = build_workbook([(period.label, header, rows)])
+    content = board_workbook(queries.board(period))
     return xlsx_response(_("Monthly dispatch %(month)s.xlsx", month=period.label), content)
 
 
@@ -483,13 +517,14 @@ def unit_page(period_id: int, unit_id: int):
     perm.require_visible(unit is not None and unit.plan_id == period.plan_id
                          and perm.can_view_unit(current_user, unit_id))
     plan = db.session.get(queries.Plan, period.plan_id)
-    row = queries.progress_rows(plan, period.month_end, [unit])[0]
+    row = ind.unit_rows(plan, period.month_end, [unit])[0]
     confirmation = queries.confirmations(period.id).get(unit.id)
     stale = bool(confirmation and confirmation.figures
                  and confirmation.figures != row.figures)
     return render_template(
         "enterprises/dispatch_unit.html", period=period, unit=unit, row=row,
         confirmation=confirmation, stale=stale, figure_labels=FIGURE_LABELS,
+        row_as_of=period.month_end,
         figures=queries.FIGURES, metrics=queries.PROGRESS_METRICS,
         form=ConfirmFiguresForm() if perm.can_confirm_dispatch(current_user, unit.id) else None,
     )

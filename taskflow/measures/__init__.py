@@ -9,3 +9,7 @@ its as-of rule and an example.
 - indicators.py: in-library counts (科技型企业在库, 高企有效期内), expected-to-date (序时进度),
   completion rate against it, the indicator lights.
 """
+
+from flask import Blueprint
+
+bp = Blueprint("measures", __name__, url_prefix="/measures")

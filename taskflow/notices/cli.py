@@ -32,9 +32,15 @@ def _parse(value: str | None):
 
 
 def _report(name: str, counts) -> None:
+    """One line of counts; a job refused for an unknown calendar year prints why and fails."""
     at = to_local(utcnow()).strftime("%Y-%m-%d %H:%M")
     items = ", ".join(f"{k}={v}" for k, v in sorted(dict(counts).items())) or "nothing to do"
     click.echo(f"{name} @ {at}: {items}")
+    refusal = getattr(counts, "refusal", None)
+    if refusal is not None:
+        with current_app.test_request_context():  # translated (Chinese by default)
+            click.echo(f"{name}: {refusal.message()}", err=True)
+        sys.exit(1)
 
 
 reminders_cli = AppGroup("reminders", help="Deadline reminders, escalation and update requests.")

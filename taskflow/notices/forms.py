@@ -2,9 +2,17 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import (
+    DateField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 
 class ActionForm(FlaskForm):
@@ -43,3 +51,14 @@ class WorkdayOverrideForm(FlaskForm):
         SelectChoice("1", _l("a working day")), SelectChoice("0", _l("a day off")),
     ])
     note = StringField(_l("Note"), validators=[Optional(), Length(max=200)])
+
+
+class CalendarYearForm(FlaskForm):
+    """The admin pastes a year's State Council holiday notice; previewed, then confirmed."""
+
+    year = IntegerField(_l("Year"), validators=[DataRequired(), NumberRange(min=2000, max=2100)])
+    text = TextAreaField(_l("Text of the notice"), validators=[
+        DataRequired(_l("Paste the text of the State Council's notice.")), Length(max=20000)],
+        description=_l("国务院办公厅关于YYYY年部分节假日安排的通知: paste it whole, as published "
+                       "(www.gov.cn); the holidays and make-up working days are read from it."))
+    confirm = HiddenField()

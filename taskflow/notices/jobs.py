@@ -29,7 +29,7 @@ from sqlalchemy.orm import selectinload
 from taskflow.accounts.models import User
 from taskflow.assignments.models import Assignment, Milestone
 from taskflow.core import audit, clock
-from taskflow.core.calendar import WorkCalendar
+from taskflow.core.calendar import UnknownCalendarYear, WorkCalendar
 from taskflow.core.db import write_transaction
 from taskflow.extensions import db
 from taskflow.notices import channels, links, messages
@@ -79,6 +79,38 @@ def writes(func):
     return wrapper
 
 
+def calendar_refusal(exc: BaseException) -> UnknownCalendarYear | None:
+    """The UnknownCalendarYear behind an exception (itself, or the cause of a DispatchError)."""
+    while exc is not None:
+        if isinstance(exc, UnknownCalendarYear):
+            return exc
+        exc = exc.__cause__
+    return None
+
+
+def refuses_unknown_years(func):
+    """A job that needs a day of a year nobody knows does nothing (its writes are rolled back),
+    logs why, and returns Counter(unknown_calendar_year=<year>) with the exception attached as
+    `.refusal`: the scheduler keeps running, and the command prints the message and fails."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except Exception as exc:
+            refusal = calendar_refusal(exc)
+            if refusal is None:
+                raise
+            db.session.rollback()
+            log.warning("%s refused: %s", func.__name__, refusal)
+            counts = Counter(unknown_calendar_year=refusal.year)
+            counts.refusal = refusal
+            return counts
+
+    return wrapper
+
+
 def _setting(name: str, default: int) -> int:
     return int(current_app.config.get(name, default))
 
@@ -98,6 +130,7 @@ def _milestone_params(row, working_days: int) -> dict:
 # ---------------------------------------------------------------- deadline scan
 
 
+@refuses_unknown_years
 @writes
 def scan_deadlines(today: date | None = None, *, commit: bool = True) -> Counter:
     """Reminders before due dates, overdue notices, 催办 and 督办 (DESIGN.md §4 ladder).
@@ -108,7 +141,10 @@ def scan_deadlines(today: date | None = None, *, commit: bool = True) -> Counter
       original): a yellow 催办 notice to the unit;
     - SUPERVISE_AFTER_WORKING_DAYS working days later still: a red 督办 notice to the unit head
       and the office.
-    Nothing is sent on a day off (weekend, public holiday, admin override).
+    Nothing is sent on a day off (weekend, public holiday, admin override). When a day it needs
+    (today, the 7-working-day horizon) lies in a year whose holiday arrangement nobody has
+    entered, nothing is sent at all (see refuses_unknown_years): a reminder on a guessed day
+    would fire on a holiday or a working day early.
     """
     today = today or clock.local_today()
     cal = WorkCalendar.load()
@@ -238,6 +274,7 @@ def _assignments_with_update_since(assignment_ids: list[int], since: datetime) -
     return set(db.session.scalars(query))
 
 
+@refuses_unknown_years
 @writes
 def request_updates(today: date | None = None, *, commit: bool = True) -> Counter:
     """Ask every open assignment for its monthly progress update, and ask again until it comes.
@@ -319,10 +356,13 @@ def enterprise_jobs():
     return enterprise, DispatchPeriod
 
 
+@refuses_unknown_years
 @writes
 def run_monthly_dispatch(today: date | None = None, *, commit: bool = True) -> Counter:
     """Open the month on its first working day, remind units that have not confirmed on the
-    DISPATCH_REMIND_WORKING_DAY-th working day, and mark them late after the due date."""
+    DISPATCH_REMIND_WORKING_DAY-th working day, and mark them late after the due date (the
+    DISPATCH_LATE_AFTER_WORKING_DAY-th working day after the month's end, or a fair deadline for a
+    month opened late: enterprises.operations.due_date)."""
     counts: Counter = Counter()
     found = enterprise_jobs()
     if found is None:

@@ -23,6 +23,7 @@ from taskflow.notices.models import (
     OutboxMessage,
     OutboxState,
     ReminderDispatch,
+    CalendarYear,
     UrgeNotice,
     WorkdayOverride,
 )
@@ -345,6 +346,66 @@ def delete_workday_override(override: WorkdayOverride, actor: User) -> None:
                  summary=override.day.isoformat())
     db.session.delete(override)
     db.session.flush()
+
+
+def enter_calendar_year(text: str, year: int, actor: User):
+    """Store a year's official holiday arrangement from the pasted State Council notice.
+
+    The text is parsed here again (never the preview's result sent back by the browser); a text
+    that cannot be read raises holiday_notice.NoticeParseError and writes nothing. The notice's
+    rest days and make-up working days become workday_overrides marked with the year (a day the
+    admin had overridden by hand takes the notice's value); entering a year again replaces what
+    its earlier notice wrote. Returns (CalendarYear, Arrangement)."""
+    from taskflow.notices.holiday_notice import parse_notice
+
+    arrangement = parse_notice(text, year)
+    days = arrangement.overrides()
+    row = db.session.scalar(select(CalendarYear).where(CalendarYear.year == year))
+    before = None
+    if row is None:
+        row = CalendarYear(year=year)
+        db.session.add(row)
+    else:
+        before = {"rest_days": row.rest_days, "make_up_days": row.make_up_days,
+                  "entered_at": row.entered_at}
+    existing = {o.day: o for o in db.session.scalars(select(WorkdayOverride).where(
+        (WorkdayOverride.notice_year == year) | WorkdayOverride.day.in_(list(days))))}
+    now = clock.utcnow()
+    for day, override in existing.items():
+        if day not in days:  # written by this year's earlier notice, not by this one
+            db.session.delete(override)
+    for day, working in sorted(days.items()):
+        override = existing.get(day)
+        if override is None:
+            override = WorkdayOverride(day=day)
+            db.session.add(override)
+        override.is_workday = working
+        override.note = (_holiday_note(arrangement, day) or "")[:200]
+        override.notice_year = year
+        override.updated_by_id = actor.id
+        override.updated_at = now
+    row.source = "notice"
+    row.notice_text = text.strip()
+    row.rest_days = len(arrangement.rest_days)
+    row.make_up_days = len(arrangement.make_up_days)
+    row.entered_by_id = actor.id
+    row.entered_at = now
+    db.session.flush()
+    audit.record(actor, "notices.calendar_year", row, before=before,
+                 after={"year": year,
+                        "rest_days": [d.isoformat() for d in arrangement.rest_days],
+                        "make_up_days": [d.isoformat() for d in arrangement.make_up_days]},
+                 summary=str(year))
+    return row, arrangement
+
+
+def _holiday_note(arrangement, day: date) -> str:
+    for holiday in arrangement.holidays:
+        if holiday.first <= day <= holiday.last:
+            return f"{arrangement.year} {holiday.name}"
+        if day in holiday.make_up:
+            return f"{arrangement.year} {holiday.name} 调休上班"
+    return ""
 
 
 def issue_by_hand(milestones: list, level: str, response_due: date, note: str,

@@ -16,10 +16,12 @@ from taskflow.notices.models import (
     Notification,
     OutboxMessage,
     OutboxState,
+    CalendarYear,
     UrgeNotice,
     WorkdayOverride,
     urge_notice_items,
 )
+from taskflow.plans.models import Plan
 
 @dataclass
 class Page:
@@ -223,3 +225,75 @@ def outbox_problems(*, page: int = 1, per_page: int = 50) -> Page:
 def workday_overrides() -> list[WorkdayOverride]:
     """Every override, latest date first."""
     return list(db.session.scalars(select(WorkdayOverride).order_by(WorkdayOverride.day.desc())))
+
+
+# ---------------------------------------------------------------- which calendar years are known
+
+
+def entered_years_column():
+    """The years the admin entered, as "2027,2028" (a scalar subquery loaded with the signed-in
+    user, so the banner costs no query of its own)."""
+    from sqlalchemy import String, cast
+
+    return select(func.aggregate_strings(cast(CalendarYear.year, String), ",")).scalar_subquery()
+
+
+def plan_first_year_column():
+    """The first year of any plan (scalar subquery, loaded with the signed-in user)."""
+    return select(func.min(Plan.start_year)).scalar_subquery()
+
+
+def plan_last_year_column():
+    """The last year of any plan (scalar subquery, loaded with the signed-in user)."""
+    return select(func.max(Plan.end_year)).scalar_subquery()
+
+
+def years_needed(first_plan_year: int | None, last_plan_year: int | None, today: date) -> tuple[int, int]:
+    """The years the calendar must know: every plan year, and at least up to the year after
+    today (deadlines of December reach into January)."""
+    first = min(first_plan_year or today.year, today.year)
+    last = max(last_plan_year or today.year, today.year + 1)
+    return first, last
+
+
+def parse_entered_years(value: str | None) -> set[int]:
+    return {int(part) for part in (value or "").split(",") if part.strip().isdigit()}
+
+
+def unknown_years_from(first: int, last: int, entered: set[int]) -> list[int]:
+    """The years from first to last that neither the package nor the admin knows."""
+    from taskflow.core.calendar import library_knows
+
+    return [y for y in range(first, last + 1) if not library_knows(y) and y not in entered]
+
+
+def unknown_plan_years(today: date) -> list[int]:
+    """The years the plans (and the next year) need that nobody knows (two queries)."""
+    first, last = db.session.execute(select(func.min(Plan.start_year), func.max(Plan.end_year))).one()
+    first, last = years_needed(first, last, today)
+    entered = set(db.session.scalars(select(CalendarYear.year)))
+    return unknown_years_from(first, last, entered)
+
+
+@dataclass
+class YearStatus:
+    """One year on the calendar page: who knows its arrangement."""
+
+    year: int
+    source: str  # "library", "notice" (entered by the admin) or "unknown"
+    entry: CalendarYear | None
+
+
+def calendar_years_status(today: date) -> list[YearStatus]:
+    """Every year the plans need (and any year entered), with its source (three queries)."""
+    from sqlalchemy.orm import joinedload
+
+    from taskflow.core.calendar import library_knows
+
+    first, last = db.session.execute(select(func.min(Plan.start_year), func.max(Plan.end_year))).one()
+    first, last = years_needed(first, last, today)
+    entries = {row.year: row for row in db.session.scalars(
+        select(CalendarYear).options(joinedload(CalendarYear.entered_by)))}
+    years = sorted(set(range(first, last + 1)) | set(entries))
+    return [YearStatus(y, "notice" if y in entries else ("library" if library_knows(y) else "unknown"),
+                       entries.get(y)) for y in years]

@@ -12,10 +12,17 @@ from sqlalchemy.orm.exc import StaleDataError
 from taskflow.assignments.models import Milestone
 from taskflow.core import clock
 from taskflow.core import permissions as perms
-from taskflow.core.calendar import WorkCalendar
+from taskflow.core.calendar import UnknownCalendarYear, WorkCalendar
 from taskflow.extensions import db
 from taskflow.notices import bp, links, messages, operations, queries
-from taskflow.notices.forms import ActionForm, IssueNoticeForm, RespondForm, WorkdayOverrideForm
+from taskflow.notices.forms import (
+    ActionForm,
+    CalendarYearForm,
+    IssueNoticeForm,
+    RespondForm,
+    WorkdayOverrideForm,
+)
+from taskflow.notices.holiday_notice import NoticeParseError, parse_notice
 from taskflow.notices.models import Notification, OutboxMessage, UrgeNotice, WorkdayOverride
 
 LEVELS = ("blue", "yellow", "red")
@@ -41,12 +48,32 @@ def register_context(app: Flask) -> None:
     def inject_notices():
         return {
             "inbox_unread_count": inbox_unread_count,
+            "calendar_banner_years": calendar_banner_years,
+            "dispatch_deadline_working_days": lambda: int(
+                current_app.config.get("DISPATCH_LATE_AFTER_WORKING_DAY", 5)),
             "notification_text": messages.render,
             "notice_level_name": messages.level_name,
             "notice_status_name": messages.status_name,
             "milestone_link": lambda m: links.milestone_path(
                 {"id": m.id, "assignment_id": m.assignment_id}),
         }
+
+
+def calendar_banner_years() -> list[int]:
+    """The years the plans need (and the next year) that nobody has entered, for the banner the
+    admin and the office see on every page. Computed per request (never part of the cached
+    navigation) from figures loaded with the signed-in user: no query of its own."""
+    if not perms.can_view_calendar_years(current_user):
+        return []
+    if "calendar_banner_years" not in g:
+        today = clock.local_today()
+        if "plan_last_year" in g:
+            first, last = queries.years_needed(g.plan_first_year, g.plan_last_year, today)
+            g.calendar_banner_years = queries.unknown_years_from(
+                first, last, queries.parse_entered_years(g.calendar_entered_years))
+        else:  # the user was not loaded by the session loader (a test's login_user, say)
+            g.calendar_banner_years = queries.unknown_plan_years(today)
+    return g.calendar_banner_years
 
 
 def _page() -> int:
@@ -205,14 +232,21 @@ def overdue():
             abort(404)
     unit_id = request.args.get("unit", type=int)
     task_id = request.args.get("task", type=int)
-    everything = queries.overdue_items(as_of)
+    try:
+        everything = queries.overdue_items(as_of)
+    except UnknownCalendarYear as exc:  # working days late cannot be counted: say so, no guess
+        flash(exc.message(), "danger")
+        everything = []
     items = [i for i in everything if (unit_id is None or i.unit_id == unit_id)
              and (task_id is None or i.task_id == task_id)]
     units = sorted({(i.unit_id, i.unit_name) for i in everything}, key=lambda u: u[1])
     form = IssueNoticeForm()
     if form.response_due.data is None:
-        form.response_due.data = WorkCalendar.load().add_working_days(
-            today, int(current_app.config.get("URGE_RESPONSE_WORKING_DAYS", 3)))
+        try:
+            form.response_due.data = WorkCalendar.load().add_working_days(
+                today, int(current_app.config.get("URGE_RESPONSE_WORKING_DAYS", 3)))
+        except UnknownCalendarYear as exc:  # the office picks the answer date itself
+            flash(exc.message(), "warning")
     return render_template("notices/overdue.html", items=items, form=form, today=as_of,
                            unit_id=unit_id, task_id=task_id, units=units,
                            as_of=raw_as_of if as_of != today else "",
@@ -307,10 +341,48 @@ def calendar():
     upcoming = []
     day = today
     for _i in range(21):
-        upcoming.append((day, cal.is_workday(day), day in cal.overrides))
+        # None: the year's arrangement is unknown (shown as such, never guessed).
+        working = cal.is_workday(day) if cal.knows(day.year) else None
+        upcoming.append((day, working, day in cal.overrides))
         day += timedelta(days=1)
     return render_template("notices/calendar.html", form=form, overrides=queries.workday_overrides(),
                            upcoming=upcoming, action_form=ActionForm()), (400 if form.errors else 200)
+
+
+@bp.route("/calendar/years", methods=["GET", "POST"])
+@login_required
+def calendar_years():
+    """Which years the calendar knows; the admin enters a year by pasting the State Council's
+    notice: a first POST previews the rest and make-up days, a confirming POST stores them."""
+    perms.require(perms.can_view_calendar_years(current_user))
+    can_enter = perms.can_manage_calendar(current_user)
+    form = CalendarYearForm()
+    preview = None
+    status = 200
+    if request.method == "POST":
+        perms.require(can_enter)
+        if form.validate_on_submit():
+            try:
+                if form.confirm.data == "1":
+                    row, arrangement = operations.enter_calendar_year(
+                        form.text.data, form.year.data, current_user)
+                    db.session.commit()
+                    flash(_("The holiday arrangement of %(year)s is saved: %(rest)s rest days, "
+                            "%(work)s make-up working days.", year=row.year, rest=row.rest_days,
+                            work=row.make_up_days), "success")
+                    return redirect(url_for("notices.calendar_years"))
+                preview = parse_notice(form.text.data, form.year.data)
+            except NoticeParseError as exc:
+                db.session.rollback()
+                form.text.errors = list(form.text.errors) + exc.problems
+                status = 400
+        else:
+            status = 400
+    elif request.args.get("year", type=int):
+        form.year.data = request.args.get("year", type=int)
+    years = queries.calendar_years_status(clock.local_today())
+    return render_template("notices/calendar_years.html", form=form, preview=preview, years=years,
+                           can_enter=can_enter), status
 
 
 @bp.route("/calendar/<int:override_id>/delete", methods=["POST"])

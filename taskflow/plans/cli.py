@@ -5,12 +5,11 @@ import sys
 
 import click
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from taskflow.extensions import db
 from taskflow.plans import bp, queries
 from taskflow.plans.documents import PlanDocumentError
-from taskflow.plans.models import Indicator, Plan, PlanGoal, Target
+from taskflow.plans.models import Indicator, Plan, Target
 from taskflow.plans.operations import PlanImportError, import_plan_file
 from taskflow.units.directory import DirectoryError, UnknownUnitError
 from taskflow.units.models import Unit
@@ -37,10 +36,7 @@ def import_command(path: str) -> None:
 def plan_as_dict(plan: Plan) -> dict:
     """What was imported for one plan, units by canonical name (the `plan show --json` shape)."""
     assignments = queries.assignments_by_task(plan)
-    goals = db.session.scalars(
-        select(PlanGoal).where(PlanGoal.plan_id == plan.id)
-        .options(selectinload(PlanGoal.indicator)).order_by(PlanGoal.year, PlanGoal.id)
-    )
+    goals = queries.plan_goals(plan)
     units = dict(db.session.execute(select(Unit.id, Unit.name).where(Unit.plan_id == plan.id)).all())
     targets = db.session.execute(
         select(Target.unit_id, Indicator.code, Target.year, Target.kind, Target.value, Target.source_row)
@@ -61,8 +57,10 @@ def plan_as_dict(plan: Plan) -> dict:
         # The parent unit belongs to the parent plan, so it is not among this plan's units.
         "parent_unit": db.session.get(Unit, plan.parent_unit_id).name if plan.parent_unit_id else None,
         "goals": [
-            {"indicator": g.indicator.code, "year": g.year, "comparator": g.comparator,
-             "value": float(g.value), "text": g.text}
+            {"indicator": g.indicator.code if g.indicator else None, "metric": g.metric,
+             "scope": g.scope, "year": g.year, "every_year": g.every_year, "comparator": g.comparator,
+             "value": float(g.value) if g.value is not None else None, "unit": g.unit,
+             "task": g.task.number if g.task else None, "text": g.text}
             for g in goals
         ],
         "sections": [
@@ -86,6 +84,13 @@ def plan_as_dict(plan: Plan) -> dict:
             {"unit": units.get(unit_id), "indicator": code, "year": year, "kind": kind, "value": value}
             for unit_id, code, year, kind, value, _row in targets
         ],
+        # Cells written "-": not applicable, so no target (and no zero) for them.
+        "not_applicable": [
+            {"unit": units.get(unit_id), "indicator": code, "year": year, "kind": kind}
+            for unit_id, code, year, kind in sorted(
+                queries.not_applicable_cells(plan.id),
+                key=lambda cell: (cell[0] is None, cell[0] or 0, cell[1], cell[2], cell[3]))
+        ],
     }
 
 
@@ -101,7 +106,12 @@ def show_command(as_json: bool) -> None:
     for plan in data["plans"]:
         click.echo(f"{plan['title']}  [{plan['code']}]" + (f"  ⊂ {plan['parent']}" if plan["parent"] else ""))
         for goal in plan["goals"]:
-            click.echo(f"  目标 {goal['year']} {goal['indicator']} {goal['comparator']} {goal['value']:g}")
+            year = goal["year"] or ("每年" if goal["every_year"] else "规划期内")
+            what = goal["indicator"] or f"{goal['scope']}{goal['metric']}"
+            if goal["value"] is None:
+                click.echo(f"  目标 {year} {what}")
+            else:
+                click.echo(f"  目标 {year} {what} {goal['comparator']} {goal['value']:g}{goal['unit']}")
         for section in plan["sections"]:
             click.echo(f"  {section['title']}")
             for task in section["tasks"]:

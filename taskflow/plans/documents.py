@@ -92,11 +92,34 @@ class PlanDocumentError(Exception):
 
 @dataclass
 class ParsedGoal:
-    indicator: str
-    year: int
-    comparator: str  # ">=" or ">"
-    value: Decimal
+    """A goal the document states, with its own words (``text``) and number.
+
+    Three shapes: an indicator goal (``indicator`` set: 高新技术企业达到300家以上; enterprise counts
+    in 家 are whole numbers, “1.3万家” is 13000), any other numeric goal (``indicator`` None,
+    ``metric`` in the document's words, the number and ``unit`` as written: 40 万平方米, 1000 亿元)
+    and a qualitative goal (``value`` None: 成功创建国家高新区). ``year`` is None for a goal of
+    every year (``every_year``: 每年上市企业超过10家) and for a task's target that names no year,
+    which holds for the plan period (遴选100家高新技术骨干企业). ``scope`` is where it applies when
+    the text says so (全区, 全市, 中心城区, …).
+    """
+
+    indicator: str | None
+    year: int | None
+    comparator: str  # ">=", ">", "=" (a plain figure); "" for a qualitative goal
+    value: Decimal | None
     text: str
+    unit: str = ""
+    metric: str = ""
+    scope: str = ""
+    task: int | None = None  # the key task whose text states it; None: the goals part
+    every_year: bool = False
+
+    @property
+    def key(self) -> tuple:
+        """What the goal is about; one goal per key in a plan."""
+        if self.indicator is not None:
+            return (self.year, self.indicator, "", "")
+        return (self.year, None, self.metric, self.scope)
 
 
 @dataclass
@@ -124,7 +147,12 @@ class ParsedTargetRow:
     unit: str
     parent_unit: str | None
     line: int
-    values: dict[ValueKey, int] = field(default_factory=dict)
+    # None where the cell is "-": the figure does not apply to this unit (not a zero).
+    values: dict[ValueKey, int | None] = field(default_factory=dict)
+
+    def value(self, key: ValueKey) -> int:
+        """The cell as a number for the document's own sums: a "-" adds nothing."""
+        return self.values[key] or 0
 
 
 @dataclass
@@ -212,6 +240,7 @@ def validate(plan: ParsedPlan) -> None:
         _check_column_totals(table)
     if plan.level == "city":
         _check_regions(plan)
+    _check_shares(plan)
 
 
 # --------------------------------------------------------------------------- lines and prose
@@ -280,18 +309,36 @@ def _detect_level(prose: list[_Line]) -> Literal["district", "city"]:
     )
 
 
+_TITLE_NOTE_RE = re.compile(r"^[（(][^（）()\d一二三四五六七八九十]{1,12}[）)]$")
+
+
 def _parse_title(prose: list[_Line]) -> tuple[str, int, int, int]:
-    """The title lines up to the one with the years; returns (title, start, end, next index)."""
+    """The title lines up to the one with the years, and a version note such as （送审稿） on
+    the line after it, which stays part of the title; returns (title, start, end, next index)."""
     if not prose:
         raise PlanDocumentError("the document is empty", line=1)
     for index, line in enumerate(prose[:6]):
         match = _YEARS_RE.search(line.text)
         if match:
-            title = _join([entry.text for entry in prose[: index + 1]], pdf=True)
-            return title, int(match.group(1)), int(match.group(2)), index + 1
+            end = index + 1
+            while end < len(prose) and _TITLE_NOTE_RE.match(prose[end].text):
+                end += 1
+            title = _join([entry.text for entry in prose[:end]], pdf=True)
+            return title, int(match.group(1)), int(match.group(2)), end
     raise PlanDocumentError(
         "no title with the plan period (such as （2023—2027年）) at the top", line=prose[0].number
     )
+
+
+def title_without_note(title: str) -> str:
+    """The title without its version note: “…（2023—2027年）（送审稿）” → “…（2023—2027年）”.
+
+    The unit directory names a plan by this part, so a later version of the same document
+    (征求意见稿, 送审稿, the final text) finds the same directory and updates the same plan."""
+    match = None
+    for match in _YEARS_RE.finditer(title):
+        pass
+    return title[: match.end()] if match else title
 
 
 def _parts(prose: list[_Line]) -> dict[str, tuple[int, int]]:
@@ -365,55 +412,136 @@ def _clause_start(sentence: str, position: int) -> int:
     return cut + 1
 
 
-def _extract_goals(text: str) -> list[ParsedGoal]:
-    """Quantified goals ("到2027年，…达到300家以上") found in normalised prose."""
+def _extract_goals(text: str, *, task: int | None = None) -> list[ParsedGoal]:
+    """The goals of normalised prose: every dated sentence (“到2027年，…”, “力争2027年…”) and every
+    “每年…” clause with a number.
+
+    Indicator goals first (the indicators of INDICATORS, “A、B…分别超过x、y”); then, clause by
+    clause (a clause ends at ，；。), the regional shares (“中心城区…占全市总量的55%”), other
+    numeric goals (“全区孵化载体面积超过40万平方米”, “…科技创新平台1000个以上”) and qualitative
+    goals (“成功创建国家高新区”, “…超过全国平均水平”). Without a year, a clause is a goal when it
+    says 每年 (every year) or, in a key task, when it selects or supports a number of enterprises
+    (“遴选100家高新技术骨干企业重点支持”, “支持1000家…发展壮大”: the plan period's targets). The size
+    a single facility must have (“面积50万平方米以上的大型创新创业孵化社区”) is not a goal.
+    """
     goals: list[ParsedGoal] = []
     for sentence in re.split(r"(?<=。)", text):
         year_match = _YEAR_RE.search(sentence)
-        if not year_match:
-            continue  # a number without "到YYYY年" is not a dated goal ("每年上市企业超过10家")
-        year = int(year_match.group(1))
+        year = int(year_match.group(1)) if year_match else None
         taken: list[tuple[int, int]] = []
-        for match in _PAIR_RE.finditer(sentence):
-            start = _clause_start(sentence, match.start())
-            clause = sentence[start : match.end()]
-            for phrase, number, wan, above in (
-                (match["first"], match["n1"], match["w1"], match["a1"]),
-                (match["second"], match["n2"], match["w2"], match["a2"]),
-            ):
+        if year is not None:
+            for match in _PAIR_RE.finditer(sentence):
+                start = _clause_start(sentence, match.start())
+                clause = sentence[start : match.end()]
+                for phrase, number, wan, unit, above in (
+                    (match["first"], match["n1"], match["w1"], match["u1"], match["a1"]),
+                    (match["second"], match["n2"], match["w2"], match["u2"], match["a2"]),
+                ):
+                    goals.append(
+                        ParsedGoal(
+                            _indicator_of(phrase),
+                            year,
+                            _comparator(match["verb"], above),
+                            _amount(number, wan),
+                            clause,
+                            unit=unit,
+                            task=task,
+                        )
+                    )
+                taken.append((start, match.end()))
+            for match in _GOAL_RE.finditer(sentence):
+                if any(start <= match.start() < end for start, end in taken):
+                    continue
+                code = next(code for code, _ in _GOAL_PHRASES if match.group(code))
+                start = _clause_start(sentence, match.start())
                 goals.append(
                     ParsedGoal(
-                        _indicator_of(phrase),
+                        code,
                         year,
-                        _comparator(match["verb"], above),
-                        _amount(number, wan),
-                        clause,
+                        _comparator(match["verb"], match["above"]),
+                        _amount(match["num"], match["wan"]),
+                        sentence[start : match.end()],
+                        unit=match["unit"],
+                        task=task,
                     )
                 )
-            taken.append((match.start(), match.end()))
-        for match in _GOAL_RE.finditer(sentence):
-            if any(start <= match.start() < end for start, end in taken):
+                taken.append((start, match.end()))
+        goals.extend(_clause_goals(sentence, year, taken, task))
+    return goals
+
+
+_REGION = "|".join(REGIONS)
+_SHARE_RE = re.compile(
+    rf"^(?P<scope>(?:{_REGION})(?:和(?:{_REGION}))*)(?P<subject>.*?)(?P<of>占全市总量的?)"
+    r"(?P<num>\d+(?:\.\d+)?)%$"
+)
+_NUMBER_RE = re.compile(
+    r"^(?P<metric>.*?)(?P<verb>达到|突破|超过|提高到|达)?"
+    r"(?P<num>\d+(?:\.\d+)?)(?P<unit>(?:万|亿)?(?:平方米|家|个|件|元)|%)(?P<above>以上)?$"
+)
+_QUALITATIVE_RES = (
+    re.compile(r"^(?:成功)?(?:创建|建成)(?:国家|市级)\S+$"),  # 成功创建国家高新区
+    re.compile(r"^\S+(?:超过|高于|达到)全国平均水平$"),  # 全社会研发经费投入强度超过全国平均水平
+)
+_DATE_PREFIX_RE = re.compile(r"^(?:到|力争)\d{4}年")
+_PERIOD_RE = re.compile(r"^(?P<verb>遴选|支持)(?P<num>\d+(?:\.\d+)?)(?P<unit>家|个)(?P<object>.+)$")
+
+
+def _clause_goals(sentence: str, year: int | None, taken: list[tuple[int, int]],
+                  task: int | None) -> list[ParsedGoal]:
+    """Regional shares, other numeric goals and qualitative goals of one sentence."""
+    goals: list[ParsedGoal] = []
+    share_subject = ""
+    for match in re.finditer(r"[^，；。]+", sentence):
+        if any(start < match.end() and match.start() < end for start, end in taken):
+            continue
+        clause = match.group().strip()
+        body = _DATE_PREFIX_RE.sub("", clause)
+        every_year = False
+        if year is None:
+            period = _PERIOD_RE.match(body) if task is not None else None
+            if period:
+                goals.append(ParsedGoal(
+                    None, None, "=", Decimal(period["num"]), clause, unit=period["unit"],
+                    metric=period["verb"] + period["object"], task=task,
+                ))
                 continue
-            code = next(code for code, _ in _GOAL_PHRASES if match.group(code))
-            clause = sentence[_clause_start(sentence, match.start()) : match.end()]
-            goals.append(
-                ParsedGoal(
-                    code,
-                    year,
-                    _comparator(match["verb"], match["above"]),
-                    _amount(match["num"], match["wan"]),
-                    clause,
-                )
-            )
+            if not body.startswith("每年"):
+                continue
+            body, every_year = body[2:], True
+        share = _SHARE_RE.match(body)
+        if share and year is not None:
+            share_subject = share["subject"] or share_subject
+            goals.append(ParsedGoal(
+                None, year, "=", Decimal(share["num"]), clause, unit="%",
+                metric=f"{share_subject}{share['of'].rstrip('的')}", scope=share["scope"], task=task,
+            ))
+            continue
+        number = _NUMBER_RE.match(body)
+        if number and number["metric"] and not re.search(r"\d", number["metric"]):
+            metric = number["metric"]
+            scope = ""
+            if metric[:2] in ("全区", "全市"):
+                scope, metric = metric[:2], metric[2:]
+            goals.append(ParsedGoal(
+                None, year,
+                _comparator(number["verb"], number["above"]) if number["verb"] or number["above"]
+                else "=",
+                Decimal(number["num"]), clause, unit=number["unit"], metric=metric, scope=scope,
+                task=task, every_year=every_year,
+            ))
+            continue
+        if year is not None and any(pattern.match(body) for pattern in _QUALITATIVE_RES):
+            goals.append(ParsedGoal(
+                None, year, "", None, clause, metric=re.sub(r"^成功", "", body), task=task,
+            ))
     return goals
 
 
 def _merge_goals(goals: list[ParsedGoal], more: list[ParsedGoal], line: int) -> None:
     """Add goals a task restates; the same goal twice is fine, two different values are not."""
     for goal in more:
-        known = next(
-            (g for g in goals if (g.indicator, g.year) == (goal.indicator, goal.year)), None
-        )
+        known = next((g for g in goals if g.key == goal.key), None)
         if known is None:
             goals.append(goal)
         elif (known.comparator, known.value) != (goal.comparator, goal.value):
@@ -577,10 +705,16 @@ def _build_tasks(raw_sections: list[_RawSection], *, level: str) -> list[ParsedS
 # --------------------------------------------------------------------------- numbers in tables
 
 
-def _count(text: str, *, row: int | str | None, unit: str, column: str, line: int) -> int:
+NOT_APPLICABLE_MARKS = ("-", "－", "—", "–")
+
+
+def _count(text: str, *, row: int | str | None, unit: str | None, column: str,
+           line: int) -> int | None:
+    """A table cell's number; None for "-", which the tables write where a figure does not apply
+    (说明 1: departments count only 招引 enterprises, so they have no 2022 stock, no 培育, …)."""
     value = text.strip()
-    if value in ("-", "－", "—", "–"):
-        return 0  # the tables write "-" for none
+    if value in NOT_APPLICABLE_MARKS:
+        return None
     if re.fullmatch(r"\d+", value):
         return int(value)
     raise PlanDocumentError(
@@ -635,29 +769,127 @@ def _group_tab_rows(lines: list[str], start: int) -> tuple[list[list[tuple[int, 
     return rows, end
 
 
-def _check_district_header(header: list[list[tuple[int, str]]], line: int) -> None:
-    """The header must be the 科技型企业 / 高新技术企业 layout whose columns DISTRICT_COLUMNS names."""
+_KIND_WORDS: tuple[tuple[str, str], ...] = (
+    ("在库数量", "in_library"),
+    ("在库量", "in_library"),
+    ("复审", "re_review"),
+    ("新增", "new"),
+    ("培育", "cultivated"),
+    ("招引", "attracted"),
+)
+_GROUP_WORDS: tuple[tuple[str, str], ...] = (("科技型企业", "tech_based"), ("高新技术企业", "high_tech"))
+_HEADER_YEAR_RE = re.compile(r"(\d{4})年")
+
+
+@dataclass
+class _HeaderLabel:
+    """One labelled header cell: what it says about the columns beneath it."""
+
+    text: str
+    line: int
+    indicator: str | None
+    year: int | None
+    kind: str | None
+    children: list[str] = field(default_factory=list)  # kinds written in cells below a year
+
+
+def _header_label(text: str, line: int) -> _HeaderLabel:
+    indicator = next((code for word, code in _GROUP_WORDS if word in text), None)
+    year = _HEADER_YEAR_RE.search(text)
+    kind = next((code for word, code in _KIND_WORDS if word in text), None)
+    return _HeaderLabel(text, line, indicator, int(year.group(1)) if year else None, kind)
+
+
+def _district_header_columns(
+    header: list[list[tuple[int, str]]], line: int
+) -> tuple[tuple[ValueKey, str], ...]:
+    """The value columns the header's labels name, in the order of the table.
+
+    Read by the labels, not by the shape of the header: Word versions split the same header into
+    three rows (科技型企业 | 高新技术企业 / years / 在库量 复审 新增 培育 招引 under 2023年) or into
+    two (… / 2022年在库量 2023年在库量 2023年复审 …), and merged cells come out as empty cells in
+    either. Labels are taken in reading order: the indicator groups (科技型企业（在库数量）, 高新技术
+    企业), then the year labels — a group's years go up, so a year lower than the one before starts
+    the next group — then the kind labels (复审, 新增, …), which sit under the one year of a group
+    that names no kind. A year with no kind is an in-library figure (说明 3).
+    """
+    expected = ("expected 序号, 单位, 科技型企业（2022/2023/2027年）, 高新技术企业（2022年在库量; "
+                "2023年在库量, 复审, 新增, 培育, 招引; 2027年在库量）")
     if not header:
         raise PlanDocumentError("the attachment table has no header", line=line)
-    first = [_cell_name(text) for _, text in header[0]]
-    joined = "|".join(first)
-    kinds = [_cell_name(text) for _, text in header[-1]]
-    wanted = ["在库量", "复审", "新增", "培育", "招引"]
-    position = 0
-    for name in kinds:
-        if position < len(wanted) and name == wanted[position]:
+    first_line = header[0][0][0]
+    groups: list[_HeaderLabel] = []
+    years: list[_HeaderLabel] = []
+    kinds: list[_HeaderLabel] = []
+    for row in header:
+        for cell_line, text in row:
+            name = _cell_name(text)
+            if not name or name in ("序号", "单位"):
+                continue
+            label = _header_label(name, cell_line)
+            if label.year is not None:
+                years.append(label)
+            elif label.indicator is not None:
+                groups.append(label)
+            elif label.kind is not None:
+                kinds.append(label)
+            else:
+                raise PlanDocumentError(
+                    f"unexpected attachment table header cell “{name}”: {expected}", line=cell_line
+                )
+    if not groups and not any(y.indicator for y in years):
+        raise PlanDocumentError(f"unexpected attachment table header: {expected}", line=first_line)
+    # Years to groups: a year label naming its indicator belongs to it; otherwise the years of
+    # one group go up, and a lower year starts the next group.
+    group_of: list[_HeaderLabel | None] = []
+    position = -1
+    previous: int | None = None
+    for label in years:
+        if label.indicator is not None:
+            group_of.append(None)
+            continue
+        if position < 0 or (previous is not None and label.year < previous):
             position += 1
-    if (
-        "科技型企业" not in joined
-        or "高新技术企业" not in joined
-        or joined.index("科技型企业") > joined.index("高新技术企业")
-        or position < len(wanted)
-    ):
+        previous = label.year
+        if position >= len(groups):
+            raise PlanDocumentError(
+                f"cannot tell which indicator the header's “{label.text}” belongs to: {expected}",
+                line=label.line,
+            )
+        group_of.append(groups[position])
+    if kinds:
+        hosts = [
+            label for label, group in zip(years, group_of)
+            if label.kind is None and (group is None or group.kind is None)
+        ]
+        if len(hosts) != 1:
+            raise PlanDocumentError(
+                f"cannot tell which year the header's “{kinds[0].text}” is under: {expected}",
+                line=kinds[0].line,
+            )
+        hosts[0].children = [k.kind for k in kinds]
+    columns: list[tuple[ValueKey, str]] = []
+    for label, group in zip(years, group_of):
+        indicator = label.indicator or group.indicator
+        for kind in label.children or [label.kind or (group.kind if group else None) or "in_library"]:
+            key = (indicator, label.year, kind)
+            if key not in _DISTRICT_LABELS:
+                raise PlanDocumentError(
+                    f"unexpected attachment table column “{label.text}”: {expected}",
+                    line=label.line,
+                )
+            if any(key == known for known, _ in columns):
+                raise PlanDocumentError(
+                    f"the header names the column {_DISTRICT_LABELS[key]} twice", line=label.line
+                )
+            columns.append((key, _DISTRICT_LABELS[key]))
+    missing = [label for key, label in DISTRICT_COLUMNS if key not in dict(columns)]
+    if missing:
         raise PlanDocumentError(
-            "unexpected attachment table header: expected 序号, 单位, 科技型企业（2022/2023/2027年）, "
-            "高新技术企业（2022年在库量; 2023年在库量, 复审, 新增, 培育, 招引; 2027年在库量）",
-            line=header[0][0][0],
+            f"the attachment table header has no column {'、'.join(missing)}: {expected}",
+            line=first_line,
         )
+    return tuple(columns)
 
 
 def _parse_district_table(lines: list[str], start: int, title: str) -> ParsedTable:
@@ -667,8 +899,8 @@ def _parse_district_table(lines: list[str], start: int, title: str) -> ParsedTab
     )
     if header_count is None:
         raise PlanDocumentError("the attachment table has no numbered rows", line=start + 1)
-    _check_district_header(rows[:header_count], start + 1)
-    width = len(DISTRICT_COLUMNS)
+    columns = _district_header_columns(rows[:header_count], start + 1)
+    width = len(columns)
     parsed: list[ParsedTargetRow] = []
     total: ParsedTargetRow | None = None
     managing: str | None = None
@@ -716,7 +948,7 @@ def _parse_district_table(lines: list[str], start: int, title: str) -> ParsedTab
         values = {
             key: _count(text, row=row_label, unit=unit if number is not None else None,
                         column=label, line=cell_line)
-            for (cell_line, text), (key, label) in zip(cells[-width:], DISTRICT_COLUMNS)
+            for (cell_line, text), (key, label) in zip(cells[-width:], columns)
         }
         row = ParsedTargetRow(number, unit, parent, line, values)
         if number is None:
@@ -725,7 +957,7 @@ def _parse_district_table(lines: list[str], start: int, title: str) -> ParsedTab
             parsed.append(row)
     if total is None:
         raise PlanDocumentError("the attachment table has no 合计 row", line=start + 1)
-    return ParsedTable(title, parsed, total, DISTRICT_COLUMNS)
+    return ParsedTable(title, parsed, total, columns)
 
 
 def _parse_district(lines: list[str]) -> ParsedPlan:
@@ -738,7 +970,7 @@ def _parse_district(lines: list[str]) -> ParsedPlan:
     task_lines = _part(prose, parts, "重点任务")
     sections = _build_tasks(_read_sections(task_lines), level="district")
     for task in (task for section in sections for task in section.tasks):
-        _merge_goals(goals, _extract_goals(task.body), task.line)
+        _merge_goals(goals, _extract_goals(task.body, task=task.number), task.line)
     # The table title: the lines between "附件" and the table, without the "单位：家" line.
     marker = next(
         (i for i, line in enumerate(prose) if line.text.startswith("附件")), None
@@ -857,7 +1089,7 @@ def _parse_city(lines: list[str]) -> ParsedPlan:
     goals = _extract_goals(_join([line.text for line in goal_lines], pdf=True))
     sections = _build_tasks(_read_sections(_part(prose, parts, "重点任务")), level="city")
     for task in (task for section in sections for task in section.tasks):
-        _merge_goals(goals, _extract_goals(task.body), task.line)
+        _merge_goals(goals, _extract_goals(task.body, task=task.number), task.line)
     markers = [i for i, line in enumerate(prose) if _ATTACHMENT_RE.match(line.text)]
     tables: list[ParsedTable] = []
     regions: dict[str, str] = {}
@@ -940,12 +1172,12 @@ def _check_district_row_rules(table: ParsedTable) -> None:
     """说明 2: 培育+招引=新增, 新增+2022年存量=2023年在库量 (high-tech enterprises)."""
     labels = _DISTRICT_LABELS
     for row in table.rows:
-        v = row.values
-        cultivated = v[("high_tech", 2023, "cultivated")]
-        attracted = v[("high_tech", 2023, "attracted")]
-        new = v[("high_tech", 2023, "new")]
-        stock_2022 = v[("high_tech", 2022, "in_library")]
-        stock_2023 = v[("high_tech", 2023, "in_library")]
+        v = row.value  # "-" adds nothing to 说明 2's sums
+        cultivated = v(("high_tech", 2023, "cultivated"))
+        attracted = v(("high_tech", 2023, "attracted"))
+        new = v(("high_tech", 2023, "new"))
+        stock_2022 = v(("high_tech", 2022, "in_library"))
+        stock_2023 = v(("high_tech", 2023, "in_library"))
         if cultivated + attracted != new:
             raise PlanDocumentError(
                 f"培育 {cultivated} + 招引 {attracted} = {cultivated + attracted}, but 新增 is {new}",
@@ -963,12 +1195,27 @@ def _check_district_row_rules(table: ParsedTable) -> None:
 
 def _check_column_totals(table: ParsedTable) -> None:
     for key, label in table.columns:
-        total = sum(row.values[key] for row in table.rows)
-        stated = table.total.values[key]
+        total = sum(row.value(key) for row in table.rows)
+        stated = table.total.value(key)
         if total != stated:
             raise PlanDocumentError(
                 f"the rows of “{table.title}” add up to {total}, but the 合计 row says {stated}",
                 line=table.total.line, row="合计", column=label,
+            )
+
+
+def _check_shares(plan: ParsedPlan) -> None:
+    """Regional shares of one total (中心城区 55%, 主城新区 35%, the rest 10%) make 100%."""
+    shares: dict[tuple, list[ParsedGoal]] = {}
+    for goal in plan.goals:
+        if goal.indicator is None and goal.unit == "%" and goal.metric.endswith("占全市总量"):
+            shares.setdefault((goal.year, goal.metric), []).append(goal)
+    for (year, metric), goals in shares.items():
+        total = sum(goal.value for goal in goals)
+        if total != 100:
+            raise PlanDocumentError(
+                f"the regional shares of “{metric}” in {year} add up to {total:g}%, not 100%: "
+                + "；".join(goal.text for goal in goals)
             )
 
 

@@ -10,6 +10,9 @@ KIND_LABELS = {
     "attracted": _l("Attracted"),
 }
 
+# How a goal's comparator reads: 以上/达到 is "at least", 超过/突破 is "more than", a plain figure "=".
+COMPARATOR_LABELS = {">=": "≥", ">": ">", "=": "="}
+
 LEVEL_LABELS = {"city": _l("City plan"), "district": _l("District plan")}
 
 INDICATOR_LABELS = {
@@ -26,5 +29,6 @@ def init_app(app) -> None:
         return {
             "kind_label": lambda kind: KIND_LABELS.get(kind, kind),
             "level_label": lambda level: LEVEL_LABELS.get(level, level),
+            "comparator_label": lambda comparator: COMPARATOR_LABELS.get(comparator, comparator),
             "indicator_label": lambda code, fallback=None: INDICATOR_LABELS.get(code, fallback or code),
         }

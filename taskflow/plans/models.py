@@ -90,20 +90,48 @@ class Indicator(db.Model):
 
 
 class PlanGoal(db.Model):
-    """A headline goal of a plan: indicator, year, comparator and value, with its text."""
+    """A goal a plan document states, in its own words and with its own number.
+
+    An indicator goal names an Indicator (高新技术企业达到300家以上); any other numeric goal has
+    no indicator and says what it measures in ``metric`` (孵化载体面积 > 40 万平方米, 企业研发经费
+    投入 ≥ 1000 亿元, a region's share of the city total = 55 %); a qualitative goal has no value
+    (成功创建国家高新区). ``year`` is empty for a goal of every year (``every_year``: 每年上市企业
+    超过10家) and for a target that names no year, which holds for the plan period
+    (遴选100家高新技术骨干企业重点支持).
+    """
 
     __tablename__ = "plan_goals"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"), index=True)
-    indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id"), index=True)
-    year: Mapped[int]
-    comparator: Mapped[str] = mapped_column(String(4))  # ">=" or ">"
-    value: Mapped[Decimal] = mapped_column(Numeric(14, 4))
+    indicator_id: Mapped[int | None] = mapped_column(ForeignKey("indicators.id"), index=True)
+    year: Mapped[int | None]
+    every_year: Mapped[bool] = mapped_column(default=False)
+    comparator: Mapped[str] = mapped_column(String(4))  # ">=", ">", "=" or "" (qualitative)
+    value: Mapped[Decimal | None] = mapped_column(Numeric(14, 4))
+    # The unit as written: 家, %, 件, 个, 万平方米, 亿元 (enterprise counts are whole, “1.3万家”
+    # is stored as 13000 家; other magnitudes stay as written).
+    unit: Mapped[str] = mapped_column(String(20), default="")
+    # What a goal without an indicator measures, in the document's words.
+    metric: Mapped[str] = mapped_column(String(200), default="")
+    # Where it applies when the text says so: 全区, 全市, 中心城区, …
+    scope: Mapped[str] = mapped_column(String(100), default="")
     text: Mapped[str] = mapped_column(String(300))
+    # The key task whose text states the goal; empty for the document's goals part.
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("key_tasks.id"), index=True)
 
     plan: Mapped[Plan] = relationship(back_populates="goals")
-    indicator: Mapped[Indicator] = relationship()
+    indicator: Mapped[Indicator | None] = relationship()
+    task: Mapped["KeyTask | None"] = relationship()
+
+    @property
+    def is_qualitative(self) -> bool:
+        return self.value is None
+
+    @property
+    def label(self) -> str:
+        """What the goal is about, for a page: the indicator's name, or the metric."""
+        return self.indicator.name if self.indicator is not None else self.metric
 
 
 class TargetKind(StrEnum):
@@ -130,4 +158,24 @@ class Target(db.Model):
     kind: Mapped[str] = mapped_column(String(20))
     value: Mapped[int]
     # The row number (序号) in the document's table; empty for the 合计 row.
+    source_row: Mapped[int | None]
+
+
+class NotApplicableTarget(db.Model):
+    """A target table cell written "-": the figure does not apply to the unit (not a zero).
+
+    No Target row exists for such a cell, so every sum and every progress measure sees no target;
+    this marker only records that the document says so, for the target table and for measures
+    that want to say 不适用 rather than "no target".
+    """
+
+    __tablename__ = "not_applicable_targets"
+    __table_args__ = (UniqueConstraint("plan_id", "unit_id", "indicator_id", "year", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"), index=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id"), index=True)
+    year: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(20))
     source_row: Mapped[int | None]

@@ -22,9 +22,18 @@ from taskflow.plans.documents import (
     PlanDocumentError,
     parse_plan_docx,
     parse_plan_text,
+    title_without_note,
     validate,
 )
-from taskflow.plans.models import Indicator, KeyTask, Plan, PlanGoal, Section, Target
+from taskflow.plans.models import (
+    Indicator,
+    KeyTask,
+    NotApplicableTarget,
+    Plan,
+    PlanGoal,
+    Section,
+    Target,
+)
 from taskflow.units.directory import Directory, DirectoryError, load_directory
 from taskflow.units.models import Unit, UnitAlias, UnitGroup
 
@@ -68,12 +77,14 @@ def read_document(path: Path) -> ParsedPlan:
 
 
 def directory_for(parsed: ParsedPlan, path: Path) -> Directory:
-    """The unit directory whose title is the document's title."""
+    """The unit directory whose title is the document's title without its version note, so that
+    （征求意见稿）, （送审稿） and the final text of one plan update the same plan."""
+    title = title_without_note(parsed.title)
     with path.open("rb") as handle:
         codes = [code for code, section in tomllib.load(handle).items()
-                 if isinstance(section, dict) and section.get("title") == parsed.title]
+                 if isinstance(section, dict) and section.get("title") == title]
     if not codes:
-        raise PlanImportError(f"{path.name} has no unit directory for the plan “{parsed.title}”")
+        raise PlanImportError(f"{path.name} has no unit directory for the plan “{title}”")
     return load_directory(path, codes[0])
 
 
@@ -135,7 +146,7 @@ def import_plan(parsed: ParsedPlan, directory: Directory, *, source_name: str, s
     _link_plans(plan, directory, units, track)
     tasks = _sync_tasks(plan, parsed, track)
     _sync_assignments(parsed, directory, units, tasks, track)
-    _sync_goals(plan, parsed, indicators, track)
+    _sync_goals(plan, parsed, indicators, tasks, track)
     _sync_targets(plan, parsed, directory, units, indicators, track)
 
     if result.changes:
@@ -296,20 +307,31 @@ def _sync_assignments(parsed: ParsedPlan, directory: Directory, units: dict[str,
     db.session.flush()
 
 
-def _sync_goals(plan: Plan, parsed: ParsedPlan, indicators: dict[str, Indicator], track: _Tracker) -> None:
-    existing = {(g.indicator_id, g.year): g for g in db.session.scalars(
+def _sync_goals(plan: Plan, parsed: ParsedPlan, indicators: dict[str, Indicator],
+                tasks: dict[int, KeyTask], track: _Tracker) -> None:
+    """One PlanGoal per goal the document states, keyed by what it is about (year, indicator, or
+    metric and scope), so a re-import updates a changed figure in place."""
+
+    def key_of(indicator_id, year, metric, scope):
+        return (year, indicator_id, "", "") if indicator_id is not None else (year, None, metric, scope)
+
+    existing = {key_of(g.indicator_id, g.year, g.metric, g.scope): g for g in db.session.scalars(
         select(PlanGoal).where(PlanGoal.plan_id == plan.id))}
     wanted = {}
     for goal in parsed.goals:
-        wanted[(indicators[goal.indicator].id, goal.year)] = goal
+        indicator_id = indicators[goal.indicator].id if goal.indicator else None
+        wanted[key_of(indicator_id, goal.year, goal.metric, goal.scope)] = (indicator_id, goal)
     for key, row in existing.items():
         if key not in wanted:
             track.delete(row, "goal")
-    for (indicator_id, year), goal in wanted.items():
-        row = existing.get((indicator_id, year))
-        values = dict(comparator=goal.comparator, value=goal.value, text=goal.text)
+    for key, (indicator_id, goal) in wanted.items():
+        row = existing.get(key)
+        values = dict(comparator=goal.comparator, value=goal.value, text=goal.text, unit=goal.unit,
+                      every_year=goal.every_year,
+                      task_id=tasks[goal.task].id if goal.task is not None else None)
         if row is None:
-            track.add(PlanGoal(plan_id=plan.id, indicator_id=indicator_id, year=year, **values), "goal")
+            track.add(PlanGoal(plan_id=plan.id, indicator_id=indicator_id, year=goal.year,
+                               metric=goal.metric, scope=goal.scope, **values), "goal")
         else:
             track.set(row, "goal", **values)
     db.session.flush()
@@ -317,12 +339,19 @@ def _sync_goals(plan: Plan, parsed: ParsedPlan, indicators: dict[str, Indicator]
 
 def _sync_targets(plan: Plan, parsed: ParsedPlan, directory: Directory, units: dict[str, Unit],
                   indicators: dict[str, Indicator], track: _Tracker) -> None:
+    """A Target row per figure of the tables; a "-" cell gets no Target but a NotApplicableTarget
+    marker, and a Target an older import made of it (as 0) is removed."""
     wanted: dict[tuple[int | None, int, int, str], tuple[int, int | None]] = {}
+    not_applicable: dict[tuple[int | None, int, int, str], int | None] = {}
     for table in parsed.tables:
         for row in [*table.rows, table.total]:
             unit_id = None if row is table.total else units[directory.resolve(row.unit)].id
             for (code, year, kind), value in row.values.items():
-                wanted[(unit_id, indicators[code].id, year, kind)] = (value, row.number)
+                key = (unit_id, indicators[code].id, year, kind)
+                if value is None:
+                    not_applicable[key] = row.number
+                else:
+                    wanted[key] = (value, row.number)
     existing = {
         (t.unit_id, t.indicator_id, t.year, t.kind): t
         for t in db.session.scalars(select(Target).where(Target.plan_id == plan.id))
@@ -337,4 +366,20 @@ def _sync_targets(plan: Plan, parsed: ParsedPlan, directory: Directory, units: d
                              kind=kind, value=value, source_row=source_row), "target")
         else:
             track.set(target, "target", value=value, source_row=source_row)
+    markers = {
+        (m.unit_id, m.indicator_id, m.year, m.kind): m
+        for m in db.session.scalars(
+            select(NotApplicableTarget).where(NotApplicableTarget.plan_id == plan.id))
+    }
+    for key, marker in markers.items():
+        if key not in not_applicable:
+            track.delete(marker, "not-applicable cell")
+    for (unit_id, indicator_id, year, kind), source_row in not_applicable.items():
+        marker = markers.get((unit_id, indicator_id, year, kind))
+        if marker is None:
+            track.add(NotApplicableTarget(plan_id=plan.id, unit_id=unit_id, indicator_id=indicator_id,
+                                          year=year, kind=kind, source_row=source_row),
+                      "not-applicable cell")
+        else:
+            track.set(marker, "not-applicable cell", source_row=source_row)
     db.session.flush()

@@ -8,7 +8,16 @@ from sqlalchemy.orm import selectinload
 
 from taskflow.assignments.models import Assignment
 from taskflow.extensions import db
-from taskflow.plans.models import Indicator, KeyTask, Plan, Section, Target, TargetKind
+from taskflow.plans.models import (
+    Indicator,
+    KeyTask,
+    NotApplicableTarget,
+    Plan,
+    PlanGoal,
+    Section,
+    Target,
+    TargetKind,
+)
 from taskflow.units.models import Unit
 
 # The district target table's columns, in the document's order: (indicator, year, kind).
@@ -70,6 +79,8 @@ class TargetRow:
 
     unit: Unit | None
     values: dict[tuple[str, int, str], int] = field(default_factory=dict)
+    # Columns whose cell the document writes "-": not applicable to this unit (not a zero).
+    not_applicable: set[tuple[str, int, str]] = field(default_factory=set)
 
 
 @dataclass
@@ -84,16 +95,36 @@ class TargetTable:
 
     def total_mismatches(self) -> list[tuple[str, int, str]]:
         """Columns whose stated total differs from the sum of the rows."""
-        return [c for c in self.columns if self.stated_total.get(c) != self.computed_total.get(c)]
+        return [c for c in self.columns
+                if (self.stated_total.get(c) or 0) != self.computed_total.get(c, 0)]
+
+
+def not_applicable_cells(plan_id: int) -> set[tuple[int | None, str, int, str]]:
+    """{(unit id, indicator code, year, kind)} of the target cells the document writes "-".
+
+    Such a cell has no Target row (no target, not a zero target); a measure that shows a unit's
+    targets can use this to say 不适用 instead of "no target"."""
+    return set(db.session.execute(
+        select(NotApplicableTarget.unit_id, Indicator.code, NotApplicableTarget.year,
+               NotApplicableTarget.kind)
+        .join(Indicator, NotApplicableTarget.indicator_id == Indicator.id)
+        .where(NotApplicableTarget.plan_id == plan_id)
+    ).all())
 
 
 def target_table(plan: Plan) -> TargetTable:
-    """The plan's targets pivoted by unit, with totals summed in SQL (three queries)."""
+    """The plan's targets pivoted by unit, with totals summed in SQL (four queries)."""
     indicator_names = dict(db.session.execute(select(Indicator.code, Indicator.name)).all())
     targets = db.session.execute(
         select(Target.unit_id, Indicator.code, Target.year, Target.kind, Target.value, Target.source_row)
         .join(Indicator, Target.indicator_id == Indicator.id)
         .where(Target.plan_id == plan.id)
+    ).all()
+    markers = db.session.execute(
+        select(NotApplicableTarget.unit_id, Indicator.code, NotApplicableTarget.year,
+               NotApplicableTarget.kind, NotApplicableTarget.source_row)
+        .join(Indicator, NotApplicableTarget.indicator_id == Indicator.id)
+        .where(NotApplicableTarget.plan_id == plan.id)
     ).all()
     units = {u.id: u for u in db.session.scalars(
         select(Unit).where(Unit.plan_id == plan.id).options(selectinload(Unit.parent))
@@ -121,12 +152,32 @@ def target_table(plan: Plan) -> TargetTable:
         row.values[key] = value
         if source_row is not None:
             order[unit_id] = source_row
+    for unit_id, code, year, kind, source_row in markers:
+        key = (code, year, kind)
+        columns.add(key)
+        if unit_id is None:
+            continue  # a "-" in the 合计 row: no stated total, shown as —
+        rows.setdefault(unit_id, TargetRow(unit=units.get(unit_id))).not_applicable.add(key)
+        if source_row is not None:
+            order[unit_id] = source_row
+    for key in columns:
+        computed.setdefault(key, 0)  # a column of "-" only adds up to nothing
     if plan.level == "district":
         ordered_columns = [c for c in DISTRICT_TABLE_COLUMNS if c in columns]
     else:
         ordered_columns = sorted(columns)
     ordered_rows = sorted(rows.values(), key=lambda r: (order.get(r.unit.id, 10_000), r.unit.sort_order))
     return TargetTable(ordered_columns, ordered_rows, stated, computed, indicator_names)
+
+
+def plan_goals(plan: Plan) -> list[PlanGoal]:
+    """The plan's goals with their indicator and task, goals part first, then by task (one query)."""
+    return list(db.session.scalars(
+        select(PlanGoal).where(PlanGoal.plan_id == plan.id)
+        .options(selectinload(PlanGoal.indicator), selectinload(PlanGoal.task))
+        .outerjoin(KeyTask, PlanGoal.task_id == KeyTask.id)
+        .order_by(KeyTask.number.is_not(None), KeyTask.number, PlanGoal.id)
+    ))
 
 
 @dataclass

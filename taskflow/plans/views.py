@@ -36,6 +36,7 @@ def plan_detail(code: str):
         plan=plan,
         sections=queries.plan_tree(plan),
         assignments=queries.assignments_by_task(plan),
+        goals=queries.plan_goals(plan),
     )
 
 
@@ -50,6 +51,7 @@ def task_detail(code: str, number: int):
         abort(404)
     return render_template(
         "plans/task.html", plan=plan, task=task,
+        goals=[goal for goal in queries.plan_goals(plan) if goal.task_id == task.id],
         assignments=queries.assignments_by_task(plan).get(task.id, {"lead": [], "responsible": []}),
     )
 

@@ -17,10 +17,11 @@ from sqlalchemy.orm import aliased
 
 from taskflow.accounts.models import UNIT_ROLES, User
 from taskflow.assignments.models import Assignment, Milestone, StatusUpdate, UpdateState
-from taskflow.core import progress
 from taskflow.core.clock import LOCAL_TZ, to_local
 from taskflow.extensions import db
-from taskflow.plans.models import Indicator, KeyTask, Target, TargetKind
+from taskflow.measures import indicators
+from taskflow.measures import milestones as mm
+from taskflow.plans.models import KeyTask, Plan, TargetKind
 from taskflow.scores.models import Component, Recognition
 from taskflow.scores.rules import Period, points
 from taskflow.units.models import Unit
@@ -75,7 +76,7 @@ def _item(unit_id, component, value, reason, source_type="", source_id=None, **d
 
 
 def milestone_class(days_late: int, grace_days: int) -> str:
-    """on_time, late_minor (up to grace_days days) or late_major."""
+    """A closed milestone: on_time, late_minor (up to grace_days working days) or late_major."""
     if days_late <= 0:
         return "on_time"
     if days_late <= grace_days:
@@ -83,41 +84,65 @@ def milestone_class(days_late: int, grace_days: int) -> str:
     return "late_major"
 
 
-def execution_items(ctx: Context) -> list[dict]:
-    """Milestones originally due in the period: on time, late (≤ N days / more) or missing.
+def overdue_class(days_overdue: int, major_days: int) -> str:
+    """An open overdue milestone: overdue_minor (up to major_days working days) or overdue_major."""
+    return "overdue_minor" if days_overdue <= major_days else "overdue_major"
 
-    A milestone counts once it is completed, or once its original due date has passed
-    unfinished (missing). Lateness is against the original due date, so an extension granted
-    later does not erase it. Points per class depend on the unit's role, times the weight.
+
+def execution_items(ctx: Context) -> list[dict]:
+    """Task execution as of the period's end (the milestone measures, in working days).
+
+    - A milestone closed in the period (办结 or 销号, on or before the as-of day): on time, or
+      late by up to `grace_days` working days (late_minor) or more (late_major), its lateness
+      counted against the original due date (an extension never erases it).
+    - A milestone still open and overdue on the as-of day (its due date in force before it):
+      overdue_minor (up to `overdue_major_days` working days overdue) or overdue_major. It counts
+      in this period and in every later one until it is closed, whenever it fell due; a milestone
+      closed after the period's end still counts as overdue in this period.
+    Points per class depend on the unit's role, times the milestone's weight. Two queries.
     """
+    from taskflow.core.calendar import current as current_calendar
+
     rules = ctx.params["execution"]
-    rows = db.session.execute(
-        select(Milestone.id, Milestone.title, Milestone.original_due_date, Milestone.completed_on,
-               Milestone.days_late, Milestone.weight, Assignment.unit_id, Assignment.role,
-               KeyTask.number)
-        .join(Assignment, Milestone.assignment_id == Assignment.id)
-        .join(Unit, Assignment.unit_id == Unit.id)
-        .join(KeyTask, Assignment.task_id == KeyTask.id)
-        .where(
-            Unit.plan_id == ctx.plan_id, Unit.peer_group.in_(RANKED_GROUPS),
-            Milestone.original_due_date >= ctx.period.starts_on,
-            Milestone.original_due_date <= ctx.period.ends_on,
-            or_(Milestone.completed_on.is_not(None), Milestone.original_due_date < ctx.today),
-        )
-        .order_by(Assignment.unit_id, Milestone.original_due_date, Milestone.id)
-    ).all()
-    items = []
-    for (mid, title, due, completed_on, days_late, weight, unit_id, role, task_no) in rows:
+    as_of = ctx.as_of
+    cal = current_calendar()
+    due_in_force = mm.due_date_at(as_of).label("due_in_force")
+    columns = (Milestone.id, Milestone.title, Milestone.original_due_date, Milestone.weight,
+               Assignment.unit_id, Assignment.role, KeyTask.number)
+
+    def scored(query):
+        return (query.join(Assignment, Milestone.assignment_id == Assignment.id)
+                .join(Unit, Assignment.unit_id == Unit.id)
+                .join(KeyTask, Assignment.task_id == KeyTask.id)
+                .where(Unit.plan_id == ctx.plan_id, Unit.peer_group.in_(RANKED_GROUPS)))
+
+    closed = db.session.execute(scored(
+        select(*columns, Milestone.completed_on)
+        .where(mm.closed_clause(as_of), Milestone.completed_on >= ctx.period.starts_on)
+    ).order_by(Assignment.unit_id, Milestone.original_due_date, Milestone.id)).all()
+    overdue = db.session.execute(scored(
+        select(*columns, due_in_force).where(mm.overdue_clause(as_of))
+    ).order_by(Assignment.unit_id, Milestone.original_due_date, Milestone.id)).all()
+
+    def item(klass, mid, title, weight, unit_id, role, task_no, **detail):
         role_points = rules.get(role) or rules["responsible"]
-        if completed_on is None:
-            klass, late = "missing", (ctx.today - due).days
-        else:
-            late = days_late if days_late is not None else max(0, (completed_on - due).days)
-            klass = milestone_class(late, rules["grace_days"])
-        value = float(role_points[klass]) * float(weight)
-        items.append(_item(unit_id, Component.EXECUTION, value, f"milestone_{klass}", "milestones",
-                           mid, title=title, due=due.isoformat(), days_late=late, role=role,
-                           weight=float(weight), task=task_no))
+        return _item(unit_id, Component.EXECUTION, float(role_points[klass]) * float(weight),
+                     f"milestone_{klass}", "milestones", mid, title=title, role=role,
+                     weight=float(weight), task=task_no, **detail)
+
+    items = []
+    for mid, title, original_due, weight, unit_id, role, task_no, closed_on in closed:
+        late = mm.lateness_working_days(original_due, closed_on, cal)
+        items.append(item(milestone_class(late, rules["grace_days"]), mid, title, weight, unit_id,
+                          role, task_no, due=original_due.isoformat(),
+                          closed=closed_on.isoformat(), days_late=late))
+    for mid, title, _original_due, weight, unit_id, role, task_no, due in overdue:
+        days = mm.working_days_overdue(due, as_of, cal)
+        items.append(item(overdue_class(days, rules["overdue_major_days"]), mid, title, weight,
+                          unit_id, role, task_no, due=due.isoformat(), as_of=as_of.isoformat(),
+                          days_overdue=days))
+    items.sort(key=lambda item: (item["unit_id"], item["reason"].startswith("milestone_overdue"),
+                                 item["detail"]["due"], item["source_id"]))
     return items
 
 
@@ -127,33 +152,26 @@ def execution_items(ctx: Context) -> list[dict]:
 REGISTER_CODES = ("tech_based", "high_tech")
 
 
-# Register figure (taskflow.enterprises.queries.FIGURES) counted for each indicator code.
-FIGURE_FOR_CODE = {"tech_based": "tech_in_library", "high_tech": "high_tech_valid"}
-
-
 def register_counts(day: date, unit_ids=None) -> dict[int, dict[str, int]]:
     """{unit id: {"tech_based": n, "high_tech": n}} from the register on `day` (one GROUP BY query).
 
-    The enterprises area's counting rules are the only ones: an enterprise counts once, for the
+    The counting rules are taskflow.measures.indicators' only: an enterprise counts once, for the
     unit it is attributed to, while it is in the library / holds a valid certificate.
     """
-    from taskflow.enterprises.queries import figures_by_unit
-
-    return {unit_id: {code: figures.get(figure, 0) for code, figure in FIGURE_FOR_CODE.items()}
-            for unit_id, figures in figures_by_unit(day, unit_ids).items()}
+    return {unit_id: {code: figures.get(figure, 0)
+                      for code, figure in indicators.FIGURE_FOR_CODE.items()}
+            for unit_id, figures in indicators.figures_by_unit(day, unit_ids).items()}
 
 
 def unit_targets(plan_id: int, codes) -> dict[int, dict[str, dict[int, int]]]:
     """{unit id: {indicator code: {year: in-library target}}} (one query)."""
-    rows = db.session.execute(
-        select(Target.unit_id, Indicator.code, Target.year, Target.value)
-        .join(Indicator, Target.indicator_id == Indicator.id)
-        .where(Target.plan_id == plan_id, Target.unit_id.is_not(None),
-               Target.kind == TargetKind.IN_LIBRARY, Indicator.code.in_(list(codes)))
-    ).all()
-    result: dict[int, dict[str, dict[int, int]]] = defaultdict(lambda: defaultdict(dict))
-    for unit_id, code, year, value in rows:
-        result[unit_id][code][year] = value
+    result: dict[int, dict[str, dict[int, int]]] = defaultdict(dict)
+    for unit_id, rows in indicators.indicator_targets(plan_id, all_units=True).items():
+        if unit_id is None:
+            continue
+        for (code, kind), by_year in rows.items():
+            if kind == TargetKind.IN_LIBRARY and code in codes:
+                result[unit_id][code] = dict(by_year)
     return result
 
 
@@ -164,33 +182,37 @@ class IndicatorFact:
     actual: int
     base: float
     target: float
-    assessed: progress.Progress
+    assessed: indicators.Assessment
 
 
 def indicator_facts(ctx: Context) -> list[IndicatorFact]:
-    """Each scored unit's register figure against its year target and expected-to-date progress."""
+    """Each scored unit's in-library figure against its year target and expected-to-date progress,
+    assessed exactly as the dispatch board assesses it (taskflow.measures.indicators.assess)."""
     codes = ctx.params["indicators"]["codes"]
     targets = unit_targets(ctx.plan_id, codes)
     if not targets:
         return []
     scored = {uid for uid, _g in db.session.execute(scored_units_query(ctx.plan_id))}
-    counts = register_counts(ctx.as_of, sorted(scored))
-    year = ctx.period.year
+    ids = sorted(scored & set(targets))
+    counts = register_counts(ctx.as_of, ids)
+    prior = indicators.figures_by_unit(indicators.prior_year_end(ctx.as_of), ids)
+    start_year = db.session.scalar(select(Plan.start_year).where(Plan.id == ctx.plan_id))
+    rules = indicators.settings()
     facts = []
-    for unit_id in sorted(targets):
-        if unit_id not in scored:
-            continue
+    for unit_id in ids:
         for code in codes:
             known = targets[unit_id].get(code)
             if not known:
                 continue
-            target = progress.interpolate_target(known, year)
-            base = progress.interpolate_target(known, year - 1)
+            target = indicators.year_target(known, ctx.as_of.year)
             if target is None:
                 continue
+            figure = indicators.FIGURE_FOR_CODE[code]
+            base = indicators.stock_base(figure, known, prior.get(unit_id, {}), ctx.as_of.year,
+                                         start_year - 1)
             actual = counts.get(unit_id, {}).get(code, 0)
-            assessed = progress.assess(actual, base, target, ctx.as_of, mode="monthly")
-            facts.append(IndicatorFact(unit_id, code, actual, base or 0.0, target, assessed))
+            assessed = indicators.assess(actual, base, target, ctx.as_of, **rules)
+            facts.append(IndicatorFact(unit_id, code, actual, base, target, assessed))
     return facts
 
 
@@ -217,29 +239,32 @@ def indicator_items(ctx: Context, facts: list[IndicatorFact]) -> list[dict]:
 
 
 def responsiveness_items(ctx: Context) -> list[dict]:
-    """Urge notices issued in the period: answered on time, late, or unanswered past the due date."""
+    """Urge notices whose answer was due in the period, as of the period's end: answered on time,
+    answered late, or not answered by the as-of day (an answer given after it does not count)."""
     from taskflow.notices.models import UrgeNotice
 
     rules = ctx.params["responsiveness"]
+    as_of = ctx.as_of
     rows = db.session.execute(
         select(UrgeNotice.id, UrgeNotice.number, UrgeNotice.level, UrgeNotice.unit_id,
                UrgeNotice.response_due, UrgeNotice.responded_at, UrgeNotice.answered_late)
         .join(Unit, UrgeNotice.unit_id == Unit.id)
         .where(Unit.plan_id == ctx.plan_id, Unit.peer_group.in_(RANKED_GROUPS),
-               UrgeNotice.issued_at >= ctx.start_utc, UrgeNotice.issued_at < ctx.end_utc)
-        .order_by(UrgeNotice.unit_id, UrgeNotice.issued_at, UrgeNotice.id)
+               UrgeNotice.response_due >= ctx.period.starts_on,
+               UrgeNotice.response_due <= ctx.period.ends_on)
+        .order_by(UrgeNotice.unit_id, UrgeNotice.response_due, UrgeNotice.id)
     ).all()
     items = []
     for nid, number, level, unit_id, due, responded_at, answered_late in rows:
-        if responded_at is not None:
-            answered_on = to_local(responded_at).date()
+        answered_on = to_local(responded_at).date() if responded_at is not None else None
+        if answered_on is not None and answered_on <= as_of:
             if answered_late is None:  # recorded with the answer; computed for older rows
                 answered_late = answered_on > due
             klass = "late" if answered_late else "on_time"
-        elif due < ctx.today:
+        elif due < as_of:
             klass, answered_on = "unanswered", None
         else:
-            continue  # still open and not yet due: nothing to score
+            continue  # not answered yet and not yet due on the as-of day: nothing to score
         factor = float(rules["level_factor"].get(level, 1))
         items.append(_item(unit_id, Component.RESPONSIVENESS, float(rules[klass]) * factor,
                            f"notice_{klass}", "urge_notices", nid, number=number, level=level,
@@ -329,8 +354,80 @@ def component_limits(params: dict) -> dict[str, tuple[float | None, float | None
     }
 
 
-def all_items(ctx: Context) -> list[dict]:
-    """Every item of every component, in a stable order."""
+# The components whose points are deductions against a maximum (incentive is a bonus on top).
+DEDUCTION_COMPONENTS = (Component.EXECUTION, Component.INDICATORS, Component.RESPONSIVENESS,
+                        Component.QUALITY)
+
+
+def component_maxima(params: dict) -> dict[str, float]:
+    """The most points each deduction component can take away (from the rule parameters)."""
+    return {
+        Component.EXECUTION: abs(float(params["execution"]["floor"])),
+        Component.INDICATORS: float(params["indicators"]["max_deduction_per_indicator"])
+        * len(params["indicators"]["codes"]),
+        Component.RESPONSIVENESS: abs(float(params["responsiveness"]["floor"])),
+        Component.QUALITY: abs(float(params["quality"]["floor"])),
+    }
+
+
+def _clamped(value: float, component: str, params: dict) -> float:
+    floor, cap = component_limits(params)[component]
+    if floor is not None:
+        value = max(value, float(floor))
+    if cap is not None:
+        value = min(value, float(cap))
+    return value
+
+
+def reweighted_indicator_items(items: list[dict], params: dict) -> tuple[list[dict], set[int]]:
+    """Units without an indicator target: their indicator component, re-weighted; who is not rated.
+
+    A unit with no in-library target has no indicator facts, so leaving its indicator component
+    at 0 would give it the component's full marks for free. Instead its indicator component
+    takes the share of points it lost in the other deduction components that apply to it (those
+    in which it had at least one item this period):
+
+        indicators = − indicator maximum × Σ points lost / Σ maxima   (over the components that apply)
+
+    so a unit that loses 25 % of what it could lose elsewhere loses 25 % of the indicator maximum
+    too. A unit to which no deduction component applies (no target, nothing due or overdue, no
+    notice, no review) has nothing to be scored on: it is not rated and not ranked this period.
+    Returns (the items to add, the unit ids not rated).
+    """
+    maxima = component_maxima(params)
+    sums: dict[int, dict[str, float]] = defaultdict(dict)
+    for item in items:
+        per_unit = sums[item["unit_id"]]
+        per_unit[item["component"]] = per_unit.get(item["component"], 0.0) + float(item["points"])
+    added, not_rated = [], set()
+    for unit_id in sorted(sums):
+        applies = [c for c in DEDUCTION_COMPONENTS if c in sums[unit_id]]
+        if Component.INDICATORS in applies:
+            continue
+        if not applies:
+            not_rated.add(unit_id)
+            continue
+        lost = sum(max(0.0, -_clamped(sums[unit_id][c], c, params)) for c in applies)
+        possible = sum(maxima[c] for c in applies)
+        share = lost / possible if possible else 0.0
+        added.append(_item(unit_id, Component.INDICATORS, -maxima[Component.INDICATORS] * share,
+                           "indicator_reweighted", "", None,
+                           components=[str(c) for c in applies], lost=round(lost, 2),
+                           possible=round(possible, 2), share_pct=round(share * 100, 1),
+                           maximum=maxima[Component.INDICATORS]))
+    return added, not_rated
+
+
+def all_items(ctx: Context, unit_ids=None) -> tuple[list[dict], set[int]]:
+    """Every item of every component, in a stable order, and the scored units not rated.
+
+    `unit_ids`: the scored units (every unit in a ranked peer group), so that a unit with no
+    item at all is known as not rated.
+    """
     facts = indicator_facts(ctx)
-    return (execution_items(ctx) + indicator_items(ctx, facts) + responsiveness_items(ctx)
-            + quality_items(ctx) + incentive_items(ctx, facts))
+    items = (execution_items(ctx) + indicator_items(ctx, facts) + responsiveness_items(ctx)
+             + quality_items(ctx) + incentive_items(ctx, facts))
+    added, not_rated = reweighted_indicator_items(items, ctx.params)
+    seen = {item["unit_id"] for item in items}
+    not_rated |= {uid for uid in (unit_ids or ()) if uid not in seen}
+    return items + added, not_rated

@@ -23,8 +23,8 @@ class VersionForm(FlaskForm):
 
 
 class AdjustForm(VersionForm):
-    points = DecimalField(_l("Points (+ or −)"), places=2,
-                          validators=[InputRequired(), NumberRange(min=-20, max=20)])
+    # The most an adjustment may be is a rule parameter (adjustment.max), checked by the operation.
+    points = DecimalField(_l("Points (+ or −)"), places=2, validators=[InputRequired()])
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=2000)],
                            description=_l("Required. Kept beside the computed score and shown to the unit."))
 

@@ -5,6 +5,7 @@ from datetime import date, timedelta
 
 from flask import current_app, has_request_context
 
+from taskflow.core import clock
 from taskflow.extensions import db
 from taskflow.scores import operations, queries
 from taskflow.scores.models import PeriodState
@@ -49,3 +50,8 @@ def _recompute(plan_id: int, today: date, actor) -> list[str]:
         operations.recompute(plan_id, key, actor, today=today)
         done.append(key)
     return done
+
+
+def nightly_recompute() -> dict:
+    """The scheduled job: recompute the open periods around today (Asia/Shanghai)."""
+    return {"recomputed": recompute_open_periods(clock.local_today())}

@@ -193,7 +193,11 @@ class BulletinState(StrEnum):
 
 
 class Bulletin(db.Model):
-    """The quarterly bulletin (季通报), drafted from a locked period; frozen when published."""
+    """The quarterly bulletin (季通报), drafted from a published period; frozen when published.
+
+    When the period's scores are corrected (a new revision), the bulletin built on the old
+    revision is marked superseded: it stays readable, says so, and can no longer be published.
+    """
 
     __tablename__ = "score_bulletins"
 
@@ -207,14 +211,21 @@ class Bulletin(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_default)
     published_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    superseded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("score_periods.id"))
     version_id: Mapped[int] = mapped_column(default=1)
 
-    period: Mapped[ScorePeriod] = relationship()
+    period: Mapped[ScorePeriod] = relationship(foreign_keys=[period_id])
+    superseded_by: Mapped[ScorePeriod | None] = relationship(foreign_keys=[superseded_by_id])
     sections: Mapped[list["BulletinSection"]] = relationship(
         back_populates="bulletin", order_by="BulletinSection.position", cascade="all, delete-orphan"
     )
 
     __mapper_args__ = {"version_id_col": version_id}
+
+    @property
+    def is_superseded(self) -> bool:
+        return self.superseded_at is not None
 
 
 class BulletinSection(db.Model):
@@ -231,3 +242,37 @@ class BulletinSection(db.Model):
     body: Mapped[str] = mapped_column(Text, default="")
 
     bulletin: Mapped[Bulletin] = relationship(back_populates="sections")
+
+
+class ConfirmationState(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class ScoreConfirmation(db.Model):
+    """A lock or publish asked for by one person, waiting for (or given) a second person's
+    confirmation, when the rules require two people (governance.second_person)."""
+
+    __tablename__ = "score_confirmations"
+    __table_args__ = (
+        Index("ix_score_confirmations_period", "period_id", "action", "state"),
+        Index("ix_score_confirmations_bulletin", "bulletin_id", "action", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int | None] = mapped_column(
+        ForeignKey("score_periods.id", ondelete="CASCADE"))
+    bulletin_id: Mapped[int | None] = mapped_column(
+        ForeignKey("score_bulletins.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(20))  # lock | publish | bulletin_publish
+    # The object's version when asked: a change since then cancels the request.
+    object_version: Mapped[int]
+    state: Mapped[str] = mapped_column(String(12), default=ConfirmationState.PENDING)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_default)
+    confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    requested_by: Mapped[User | None] = relationship(foreign_keys=[requested_by_id])
+    confirmed_by: Mapped[User | None] = relationship(foreign_keys=[confirmed_by_id])

@@ -4,6 +4,7 @@ recognitions and bulletins. Functions flush and audit; the caller (view, command
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -20,10 +21,12 @@ from taskflow.scores.models import (
     Bulletin,
     BulletinSection,
     BulletinState,
+    ConfirmationState,
     PeriodState,
     Recognition,
     ScoreAdjustment,
     ScoreCard,
+    ScoreConfirmation,
     ScoreItem,
     ScorePeriod,
     ScoreRuleSet,
@@ -31,13 +34,13 @@ from taskflow.scores.models import (
 from taskflow.scores.rules import (
     DEFAULT_RULE_NAME,
     default_parameters,
+    effective_parameters,
     grade_for,
     parse_period_key,
     points,
     validate_parameters,
 )
 
-MAX_ADJUSTMENT = Decimal("20")
 MAX_RECOGNITION_POINTS = Decimal("10")
 PERIOD_FIELDS = ("key", "revision", "state", "rule_set_id", "as_of")
 
@@ -131,12 +134,13 @@ def recompute(plan_id: int, key: str, actor=None, *, today: date | None = None,
         rule_set = queries.rule_set_for(period.ends_on)
     before = snapshot(period, *PERIOD_FIELDS)
     parsed = parse_period_key(key)
-    ctx = components.Context(plan_id=plan_id, period=parsed, today=today,
-                             params=rule_set.parameters)
+    params = effective_parameters(rule_set.parameters)
+    ctx = components.Context(plan_id=plan_id, period=parsed, today=today, params=params)
 
     db.session.execute(delete(ScoreItem).where(ScoreItem.period_id == period.id))
     db.session.execute(delete(ScoreCard).where(ScoreCard.period_id == period.id))
-    items = components.all_items(ctx)
+    units = db.session.execute(components.scored_units_query(plan_id)).all()
+    items, not_rated = components.all_items(ctx, [unit_id for unit_id, _group in units])
     if items:
         db.session.execute(insert(ScoreItem), [dict(item, period_id=period.id) for item in items])
 
@@ -149,11 +153,12 @@ def recompute(plan_id: int, key: str, actor=None, *, today: date | None = None,
     ):
         sums[unit_id][component] = Decimal(str(total))
     adjustments = queries.adjustment_sums(period.id)
-    units = db.session.execute(components.scored_units_query(plan_id)).all()
-    limits = components.component_limits(rule_set.parameters)
-    base = points(rule_set.parameters["base"])
+    limits = components.component_limits(params)
+    base = points(params["base"])
     cards = []
     for unit_id, peer_group in units:
+        if unit_id in not_rated:
+            continue  # nothing applies to it this period: no free score, no rank
         row = {"period_id": period.id, "unit_id": unit_id, "peer_group": peer_group, "base": base}
         computed = base
         for component in COMPONENTS:
@@ -168,7 +173,7 @@ def recompute(plan_id: int, key: str, actor=None, *, today: date | None = None,
         row["computed_total"] = points(max(computed, Decimal("0")))
         row["adjustment"] = adjustments.get(unit_id, Decimal("0"))
         row["total"] = points(max(row["computed_total"] + row["adjustment"], Decimal("0")))
-        row["grade"] = grade_for(row["total"], rule_set.parameters["grades"])
+        row["grade"] = grade_for(row["total"], params["grades"])
         cards.append(row)
     previous = queries.previous_ranks(plan_id, key)
     assign_ranks(cards)
@@ -176,14 +181,17 @@ def recompute(plan_id: int, key: str, actor=None, *, today: date | None = None,
         row["previous_rank"] = previous.get(row["unit_id"])
     if cards:
         db.session.execute(insert(ScoreCard), cards)
-    period.rule_set_id = rule_set.id
+    period.rule_set = rule_set
     period.as_of = ctx.as_of
     period.computed_at = clock.utcnow()
+    # Always a new version of the period, even when nothing on its row changed: the cards may
+    # have, so a form or a confirmation request made on the earlier scores no longer counts.
+    flag_modified(period, "computed_at")
     db.session.flush()
     audit.record(actor, "scores.recompute", period, before=before,
                  after=snapshot(period, *PERIOD_FIELDS),
-                 summary=f"{key} r{period.revision}: {len(cards)} units, {len(items)} items, "
-                         f"rules v{rule_set.version}")
+                 summary=f"{key} r{period.revision}: {len(cards)} units rated, "
+                         f"{len(not_rated)} not rated, {len(items)} items, rules v{rule_set.version}")
     return period
 
 
@@ -238,16 +246,18 @@ def adjust(period: ScorePeriod, card: ScoreCard, *, points_delta, reason: str, a
     if not reason:
         raise ScoreError(_("Give the reason for the adjustment."))
     delta = points(points_delta)
-    if delta == 0 or abs(delta) > MAX_ADJUSTMENT:
+    params = effective_parameters(period.rule_set.parameters if period.rule_set else None)
+    most = points(params["adjustment"]["max"])
+    if delta == 0 or abs(delta) > most:
         raise ScoreError(_("An adjustment is between −%(max)s and %(max)s points, and not zero.",
-                           max=MAX_ADJUSTMENT))
+                           max=most))
     before = snapshot(card, "computed_total", "adjustment", "total", "grade", "rank")
     adjustment = ScoreAdjustment(period_id=period.id, unit_id=card.unit_id, points=delta,
                                  reason=reason, created_by_id=getattr(actor, "id", None))
     db.session.add(adjustment)
     card.adjustment = points(card.adjustment + delta)
     card.total = points(max(card.computed_total + card.adjustment, Decimal("0")))
-    card.grade = grade_for(card.total, period.rule_set.parameters["grades"])
+    card.grade = grade_for(card.total, params["grades"])
     db.session.flush()
     rerank(period)
     db.session.refresh(card)
@@ -263,13 +273,18 @@ def _has_cards(period: ScorePeriod) -> bool:
                              .where(ScoreCard.period_id == period.id)) > 0
 
 
-def lock(period: ScorePeriod, actor, *, expected_version: int | None = None) -> ScorePeriod:
-    """Freeze a draft period for review before publication."""
-    _check_version(period, expected_version)
+def _check_lock(period: ScorePeriod) -> None:
     _require_draft(period)
     if not _has_cards(period):
         raise ScoreError(_("Compute the period's scores before locking it."))
-    return _set_state(period, PeriodState.LOCKED, actor, "scores.lock",
+
+
+def lock(period: ScorePeriod, actor, *, expected_version: int | None = None,
+         audit_extra: dict | None = None) -> ScorePeriod:
+    """Freeze a draft period for review before publication."""
+    _check_version(period, expected_version)
+    _check_lock(period)
+    return _set_state(period, PeriodState.LOCKED, actor, "scores.lock", audit_extra,
                       locked_at=clock.utcnow(), locked_by_id=getattr(actor, "id", None))
 
 
@@ -278,26 +293,33 @@ def unlock(period: ScorePeriod, actor, *, expected_version: int | None = None) -
     _check_version(period, expected_version)
     if period.state != PeriodState.LOCKED:
         raise ScoreError(_("Only a locked period can be unlocked."))
-    return _set_state(period, PeriodState.DRAFT, actor, "scores.unlock",
+    return _set_state(period, PeriodState.DRAFT, actor, "scores.unlock", None,
                       locked_at=None, locked_by_id=None)
 
 
-def publish(period: ScorePeriod, actor, *, expected_version: int | None = None) -> ScorePeriod:
-    """Publish a locked period: from now on it never changes."""
-    _check_version(period, expected_version)
+def _check_publish(period: ScorePeriod) -> None:
     if period.state != PeriodState.LOCKED:
         raise ScoreError(_("Lock the period before publishing it."))
-    return _set_state(period, PeriodState.PUBLISHED, actor, "scores.publish",
+
+
+def publish(period: ScorePeriod, actor, *, expected_version: int | None = None,
+            audit_extra: dict | None = None) -> ScorePeriod:
+    """Publish a locked period: from now on it never changes."""
+    _check_version(period, expected_version)
+    _check_publish(period)
+    return _set_state(period, PeriodState.PUBLISHED, actor, "scores.publish", audit_extra,
                       published_at=clock.utcnow(), published_by_id=getattr(actor, "id", None))
 
 
-def _set_state(period: ScorePeriod, state: str, actor, action: str, **fields) -> ScorePeriod:
+def _set_state(period: ScorePeriod, state: str, actor, action: str, audit_extra: dict | None,
+               **fields) -> ScorePeriod:
     before = snapshot(period, *PERIOD_FIELDS)
     period.state = state
     for name, value in fields.items():
         setattr(period, name, value)
     db.session.flush()
-    audit.record(actor, action, period, before=before, after=snapshot(period, *PERIOD_FIELDS),
+    audit.record(actor, action, period, before=before,
+                 after=dict(snapshot(period, *PERIOD_FIELDS), **(audit_extra or {})),
                  summary=f"{period.key} r{period.revision}")
     return period
 
@@ -332,8 +354,132 @@ def correct(period: ScorePeriod, actor, *, reason: str, today: date | None = Non
     audit.record(actor, "scores.correct", revision,
                  before=snapshot(period, *PERIOD_FIELDS), after=snapshot(revision, *PERIOD_FIELDS),
                  summary=f"{period.key} r{revision.revision}: {reason[:300]}")
+    _supersede_bulletins(period, revision, actor)
     return recompute(period.plan_id, period.key, actor, today=today,
                      rule_version=period.rule_set.version if period.rule_set else None)
+
+
+def _supersede_bulletins(old: ScorePeriod, revision: ScorePeriod, actor) -> None:
+    """Bulletins built on an earlier revision of the period are marked superseded (audited)."""
+    earlier = select(ScorePeriod.id).where(ScorePeriod.plan_id == old.plan_id,
+                                           ScorePeriod.key == old.key,
+                                           ScorePeriod.revision < revision.revision)
+    stale = db.session.scalars(select(Bulletin).where(Bulletin.period_id.in_(earlier),
+                                                      Bulletin.superseded_at.is_(None))
+                               .order_by(Bulletin.id)).all()
+    when = clock.utcnow()
+    for bulletin in stale:
+        bulletin.superseded_at = when
+        bulletin.superseded_by_id = revision.id
+        db.session.flush()
+        audit.record(actor, "scores.bulletin_superseded", bulletin,
+                     before={"superseded": False},
+                     after={"superseded": True, "by_revision": revision.revision,
+                            "reason": revision.correction_reason},
+                     summary=f"{bulletin.title}: {old.key} r{revision.revision}")
+
+
+# ---------------------------------------------------------------- confirmations (governance)
+
+ACTIONS = ("lock", "publish", "bulletin_publish")
+
+
+@dataclass
+class Outcome:
+    """What a confirmed lock or publish did: done, asked for a second person, or refused."""
+
+    done: bool
+    waiting: bool = False
+    refused: bool = False
+
+
+def second_person_required(period: ScorePeriod) -> bool:
+    """The period's rules ask for a second person (governance.second_person, default off)."""
+    params = effective_parameters(period.rule_set.parameters if period.rule_set else None)
+    return bool(params["governance"]["second_person"])
+
+
+def _target(action: str, obj) -> dict:
+    return {"bulletin_id": obj.id} if action == "bulletin_publish" else {"period_id": obj.id}
+
+
+def pending_confirmation(action: str, obj) -> ScoreConfirmation | None:
+    """The open request for `action` on the object, if it still matches the object's version."""
+    found = db.session.scalar(
+        select(ScoreConfirmation).filter_by(action=action, state=ConfirmationState.PENDING,
+                                            **_target(action, obj))
+        .order_by(ScoreConfirmation.id.desc()).limit(1))
+    if found is not None and found.object_version != obj.version_id:
+        return None
+    return found
+
+
+def _precheck(action: str, obj) -> None:
+    if action == "lock":
+        _check_lock(obj)
+    elif action == "publish":
+        _check_publish(obj)
+    else:
+        _check_publish_bulletin(obj)
+
+
+def _perform(action: str, obj, actor, extra: dict) -> None:
+    if action == "lock":
+        lock(obj, actor, audit_extra=extra)
+    elif action == "publish":
+        publish(obj, actor, audit_extra=extra)
+    else:
+        publish_bulletin(obj, actor, audit_extra=extra)
+
+
+def confirm_action(action: str, obj, actor, *, expected_version: int | None = None) -> Outcome:
+    """A lock or publish confirmed by `actor` on the confirmation page.
+
+    Without the second-person setting it takes place at once. With it, the first confirmation
+    records a request (audited) and the action waits; it takes place when a different user
+    confirms it (both recorded in the audit event). The same person confirming twice is refused
+    (audited too). A request made on an older version of the object (the scores were recomputed
+    or the bulletin edited since) is cancelled and the confirmation counts as a new request.
+    """
+    if action not in ACTIONS:
+        raise ValueError(action)
+    _check_version(obj, expected_version)
+    _precheck(action, obj)
+    period = obj.period if action == "bulletin_publish" else obj
+    if not second_person_required(period):
+        _perform(action, obj, actor, {})
+        return Outcome(done=True)
+    for stale in db.session.scalars(
+            select(ScoreConfirmation).filter_by(action=action, state=ConfirmationState.PENDING,
+                                                **_target(action, obj))
+            .where(ScoreConfirmation.object_version != obj.version_id)):
+        stale.state = ConfirmationState.CANCELLED
+        audit.record(actor, "scores.confirmation_cancel", stale,
+                     after={"action": action, "reason": "changed since requested"},
+                     summary=f"{action} {obj.id}")
+    pending = pending_confirmation(action, obj)
+    actor_id = getattr(actor, "id", None)
+    if pending is None:
+        request = ScoreConfirmation(action=action, object_version=obj.version_id,
+                                    requested_by_id=actor_id, **_target(action, obj))
+        db.session.add(request)
+        db.session.flush()
+        audit.record(actor, "scores.confirmation_request", request,
+                     after={"action": action, **_target(action, obj)},
+                     summary=f"{action} {obj.id}: waits for a second person")
+        return Outcome(done=False, waiting=True)
+    if actor_id is None or pending.requested_by_id == actor_id:
+        audit.record(actor, "scores.confirmation_refused", pending,
+                     after={"action": action, "reason": "same person"},
+                     summary=f"{action} {obj.id}: the second confirmation must be by another person")
+        return Outcome(done=False, refused=True)
+    pending.state = ConfirmationState.DONE
+    pending.confirmed_by_id = actor_id
+    pending.confirmed_at = clock.utcnow()
+    db.session.flush()
+    _perform(action, obj, actor, {"requested_by_id": pending.requested_by_id,
+                                  "confirmed_by_id": actor_id})
+    return Outcome(done=True)
 
 
 # ---------------------------------------------------------------- recognitions
@@ -362,14 +508,23 @@ def add_recognition(actor, *, unit, awarded_on: date, title: str, points_value,
 # ---------------------------------------------------------------- bulletins
 
 
+def _check_bulletin_period(period: ScorePeriod) -> None:
+    """A bulletin stands on the published, latest revision of a quarter's scores."""
+    if period.state != PeriodState.PUBLISHED:
+        raise ScoreError(_("Publish the quarter's scores before drafting or publishing its bulletin."))
+    latest = queries.latest_period(period.plan_id, period.key)
+    if latest is not None and latest.id != period.id:
+        raise ScoreError(_("These scores have been corrected (revision %(n)s); use the corrected "
+                           "revision once it is published.", n=latest.revision))
+
+
 def create_bulletin(period: ScorePeriod, actor, *, today: date | None = None) -> Bulletin:
-    """Draft the quarterly bulletin from a locked (or published) quarter."""
+    """Draft the quarterly bulletin from a published quarter (its latest revision)."""
     from taskflow.scores import reports
 
     if period.kind != "quarter":
         raise ScoreError(_("The bulletin is drafted from a quarter."))
-    if period.state == PeriodState.DRAFT:
-        raise ScoreError(_("Lock the quarter's scores before drafting its bulletin."))
+    _check_bulletin_period(period)
     data = reports.bulletin_data(period, today=today or clock.local_today())
     bulletin = Bulletin(period_id=period.id, title=data["title"], state=BulletinState.DRAFT,
                         data=data, created_by_id=getattr(actor, "id", None))
@@ -389,6 +544,8 @@ def update_bulletin(bulletin: Bulletin, actor, *, title: str, sections: dict[str
     _check_version(bulletin, expected_version)
     if bulletin.state != BulletinState.DRAFT:
         raise ScoreError(_("A published bulletin is frozen."))
+    if bulletin.is_superseded:
+        raise ScoreError(_("This bulletin is superseded: the scores it was built on were corrected."))
     if not (title or "").strip():
         raise ScoreError(_("Give the bulletin a title."))
     before = {"title": bulletin.title, **{s.key: s.body for s in bulletin.sections}}
@@ -406,16 +563,25 @@ def update_bulletin(bulletin: Bulletin, actor, *, title: str, sections: dict[str
     return bulletin
 
 
-def publish_bulletin(bulletin: Bulletin, actor, *, expected_version: int | None = None) -> Bulletin:
-    """Freeze the bulletin; the .docx is generated from the frozen text from now on."""
-    _check_version(bulletin, expected_version)
+def _check_publish_bulletin(bulletin: Bulletin) -> None:
     if bulletin.state != BulletinState.DRAFT:
         raise ScoreError(_("This bulletin is published already."))
+    if bulletin.is_superseded:
+        raise ScoreError(_("This bulletin is superseded: the scores it was built on were corrected."))
+    _check_bulletin_period(bulletin.period)
+
+
+def publish_bulletin(bulletin: Bulletin, actor, *, expected_version: int | None = None,
+                     audit_extra: dict | None = None) -> Bulletin:
+    """Freeze the bulletin; the .docx is generated from the frozen text from now on."""
+    _check_version(bulletin, expected_version)
+    _check_publish_bulletin(bulletin)
     bulletin.state = BulletinState.PUBLISHED
     bulletin.published_at = clock.utcnow()
     bulletin.published_by_id = getattr(actor, "id", None)
     db.session.flush()
     audit.record(actor, "scores.bulletin_publish", bulletin,
-                 before={"state": BulletinState.DRAFT}, after={"state": BulletinState.PUBLISHED},
+                 before={"state": BulletinState.DRAFT},
+                 after={"state": BulletinState.PUBLISHED, **(audit_extra or {})},
                  summary=bulletin.title)
     return bulletin

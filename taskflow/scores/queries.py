@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import joinedload
 
 from taskflow.extensions import db
@@ -197,6 +197,36 @@ def breakdown(period: ScorePeriod, card: ScoreCard) -> Breakdown:
     return Breakdown(card, dict(grouped), dict(raw), adjustments)
 
 
+def rated_count(period: ScorePeriod) -> int:
+    """How many units have a score (a card) in this period revision."""
+    return db.session.scalar(select(func.count()).select_from(ScoreCard)
+                             .where(ScoreCard.period_id == period.id)) or 0
+
+
+def not_rated_units(period: ScorePeriod) -> list[Unit]:
+    """Scored units without a card in a computed period revision: nothing applied to them (no
+    target, nothing due or overdue, no notice, no review), so they are neither scored nor ranked."""
+    if period.computed_at is None:
+        return []
+    carded = select(ScoreCard.unit_id).where(ScoreCard.period_id == period.id)
+    return list(db.session.scalars(
+        select(Unit).where(Unit.plan_id == period.plan_id, Unit.peer_group.in_(RANKED_GROUPS),
+                           Unit.id.not_in(carded))
+        .order_by(Unit.peer_group, Unit.sort_order, Unit.id)
+    ))
+
+
+def bulletins(plan_id: int) -> list:
+    """Every bulletin of the plan, newest first, with its period and superseding revision."""
+    from taskflow.scores.models import Bulletin
+
+    return list(db.session.scalars(
+        select(Bulletin).options(joinedload(Bulletin.period), joinedload(Bulletin.superseded_by))
+        .join(ScorePeriod, Bulletin.period_id == ScorePeriod.id)
+        .where(ScorePeriod.plan_id == plan_id).order_by(Bulletin.id.desc())
+    ))
+
+
 def recognitions(plan_id: int, limit: int = 200) -> list[Recognition]:
     return list(db.session.scalars(
         select(Recognition).options(joinedload(Recognition.unit), joinedload(Recognition.created_by))
@@ -309,29 +339,15 @@ def latest_scored_month(plan_id: int, *, published_only: bool = False) -> ScoreP
 
 
 def monthly_register_trend(plan_id: int, year: int, upto: date) -> dict[str, list]:
-    """District register counts at each month end of a year up to `upto` (one query)."""
-    from taskflow.enterprises.models import Enterprise
+    """District register counts at each month end of a year up to `upto` (one query), counted
+    by taskflow.measures.indicators like every other enterprise figure."""
+    from taskflow.measures.indicators import in_library_series
 
     months = [m for m in parse_period_key(str(year)).months() if m.starts_on <= upto]
-    columns = []
-    for month in months:
-        day = min(month.ends_on, upto)
-        alive = or_(Enterprise.closed_on.is_(None), Enterprise.closed_on > day)
-        tech = and_(Enterprise.tech_in_library_on <= day,
-                    or_(Enterprise.tech_removed_on.is_(None), Enterprise.tech_removed_on > day),
-                    alive)
-        high = and_(Enterprise.high_tech_cert_on <= day, Enterprise.high_tech_expires_on > day, alive)
-        columns.append(func.coalesce(func.sum(case((tech, 1), else_=0)), 0))
-        columns.append(func.coalesce(func.sum(case((high, 1), else_=0)), 0))
-    if not columns:
-        return {"labels": [], "tech_based": [], "high_tech": []}
-    row = db.session.execute(
-        select(*columns).select_from(Enterprise).join(Unit, Enterprise.unit_id == Unit.id)
-        .where(Unit.plan_id == plan_id)
-    ).one()
+    series = in_library_series(plan_id, [min(m.ends_on, upto) for m in months])
     return {"labels": [m.key for m in months],
-            "tech_based": [int(row[2 * i]) for i in range(len(months))],
-            "high_tech": [int(row[2 * i + 1]) for i in range(len(months))]}
+            "tech_based": [point["tech_based"] for point in series],
+            "high_tech": [point["high_tech"] for point in series]}
 
 
 def score_trend(plan_id: int, year: int) -> dict[str, dict[str, float]]:
@@ -355,7 +371,7 @@ def score_trend(plan_id: int, year: int) -> dict[str, dict[str, float]]:
 
 def plan_goal_targets(plan: Plan) -> dict[str, dict[int, float]]:
     """{indicator code: {year: in-library target}} of the plan's 合计 row, 2025 interpolated."""
-    from taskflow.core.progress import interpolate_target
+    from taskflow.measures.indicators import year_target as interpolate_target
     from taskflow.plans.models import Indicator, Target, TargetKind
 
     known: dict[str, dict[int, float]] = defaultdict(dict)

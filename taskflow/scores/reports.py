@@ -8,7 +8,7 @@ names (the numbers match the tables' 序号 column).
 from __future__ import annotations
 
 import io
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 
@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 
 from taskflow.core.spreadsheets import build_workbook
 from taskflow.extensions import db
+from taskflow.measures import milestones as mm
 from taskflow.plans.models import Plan
 from taskflow.scores import queries
 from taskflow.scores.models import Bulletin, ScorePeriod
@@ -64,16 +65,18 @@ def _num(value) -> float | int | None:
 
 
 def monthly_rows(plan: Plan, key: str) -> tuple[list[str], list[list], list]:
-    """Header, unit rows and the 合计 row of the monthly innovation report."""
-    from taskflow.enterprises import queries as eq
+    """Header, unit rows and the 合计 row of the monthly innovation report.
+
+    The figures are the district's figures of the month as of its last day
+    (taskflow.measures.indicators.month_figures), printed as the dispatch board prints them."""
+    from taskflow.enterprises import labels as el, queries as eq
     from taskflow.enterprises.models import DispatchPeriod
+    from taskflow.measures import indicators as ind
 
     period = parse_period_key(key)
     if period.kind != "month":
         raise ValueError("the innovation report is monthly")
-    day = period.ends_on
-    units = eq.dispatch_units(plan.id)
-    rows = eq.progress_rows(plan, day, units)
+    district = ind.month_figures(plan, period.starts_on)
     dispatch = db.session.scalar(db.select(DispatchPeriod).where(
         DispatchPeriod.plan_id == plan.id, DispatchPeriod.month == period.starts_on))
     confirmed = eq.confirmations(dispatch.id) if dispatch else {}
@@ -84,50 +87,41 @@ def monthly_rows(plan: Plan, key: str) -> tuple[list[str], list[list], list]:
             for card in group_cards:
                 cards[card.unit_id] = card
     header = [_("No."), _("Unit"), _("Tech-based enterprises in library"), _("Year target"),
-              _("Expected to date"), _("Completion %"), _("Light"),
+              _("Expected to date"), _("Done / expected"), _("Light"),
               _("Valid high-tech enterprises"), _("Year target"), _("Expected to date"),
-              _("Completion %"), _("Light"), _("New high-tech this year"), _("Cultivated"),
+              _("Done / expected"), _("Light"), _("New high-tech this year"), _("Cultivated"),
               _("Attracted"), _("Dispatch confirmed"), _("Score"), _("Grade"), _("Rank in peer group")]
+
+    def progress_cells(figures, progress, figure):
+        p = progress[figure]
+        return [figures[figure], p.target,
+                round(p.expected, 1) if p.expected is not None else None,
+                el.progress_text(p), light_text(p.light)]
+
+    def figure_cells(figures, progress):
+        return (progress_cells(figures, progress, "tech_in_library")
+                + progress_cells(figures, progress, "high_tech_valid")
+                + [figures["high_tech_new"], figures["cultivated"], figures["attracted"]])
+
     body = []
-    totals = {"tech": 0, "tech_target": 0.0, "high": 0, "high_target": 0.0, "new": 0,
-              "cultivated": 0, "attracted": 0}
-    for number, row in enumerate(rows, start=1):
-        tech = row.progress["tech_in_library"]
-        high = row.progress["high_tech_valid"]
+    for number, row in enumerate(district.rows, start=1):
         confirmation = confirmed.get(row.unit.id)
         card = cards.get(row.unit.id)
-        body.append([
-            number, row.unit.name, row.figures["tech_in_library"],
-            round(tech.target) if tech.target is not None else None,
-            round(tech.expected, 1) if tech.expected is not None else None,
-            round(tech.completion_pct, 1) if tech.completion_pct is not None else None,
-            light_text(tech.light), row.figures["high_tech_valid"],
-            round(high.target) if high.target is not None else None,
-            round(high.expected, 1) if high.expected is not None else None,
-            round(high.completion_pct, 1) if high.completion_pct is not None else None,
-            light_text(high.light), row.figures["high_tech_new"], row.figures["cultivated"],
-            row.figures["attracted"],
+        body.append([number, row.unit.name] + figure_cells(row.figures, row.progress) + [
             (_("Yes") if confirmation and confirmation.confirmed_at else _("No")) if dispatch else "—",
             _num(card.total) if card else None, grade_label(card.grade) if card else "",
             f"{card.rank}/{card.group_size}" if card and card.rank else "",
         ])
-        totals["tech"] += row.figures["tech_in_library"]
-        totals["high"] += row.figures["high_tech_valid"]
-        totals["tech_target"] += round(tech.target) if tech.target is not None else 0
-        totals["high_target"] += round(high.target) if high.target is not None else 0
-        totals["new"] += row.figures["high_tech_new"]
-        totals["cultivated"] += row.figures["cultivated"]
-        totals["attracted"] += row.figures["attracted"]
-    total_row = ["", _("Total"), totals["tech"], int(totals["tech_target"]), None, None, "",
-                 totals["high"], int(totals["high_target"]), None, None, "", totals["new"],
-                 totals["cultivated"], totals["attracted"], "", None, "", ""]
-    return header, body, total_row
+    total_row = (["", _("District total")]
+                 + figure_cells(district.totals, district.against_district) + ["", None, "", ""])
+    as_of_row = ["", _("Data as of %(d)s", d=district.as_of.isoformat())]
+    return header, body, total_row, as_of_row
 
 
 def monthly_report(plan: Plan, key: str) -> bytes:
     """The 创新报表 of a month as .xlsx: figures, targets, completion, lights, scores and ranks."""
-    header, body, total_row = monthly_rows(plan, key)
-    sheets = [(_("Innovation report"), header, body + [total_row])]
+    header, body, total_row, as_of_row = monthly_rows(plan, key)
+    sheets = [(_("Innovation report"), header, body + [total_row, [], as_of_row])]
     scored = queries.reference_period(plan.id, key)
     if scored is not None:
         ranking_header = [_("Peer group"), _("Rank"), _("Unit"), _("Task execution"),
@@ -230,7 +224,8 @@ def progress_chart(title: str, labels: list[str], actual: list[float], target: l
 
 def bulletin_data(period: ScorePeriod, *, today: date) -> dict:
     """The tables of a quarter's bulletin, taken once when the draft is made (JSON-able)."""
-    from taskflow.enterprises import queries as eq
+    from taskflow.enterprises import labels as el
+    from taskflow.measures import indicators as ind
 
     plan = db.session.get(Plan, period.plan_id)
     day = min(period.ends_on, today)
@@ -243,17 +238,17 @@ def bulletin_data(period: ScorePeriod, *, today: date) -> dict:
              "quality": float(c.quality), "incentive": float(c.incentive)}
             for c in cards
         ]
-    overdue_cutoff = period.ends_on + timedelta(days=1)
+    # As of the period's end: an item overdue then is listed even if it was closed later, and its
+    # days overdue are working days counted to that day (taskflow.measures.milestones).
     red_items = [
-        {"milestone_id": mid, "title": title, "due": due.isoformat(), "days": days, "unit": uname,
-         "role": role, "task": number}
-        for mid, title, due, days, uname, _uid, role, number
-        in queries.overdue_items(plan.id, min(overdue_cutoff, today), limit=100)
+        {"milestone_id": row.milestone_id, "title": row.title, "due": row.due_date.isoformat(),
+         "days": row.working_days_overdue, "unit": row.unit_name, "role": row.role,
+         "task": row.task_number}
+        for row in mm.overdue_list(plan.id, day)
     ]
-    red_units = [{"unit": name, "count": count, "lead": lead}
-                 for _uid, name, count, lead in queries.overdue_by_unit(plan.id, min(overdue_cutoff, today), limit=10)]
-    units = eq.dispatch_units(plan.id)
-    district = eq.district_progress(plan, day, [u.id for u in units])
+    red_units = [{"unit": row.name, "count": row.count, "lead": row.lead}
+                 for row in mm.overdue_counts(plan.id, day, by="unit", limit=10)]
+    district = ind.district_figures(plan, day, with_units=False)
     progress_rows = []
     for figure, label in (("tech_in_library", _("Tech-based enterprises in library")),
                           ("high_tech_valid", _("Valid high-tech enterprises"))):
@@ -264,7 +259,7 @@ def bulletin_data(period: ScorePeriod, *, today: date) -> dict:
             "expected": round(assessed.expected, 1) if assessed.expected is not None else None,
             "completion_pct": round(assessed.completion_pct, 1)
             if assessed.completion_pct is not None else None,
-            "light": assessed.light,
+            "light": assessed.light, "shown": el.progress_text(assessed),
         })
     recognitions = [
         {"unit": r.unit.name, "title": r.title, "awarded": r.awarded_on.isoformat(),
@@ -305,9 +300,10 @@ def draft_sections(data: dict) -> list[tuple[str, str, str]]:
         ("rankings", _("2. Peer rankings"),
          "；".join(top) + "。" if top else _("No scores were computed for this quarter.")),
         ("red_list", _("3. Overdue items (red list)"),
-         _("%(n)s items were overdue at the end of the quarter; the units with the most overdue "
-           "items are: %(units)s. They are to finish them within a set time and report back.",
-           n=len(data["red_items"]), units=red_units or _("none"))),
+         _("On %(day)s, %(n)s items were overdue (counted as of that day, including items closed "
+           "since); the units with the most overdue items are: %(units)s. They are to finish them "
+           "within a set time and report back.",
+           day=data["as_of"], n=len(data["red_items"]), units=red_units or _("none"))),
         ("progress", _("4. Progress against the targets"), progress_text + "。"),
         ("commendations", _("5. Commendations"),
          _("The following units are commended: %(units)s.", units=commended)
@@ -330,6 +326,12 @@ def bulletin_docx(bulletin: Bulletin) -> bytes:
     style.font.size = Pt(12)
     heading = document.add_heading(bulletin.title, level=0)
     heading.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    as_of = document.add_paragraph(_("Data as of %(d)s", d=data.get("as_of")))
+    as_of.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    if bulletin.superseded_at is not None:
+        document.add_paragraph(_("SUPERSEDED — the scores this bulletin was built on were corrected "
+                                 "(revision %(n)s).", n=bulletin.superseded_by.revision
+                                 if bulletin.superseded_by else "?"))
     if bulletin.state != "published":
         document.add_paragraph(_("DRAFT — not yet published"))
     for section in bulletin.sections:
@@ -350,14 +352,17 @@ def bulletin_docx(bulletin: Bulletin) -> bytes:
                                       ylabel=_("Total"))
                     document.add_picture(io.BytesIO(image), width=Cm(15))
         elif section.key == "red_list":
-            _table(document, [_("Task"), _("Unit"), _("Item"), _("Due"), _("Days overdue")],
+            document.add_paragraph(_("Overdue on %(d)s, in working days counted to that day.",
+                                     d=data.get("as_of")))
+            _table(document, [_("Task"), _("Unit"), _("Item"), _("Due"), _("Working days overdue")],
                    [[r["task"], r["unit"], r["title"], r["due"], r["days"]]
                     for r in data.get("red_items", [])])
         elif section.key == "progress":
             rows = data.get("progress", [])
             _table(document, [_("Indicator"), _("Actual"), _("Year target"), _("Expected to date"),
-                              _("Completion %"), _("Light")],
-                   [[p["label"], p["actual"], p["target"], p["expected"], p["completion_pct"],
+                              _("Done / expected"), _("Light")],
+                   [[p["label"], p["actual"], p["target"], p["expected"],
+                     p.get("shown", p["completion_pct"]),
                      light_text(p["light"])] for p in rows])
             if rows:
                 image = progress_chart(_("Progress against the targets"),

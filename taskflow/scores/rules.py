@@ -1,20 +1,32 @@
 """The default rule set (the plan's 督查激励考核), parameter validation, periods and grades.
 
-Points rules, all parameters of a ScoreRuleSet (DESIGN.md §6):
+The plan documents define no points, weights, thresholds or timings: every number below is a
+default of a versioned ScoreRuleSet (方案未规定，默认值，可调整), shown so on the rules page and on
+every score card. docs/measures.md ("Scores") states the rules in plain words.
+
+Points rules, all parameters of a ScoreRuleSet (DESIGN.md §6), read as of the period's end:
 - base 100;
-- task execution: each milestone originally due in the period and due by the day of computation:
-  on time 0, late by up to `grace_days` days, later, or missing (not accepted yet), with points per
-  class for the lead and the responsible role (default −5 lead / −3 responsible per missed item),
-  times the milestone's weight; the component never goes below `floor`;
+- task execution (working days, taskflow.measures.milestones):
+  * a milestone closed in the period: on time, late by up to `grace_days` working days
+    (late_minor) or later (late_major), against its original due date;
+  * a milestone still open and overdue at the period's end: a deduction in that period and in
+    every later period until it is closed, overdue_minor up to `overdue_major_days` working days
+    overdue, overdue_major beyond;
+  points per class for the lead and the responsible role, times the milestone's weight; the
+  component never goes below `floor`;
 - indicator completion: register figures at the period's end against expected-to-date progress
   towards the year's in-library target: −`points_per_10_behind` per 10 points behind, at most
-  `max_deduction_per_indicator` per indicator;
-- responsiveness: urge notices issued in the period, answered on time / late / not answered by
+  `max_deduction_per_indicator` per indicator. A unit without a target is scored on the
+  components that apply to it, re-weighted (components.reweighted_indicator_items);
+- responsiveness: urge notices whose answer was due in the period, answered on time / late / not answered by
   the response date, times a factor per notice level;
 - quality: updates reviewed in the period: accepted at first submission (bonus), returned
   (deduction), returned for false reporting (−2 each), with a bonus cap and a floor;
 - incentive: a year's in-library target reached (+ per indicator) and recognitions entered by the
-  supervision team (their points, at most `recognition_max` each), capped at `cap`.
+  supervision team (their points, at most `recognition_max` each), capped at `cap`;
+- adjustment: a supervisor's adjustment is at most `adjustment.max` points either way;
+- governance: `second_person` (default off): locking and publishing scores, and publishing a
+  bulletin, need a second confirmation by a different supervisor or office user.
 Grades: five bands (五色图) by total, highest first.
 """
 
@@ -34,9 +46,12 @@ DEFAULT_RULE_NAME = "督查激励考核细则（默认）"
 DEFAULT_PARAMETERS: dict = {
     "base": 100,
     "execution": {
-        "grace_days": 7,
-        "lead": {"on_time": 0, "late_minor": -1, "late_major": -2, "missing": -5},
-        "responsible": {"on_time": 0, "late_minor": -0.5, "late_major": -1.5, "missing": -3},
+        "grace_days": 5,  # working days late that still count as late_minor
+        "overdue_major_days": 20,  # up to this many working days overdue: overdue_minor; beyond: major
+        "lead": {"on_time": 0, "late_minor": -1, "late_major": -2, "overdue_minor": -3,
+                 "overdue_major": -5},
+        "responsible": {"on_time": 0, "late_minor": -0.5, "late_major": -1.5, "overdue_minor": -2,
+                        "overdue_major": -3},
         "floor": -40,
     },
     "indicators": {
@@ -59,6 +74,8 @@ DEFAULT_PARAMETERS: dict = {
         "floor": -20,
     },
     "incentive": {"target_met": 2, "recognition_max": 5, "cap": 10},
+    "adjustment": {"max": 20},
+    "governance": {"second_person": False},
     "grades": [
         {"code": "green", "min": 95},
         {"code": "blue", "min": 90},
@@ -72,6 +89,22 @@ DEFAULT_PARAMETERS: dict = {
 def default_parameters() -> dict:
     """A fresh copy of the default parameters."""
     return copy.deepcopy(DEFAULT_PARAMETERS)
+
+
+def _merge(defaults, stored):
+    if isinstance(defaults, dict) and isinstance(stored, dict):
+        return {key: _merge(value, stored[key]) if key in stored else copy.deepcopy(value)
+                for key, value in defaults.items()}
+    return copy.deepcopy(stored)
+
+
+def effective_parameters(stored: dict | None) -> dict:
+    """A stored rule set's parameters with the defaults for any key it predates.
+
+    A rule set saved before a parameter existed keeps its own values; the new parameter takes
+    its default (and keys the rules no longer use are ignored), so older versions still compute.
+    """
+    return _merge(DEFAULT_PARAMETERS, stored or {})
 
 
 def _is_number(value) -> bool:
@@ -94,6 +127,9 @@ def _check(template, value, path: str, errors: list[str]) -> None:
     elif isinstance(template, list) and path.endswith("codes"):
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             errors.append(f"{path}: expected a list of indicator codes")
+    elif isinstance(template, bool):
+        if not isinstance(value, bool):
+            errors.append(f"{path}: expected true or false")
     elif _is_number(template):
         if not _is_number(value):
             errors.append(f"{path}: expected a number")
@@ -122,6 +158,18 @@ def validate_parameters(params) -> list[str]:
         role_points = params.get("execution", {}).get(role, {})
         if isinstance(role_points, dict) and any(_is_number(v) and v > 0 for v in role_points.values()):
             errors.append(f"parameters.execution.{role}: points must be zero or negative")
+    execution = params.get("execution", {})
+    for key in ("grace_days", "overdue_major_days"):
+        if _is_number(execution.get(key)) and execution[key] < 0:
+            errors.append(f"parameters.execution.{key}: working days cannot be negative")
+    for path, value in (("execution.floor", execution.get("floor")),
+                        ("responsiveness.floor", params.get("responsiveness", {}).get("floor")),
+                        ("quality.floor", params.get("quality", {}).get("floor"))):
+        if _is_number(value) and value > 0:
+            errors.append(f"parameters.{path}: a floor is zero or negative")
+    adjustment = params.get("adjustment", {}).get("max")
+    if _is_number(adjustment) and adjustment <= 0:
+        errors.append("parameters.adjustment.max: must be more than zero")
     return errors
 
 

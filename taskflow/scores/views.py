@@ -41,7 +41,12 @@ from taskflow.scores.models import (
     ScorePeriod,
     ScoreRuleSet,
 )
-from taskflow.scores.rules import PeriodError, default_parameters, parse_period_key
+from taskflow.scores.rules import (
+    PeriodError,
+    default_parameters,
+    effective_parameters,
+    parse_period_key,
+)
 from taskflow.units.models import Unit
 
 DOCX_MIMETYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -107,18 +112,29 @@ def item_text(item) -> str:
     """The sentence explaining one score item."""
     d = item.detail or {}
     role = _("lead unit") if d.get("role") == "lead" else _("responsible unit")
+
+    def closed_late():
+        return _("Task %(task)s “%(title)s” (due %(due)s, %(role)s): closed on %(closed)s, %(days)s working days late",
+                 task=d.get("task"), title=d.get("title"), due=d.get("due"), role=role,
+                 closed=d.get("closed"), days=d.get("days_late"))
+
+    def still_open():
+        return _("Task %(task)s “%(title)s” (due %(due)s, %(role)s): still open on %(as_of)s, overdue by %(days)s working days",
+                 task=d.get("task"), title=d.get("title"), due=d.get("due"), role=role,
+                 as_of=d.get("as_of"), days=d.get("days_overdue"))
+
     texts = {
-        "milestone_on_time": lambda: _("Task %(task)s “%(title)s” (due %(due)s, %(role)s): done on time",
-                                       task=d.get("task"), title=d.get("title"), due=d.get("due"), role=role),
-        "milestone_late_minor": lambda: _("Task %(task)s “%(title)s” (due %(due)s, %(role)s): done %(days)s days late",
-                                          task=d.get("task"), title=d.get("title"), due=d.get("due"), role=role,
-                                          days=d.get("days_late")),
-        "milestone_late_major": lambda: _("Task %(task)s “%(title)s” (due %(due)s, %(role)s): done %(days)s days late",
-                                          task=d.get("task"), title=d.get("title"), due=d.get("due"), role=role,
-                                          days=d.get("days_late")),
-        "milestone_missing": lambda: _("Task %(task)s “%(title)s” (due %(due)s, %(role)s): not done, %(days)s days overdue",
+        "milestone_on_time": lambda: _("Task %(task)s “%(title)s” (due %(due)s, %(role)s): closed on time on %(closed)s",
                                        task=d.get("task"), title=d.get("title"), due=d.get("due"), role=role,
-                                       days=d.get("days_late")),
+                                       closed=d.get("closed")),
+        "milestone_late_minor": closed_late,
+        "milestone_late_major": closed_late,
+        "milestone_overdue_minor": still_open,
+        "milestone_overdue_major": still_open,
+        "indicator_reweighted": lambda: _("No indicator target: this component takes the share of points lost in the components that apply (%(components)s): %(lost)s of %(possible)s, %(pct)s%% of the indicator maximum %(maximum)s",
+                                          components="、".join(component_label(c) for c in d.get("components", [])),
+                                          lost=d.get("lost"), possible=d.get("possible"),
+                                          pct=d.get("share_pct"), maximum=d.get("maximum")),
         "indicator_behind": lambda: _("%(indicator)s: %(actual)s against an expected %(expected)s (year target %(target)s); %(pct)s%% done, %(behind)s points behind expected-to-date progress",
                                       indicator=indicator_name(d.get("indicator")), actual=d.get("actual"),
                                       expected=d.get("expected"), target=d.get("target"),
@@ -163,6 +179,11 @@ def score_helpers():
             "peer_group_label": reports.peer_group_label, "grade_label": reports.grade_label,
             "item_text": item_text, "item_link": item_link, "period_label": reports.period_label,
             "score_components": COMPONENTS}
+
+
+def _period_params(period: ScorePeriod) -> dict:
+    """The rule parameters a period was scored with (defaults for keys its version predates)."""
+    return effective_parameters(period.rule_set.parameters if period.rule_set else None)
 
 
 def _commit(success: str) -> bool:
@@ -229,9 +250,14 @@ def period(key: str):
     revisions = [r for r in queries.period_revisions(shown.plan_id, shown.key)
                  if not _published_only() or r.state == PeriodState.PUBLISHED]
     latest = revisions[0] if revisions else shown
+    pending = {action: operations.pending_confirmation(action, shown)
+               for action in ("lock", "publish")} if shown.state != PeriodState.PUBLISHED else {}
     return render_template(
         "scores/period.html", period=shown, rankings=queries.ranking(shown), revisions=revisions,
         is_latest=latest.id == shown.id, action_form=VersionForm(), correct_form=CorrectForm(),
+        not_rated=queries.not_rated_units(shown), pending=pending,
+        second_person=operations.second_person_required(shown),
+        can_confirm=perms.can_confirm_scores(current_user),
         can_score=perms.can_score(current_user),
         can_recompute=perms.can_recompute_scores(current_user),
         can_export=perms.can_view_reports(current_user),
@@ -255,7 +281,8 @@ def card(key: str, unit_id: int):
     perms.require_visible(score_card is not None)
     form = AdjustForm() if perms.can_score(current_user) and shown.state == PeriodState.DRAFT else None
     return render_template("scores/card.html", period=shown, card=score_card,
-                           breakdown=queries.breakdown(shown, score_card), form=form)
+                           breakdown=queries.breakdown(shown, score_card), form=form,
+                           p=_period_params(shown))
 
 
 @bp.route("/scores/periods/<key>/r<int:revision>/units/<int:unit_id>/adjust", methods=["POST"])
@@ -271,7 +298,8 @@ def adjust(key: str, revision: int, unit_id: int):
     if not form.validate_on_submit():
         db.session.rollback()
         return render_template("scores/card.html", period=shown, card=score_card,
-                               breakdown=queries.breakdown(shown, score_card), form=form), 400
+                               breakdown=queries.breakdown(shown, score_card), form=form,
+                               p=_period_params(shown)), 400
     try:
         operations.adjust(shown, score_card, points_delta=form.points.data, reason=form.reason.data,
                           actor=current_user, expected_version=form.expected_version())
@@ -282,37 +310,105 @@ def adjust(key: str, revision: int, unit_id: int):
     return redirect(target)
 
 
-def _state_action(key: str, revision: int, operation, message: str):
+def _action_labels() -> dict[str, tuple[str, str, str]]:
+    """action: (title, what it means, done message)."""
+    return {
+        "lock": (_("Lock for review"),
+                 _("Locked scores are no longer recomputed or adjusted; the supervision team "
+                   "reviews them, then publishes them or unlocks them."),
+                 _("Period locked for review.")),
+        "publish": (_("Publish"),
+                    _("Published scores never change: units see them, and a later correction is "
+                      "a new revision that supersedes the bulletins built on this one."),
+                    _("Period published.")),
+        "bulletin_publish": (_("Publish"),
+                             _("A published bulletin is frozen: its text and tables no longer change."),
+                             _("Bulletin published; its text is now frozen.")),
+    }
+
+
+def _may_confirm(action: str, obj) -> bool:
+    """The first confirmation: the supervision team (scores) or the office (bulletin); the
+    second, when one is pending: a supervisor or office user (a different person)."""
+    first = (perms.can_edit_bulletin(current_user) if action == "bulletin_publish"
+             else perms.can_score(current_user))
+    if first:
+        return True
+    return (perms.can_confirm_scores(current_user)
+            and operations.pending_confirmation(action, obj) is not None)
+
+
+def _confirm_page(action: str, obj, back: str, status: int = 200):
+    period = obj.period if action == "bulletin_publish" else obj
+    title, meaning, _done = _action_labels()[action]
+    return render_template(
+        "scores/confirm.html", action=action, obj=obj, period=period, title=title,
+        meaning=meaning, back=back, form=VersionForm(),
+        pending=operations.pending_confirmation(action, obj),
+        second_person=operations.second_person_required(period),
+        rated=queries.rated_count(period) if action != "bulletin_publish" else None,
+    ), status
+
+
+def _confirmed_action(action: str, obj, back: str):
+    """GET: the confirmation page (no JavaScript needed). POST with confirm=yes: the action."""
+    perms.require(_may_confirm(action, obj))
+    if request.method == "GET":
+        return _confirm_page(action, obj, back)
+    form = VersionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    if request.form.get("confirm") != "yes":
+        return redirect(request.path)  # not confirmed: show the confirmation page
+    try:
+        outcome = operations.confirm_action(action, obj, current_user,
+                                            expected_version=form.expected_version())
+    except operations.ScoreError as exc:
+        _refuse(exc)
+        return redirect(back)
+    if outcome.refused:
+        db.session.commit()  # the refused attempt is audited
+        flash(_("The second confirmation must be given by a different supervisor or office user."),
+              "danger")
+    elif outcome.waiting:
+        _commit(_("Confirmation recorded; a different supervisor or office user must confirm it "
+                  "before it takes effect."))
+    else:
+        _commit(_action_labels()[action][2])
+    return redirect(back)
+
+
+@bp.route("/scores/periods/<key>/r<int:revision>/lock", methods=["GET", "POST"])
+@login_required
+def lock(key: str, revision: int):
+    shown = _period_or_404(key, revision)
+    return _confirmed_action("lock", shown, url_for("scores.period", key=shown.key,
+                                                    revision=shown.revision))
+
+
+@bp.route("/scores/periods/<key>/r<int:revision>/unlock", methods=["POST"])
+@login_required
+def unlock(key: str, revision: int):
     perms.require(perms.can_score(current_user))
     shown = _period_or_404(key, revision)
     form = VersionForm()
     if not form.validate_on_submit():
         abort(400)
     try:
-        operation(shown, current_user, expected_version=form.expected_version())
+        operations.unlock(shown, current_user, expected_version=form.expected_version())
     except operations.ScoreError as exc:
         _refuse(exc)
     else:
-        _commit(message)
+        _commit(_("Period back to draft."))
     return redirect(url_for("scores.period", key=shown.key, revision=shown.revision))
 
 
-@bp.route("/scores/periods/<key>/r<int:revision>/lock", methods=["POST"])
-@login_required
-def lock(key: str, revision: int):
-    return _state_action(key, revision, operations.lock, _("Period locked for review."))
-
-
-@bp.route("/scores/periods/<key>/r<int:revision>/unlock", methods=["POST"])
-@login_required
-def unlock(key: str, revision: int):
-    return _state_action(key, revision, operations.unlock, _("Period back to draft."))
-
-
-@bp.route("/scores/periods/<key>/r<int:revision>/publish", methods=["POST"])
+@bp.route("/scores/periods/<key>/r<int:revision>/publish", methods=["GET", "POST"])
 @login_required
 def publish(key: str, revision: int):
-    return _state_action(key, revision, operations.publish, _("Period published."))
+    shown = _period_or_404(key, revision)
+    return _confirmed_action("publish", shown, url_for("scores.period", key=shown.key,
+                                                       revision=shown.revision))
 
 
 @bp.route("/scores/periods/<key>/r<int:revision>/correct", methods=["POST"])
@@ -354,6 +450,7 @@ def rule_set(version: int):
     found = db.session.scalar(select(ScoreRuleSet).where(ScoreRuleSet.version == version))
     perms.require_visible(found is not None)
     return render_template("scores/rule_set.html", rule_set=found,
+                           p=effective_parameters(found.parameters),
                            parameters_json=json.dumps(found.parameters, ensure_ascii=False, indent=2))
 
 
@@ -368,7 +465,9 @@ def new_rule_set():
         base = newest[0] if newest else None
         form.name.data = base.name if base else ""
         form.effective_from.data = clock.local_today()
-        form.parameters.data = json.dumps(base.parameters if base else default_parameters(),
+        # A version saved before a parameter existed is offered with that parameter's default.
+        form.parameters.data = json.dumps(effective_parameters(base.parameters) if base
+                                          else default_parameters(),
                                           ensure_ascii=False, indent=2)
     if form.validate_on_submit():
         try:
@@ -460,13 +559,10 @@ def bulletins():
     """Quarterly bulletins; the office drafts one from a locked or published quarter."""
     perms.require(perms.can_view_reports(current_user))
     plan = _plan()
-    rows = list(db.session.scalars(
-        select(Bulletin).options(selectinload(Bulletin.period))
-        .join(ScorePeriod, Bulletin.period_id == ScorePeriod.id)
-        .where(ScorePeriod.plan_id == plan.id).order_by(Bulletin.id.desc())
-    ))
+    rows = queries.bulletins(plan.id)
+    # A bulletin stands on published scores: the latest revision of a quarter, once published.
     quarters = [p for p in queries.latest_periods(plan.id)
-                if p.kind == "quarter" and p.state != PeriodState.DRAFT]
+                if p.kind == "quarter" and p.state == PeriodState.PUBLISHED]
     return render_template("scores/bulletins.html", rows=rows, quarters=quarters,
                            form=BulletinCreateForm(), can_edit=perms.can_edit_bulletin(current_user))
 
@@ -491,7 +587,8 @@ def create_bulletin():
 
 def _bulletin_or_404(bulletin_id: int) -> Bulletin:
     found = db.session.scalar(select(Bulletin).options(selectinload(Bulletin.sections),
-                                                       selectinload(Bulletin.period))
+                                                       selectinload(Bulletin.period),
+                                                       selectinload(Bulletin.superseded_by))
                               .where(Bulletin.id == bulletin_id))
     perms.require_visible(found is not None)
     return found
@@ -517,26 +614,21 @@ def bulletin(bulletin_id: int):
         else:
             _commit(_("Bulletin saved."))
         return redirect(url_for("scores.bulletin", bulletin_id=bulletin_id))
+    editable = found.state == BulletinState.DRAFT and not found.is_superseded
     return render_template("scores/bulletin.html", bulletin=found, form=form,
-                           can_edit=perms.can_edit_bulletin(current_user)
-                           and found.state == BulletinState.DRAFT)
+                           can_edit=perms.can_edit_bulletin(current_user) and editable,
+                           pending=operations.pending_confirmation("bulletin_publish", found)
+                           if editable else None,
+                           can_confirm=perms.can_confirm_scores(current_user))
 
 
-@bp.route("/scores/bulletins/<int:bulletin_id>/publish", methods=["POST"])
+@bp.route("/scores/bulletins/<int:bulletin_id>/publish", methods=["GET", "POST"])
 @login_required
 def publish_bulletin(bulletin_id: int):
-    perms.require(perms.can_edit_bulletin(current_user))
+    perms.require(perms.can_view_reports(current_user))
     found = _bulletin_or_404(bulletin_id)
-    form = VersionForm()
-    if not form.validate_on_submit():
-        abort(400)
-    try:
-        operations.publish_bulletin(found, current_user, expected_version=form.expected_version())
-    except operations.ScoreError as exc:
-        _refuse(exc)
-    else:
-        _commit(_("Bulletin published; its text is now frozen."))
-    return redirect(url_for("scores.bulletin", bulletin_id=bulletin_id))
+    return _confirmed_action("bulletin_publish", found,
+                             url_for("scores.bulletin", bulletin_id=bulletin_id))
 
 
 @bp.route("/scores/bulletins/<int:bulletin_id>/bulletin.docx")
@@ -583,11 +675,10 @@ def _cockpit_plan(plan_id: int):
 
 def _cockpit_content(plan, today: date) -> str:
     """The cockpit's main block as HTML (templates/scores/_cockpit_content.html)."""
-    from taskflow.enterprises import queries as eq
+    from taskflow.measures.indicators import district_figures
     from taskflow.plans.queries import city_comparison
 
-    unit_ids = list(db.session.scalars(select(Unit.id).where(Unit.plan_id == plan.id)))
-    district = eq.district_progress(plan, today, unit_ids)
+    district = district_figures(plan, today, with_units=False)  # the register as of today
     month = queries.latest_scored_month(plan.id)
     tasks = queries.task_progress(plan.id, today)
     return render_template(

@@ -8,6 +8,7 @@ from taskflow.enterprises import creditcode, jobs, operations, queries
 from taskflow.enterprises.demo import generate_demo_register
 from taskflow.enterprises.models import Enterprise
 from taskflow.extensions import db
+from taskflow.measures import indicators as ind
 
 
 def test_demo_register_reproduces_the_2022_figures_per_unit(district):
@@ -15,13 +16,13 @@ def test_demo_register_reproduces_the_2022_figures_per_unit(district):
     db.session.commit()
     assert count > 1000
     assert db.session.scalar(select(func.count()).select_from(Enterprise)) == count
-    figures = queries.figures_by_unit(date(2022, 12, 31))
+    figures = ind.figures_by_unit(date(2022, 12, 31))
     for unit in district.unit_list:
         tech = district.targets.get((unit.name, "tech_based", "in_library", 2022), 0)
         high = district.targets.get((unit.name, "high_tech", "in_library", 2022), 0)
-        got = figures.get(unit.id, queries.empty_figures())
+        got = figures.get(unit.id, ind.empty_figures())
         assert (got["tech_in_library"], got["high_tech_valid"]) == (tech, high), unit.name
-    total = queries.total_figures(date(2022, 12, 31), [u.id for u in district.unit_list])
+    total = ind.total_figures(date(2022, 12, 31), [u.id for u in district.unit_list])
     assert total["tech_in_library"] == district.targets[(None, "tech_based", "in_library", 2022)]
     assert total["high_tech_valid"] == district.targets[(None, "high_tech", "in_library", 2022)]
 
@@ -36,7 +37,7 @@ def test_demo_register_is_valid_deterministic_and_not_doubled(district):
     # Re-running on a populated register adds nothing.
     assert generate_demo_register(district.plan, seed=7) == 0
     # The growth years are there: enterprises new in 2023 and after, re-reviews in 2023.
-    fig23 = queries.total_figures(date(2023, 12, 31), [u.id for u in district.unit_list])
+    fig23 = ind.total_figures(date(2023, 12, 31), [u.id for u in district.unit_list])
     assert fig23["tech_new"] > 0 and fig23["high_tech_new"] > 0 and fig23["re_reviewed"] > 0
     assert fig23["cultivated"] + fig23["attracted"] == fig23["high_tech_new"]
     # Same seed on a fresh register gives the same codes.
@@ -58,7 +59,7 @@ def test_each_month_dispatch_totals_equal_the_sum_over_units(district, make_user
         period = operations.open_month(f"2024-{month:02d}", office)
         db.session.commit()
         board = queries.board(period)
-        assert board.district.totals == board.sum_over_units, period.label
+        assert board.district.totals == board.district.sum_over_units, period.label
         assert board.district.totals["tech_in_library"] > 0
     assert jobs.open_month_if_due(date(2024, 12, 20)) is None  # 2024-11 is already open
 
@@ -77,15 +78,15 @@ def test_demo_on_the_imported_plan_reproduces_the_target_table(imported_plans):
         .where(Target.plan_id == plan.id, Target.year == 2022, Target.kind == "in_library",
                Indicator.code.in_(("tech_based", "high_tech")))).all()
     assert rows, "the plan importer gave no 2022 targets"
-    figures = queries.figures_by_unit(date(2022, 12, 31))
+    figures = ind.figures_by_unit(date(2022, 12, 31))
     expected_total = {}
     for unit_id, code, value in rows:
         figure = "tech_in_library" if code == "tech_based" else "high_tech_valid"
         if unit_id is None:
             expected_total[figure] = value
             continue
-        assert figures.get(unit_id, queries.empty_figures())[figure] == value, (unit_id, code)
+        assert figures.get(unit_id, ind.empty_figures())[figure] == value, (unit_id, code)
     units = [u.id for u in queries.dispatch_units(plan.id)]
-    totals = queries.total_figures(date(2022, 12, 31), units)
+    totals = ind.total_figures(date(2022, 12, 31), units)
     for figure, value in expected_total.items():
         assert totals[figure] == value, figure

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from taskflow.audit.models import AuditEvent
 from taskflow.enterprises.models import ClaimConflict, Enterprise, EnterpriseEvent
 from taskflow.extensions import db
+from taskflow.measures import indicators as ind
 
 
 def _form(code, name="重庆綦江恒达机械有限公司", **extra):
@@ -62,7 +63,7 @@ def test_a_second_unit_claiming_opens_a_conflict_never_a_second_count(
     # The holder still counts it; the claimant does not.
     from taskflow.enterprises import queries
 
-    figures = queries.figures_by_unit(date(2023, 1, 31))
+    figures = ind.figures_by_unit(date(2023, 1, 31))
     assert figures[holder.id]["tech_in_library"] == 1 and claimant.id not in figures
 
 

@@ -47,10 +47,19 @@ def test_counting_and_adding_working_days(app):
     assert cal.workday_number_in_month(D("2024-10-13")) == 0
 
 
-def test_years_the_package_does_not_know_fall_back_to_weekdays(app):
+def test_years_nobody_knows_are_refused_not_guessed_as_weekdays(app):
     cal = WorkCalendar()
-    assert cal.is_workday(D("2040-01-02")) is True   # a Monday
-    assert cal.is_workday(D("2040-01-07")) is False  # a Sunday
+    for day in ("2040-01-02", "2040-01-07", "2027-10-04"):  # a Monday, a Sunday, 国庆 2027
+        with pytest.raises(calendar.UnknownCalendarYear) as refused:
+            cal.is_workday(D(day))
+        assert refused.value.year == D(day).year
+    with pytest.raises(calendar.UnknownCalendarYear):
+        calendar.add_working_days(D("2026-12-30"), 3)
+    assert calendar.unknown_years(2023, 2027) == [2027]
+    # The message names the year and says what to do, in the user's language.
+    with app.test_request_context():
+        assert "2027" in calendar.UnknownCalendarYear(2027).message()
+        assert "国务院" in calendar.UnknownCalendarYear(2027).message()
 
 
 def test_admin_overrides_win_over_the_package(app, make_user):

@@ -105,24 +105,26 @@ def test_web_workers_never_start_the_scheduler(tmp_path):
 def test_monthly_dispatch_is_wired_to_the_enterprise_jobs(app, runner, plan, world, sim):
     """October 2024's dispatch opens on November's first working day (11-01), units that have
     not confirmed are reminded on the 3rd working day (11-01, 11-04, 11-05), once, and are
-    marked late after the due date (10-31 + 5 days = 11-05)."""
-    enterprise_queries = pytest.importorskip("taskflow.enterprises.queries")
+    marked late after the due date: the 5th working day after 10-31 (11-01, 04, 05, 06, 07), not
+    10-31 + 5 calendar days."""
+    from taskflow.measures.indicators import TECH
     from taskflow.plans.models import Indicator, Target
 
-    indicator = Indicator(code=enterprise_queries.TECH, name="科技型企业", measure="count")
+    indicator = Indicator(code=TECH, name="科技型企业", measure="count")
     db.session.add(indicator)
     db.session.flush()
     db.session.add(Target(plan_id=plan.id, unit_id=world.town.id, indicator_id=indicator.id,
                           year=2024, kind="in_library", value=10))
     db.session.commit()
     outputs = {}
-    for day in sim.days(D("2024-11-01"), D("2024-11-08")):
+    for day in sim.days(D("2024-11-01"), D("2024-11-11")):
         result = runner.invoke(args=["dispatch", "run", "--now", f"{day.isoformat()}T08:00"])
         assert result.exit_code == 0, result.output
         outputs[day.isoformat()] = result.output
     assert "opened=1" in outputs["2024-11-01"]
     assert "dispatch_remind=1" in outputs["2024-11-05"]
-    assert "marked_late=1" in outputs["2024-11-06"]
+    assert "marked_late=0" in outputs["2024-11-07"]  # the deadline itself
+    assert "marked_late=1" in outputs["2024-11-08"]
     reminders = db.session.execute(
         select(ReminderDispatch.item_id, ReminderDispatch.period, ReminderDispatch.created_at)
         .where(ReminderDispatch.kind == "dispatch_remind")).all()

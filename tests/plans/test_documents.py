@@ -13,6 +13,7 @@ from taskflow.plans.documents import (
     PlanDocumentError,
     parse_plan_docx,
     parse_plan_text,
+    title_without_note,
     validate,
 )
 
@@ -53,13 +54,16 @@ def district_cell_line(plan, row_number: int, column: str) -> int:
 
 def test_district_title_level_and_period(district):
     assert district.level == "district"
-    assert district.title == "重庆市綦江区高新技术企业、科技型企业“双倍增”行动工作方案（2023—2027年）"
+    # The version note under the title stays part of it.
+    assert district.title == "重庆市綦江区高新技术企业、科技型企业“双倍增”行动工作方案（2023—2027年）（送审稿）"
+    assert title_without_note(district.title) == (
+        "重庆市綦江区高新技术企业、科技型企业“双倍增”行动工作方案（2023—2027年）")
     assert (district.start_year, district.end_year) == (2023, 2027)
     assert district.regions == {}
 
 
 def test_district_goals(district):
-    goals = [(g.indicator, g.year, g.comparator, g.value) for g in district.goals]
+    goals = [(g.indicator, g.year, g.comparator, g.value) for g in district.goals if g.indicator]
     assert goals == [
         ("high_tech", 2023, ">=", Decimal("200")),
         ("tech_based", 2023, ">=", Decimal("2400")),
@@ -77,7 +81,7 @@ def test_district_goals(district):
 
 def test_goal_indicators_are_declared(district, city):
     for goal in [*district.goals, *city.goals]:
-        assert goal.indicator in INDICATORS
+        assert goal.indicator is None or goal.indicator in INDICATORS
     assert INDICATORS["rd_ratio"] == ("规上工业企业研发费支出占营业收入比重", "percent")
     assert INDICATORS["high_tech"][1] == "count"
     assert {measure for _, measure in INDICATORS.values()} == {"count", "percent", "ratio"}
@@ -177,18 +181,18 @@ def test_district_row_values(district):
     rows = {row.number: row for row in district.tables[0].rows}
     assert list(rows[2].values.values()) == [257, 280, 325, 70, 84, 24, 14, 9, 5, 100]
     assert rows[2].values[("high_tech", 2023, "re_review")] == 24
-    # "-" is zero.
-    assert list(rows[23].values.values()) == [17, 27, 80, 0, 0, 0, 0, 0, 0, 1]
+    # "-" is not applicable: no figure, not a zero.
+    assert list(rows[23].values.values()) == [17, 27, 80, None, None, None, None, None, None, 1]
     assert rows[31].unit == "区科技局"
     assert rows[31].values == {
-        ("tech_based", 2022, "in_library"): 0,
+        ("tech_based", 2022, "in_library"): None,
         ("tech_based", 2023, "in_library"): 5,
         ("tech_based", 2027, "in_library"): 21,
-        ("high_tech", 2022, "in_library"): 0,
+        ("high_tech", 2022, "in_library"): None,
         ("high_tech", 2023, "in_library"): 3,
-        ("high_tech", 2023, "re_review"): 0,
+        ("high_tech", 2023, "re_review"): None,
         ("high_tech", 2023, "new"): 3,
-        ("high_tech", 2023, "cultivated"): 0,
+        ("high_tech", 2023, "cultivated"): None,
         ("high_tech", 2023, "attracted"): 3,
         ("high_tech", 2027, "in_library"): 5,
     }
@@ -198,7 +202,7 @@ def test_district_column_totals(district):
     (table,) = district.tables
     assert table.total.unit == "合计" and table.total.number is None and table.total.line == 624
     assert list(table.total.values.values()) == DISTRICT_TOTALS
-    sums = [sum(row.values[key] for row in table.rows) for key, _ in DISTRICT_COLUMNS]
+    sums = [sum(row.values[key] or 0 for row in table.rows) for key, _ in DISTRICT_COLUMNS]
     assert sums == DISTRICT_TOTALS
 
 
@@ -340,9 +344,9 @@ CITY_TITLES = [
 
 def test_city_title_and_goals(city):
     assert city.level == "city"
-    assert city.title == "重庆市高新技术企业和科技型企业“双倍增”行动计划（2023—2027年）"
+    assert city.title == "重庆市高新技术企业和科技型企业“双倍增”行动计划（2023—2027年）（征求意见稿）"
     assert (city.start_year, city.end_year) == (2023, 2027)
-    goals = [(g.indicator, g.year, g.comparator, g.value) for g in city.goals]
+    goals = [(g.indicator, g.year, g.comparator, g.value) for g in city.goals if g.indicator]
     assert goals == [
         ("high_tech", 2025, ">", Decimal("10000")),  # 突破1万家
         ("tech_based", 2025, ">", Decimal("66000")),  # 超过6.6万家
@@ -516,3 +520,133 @@ def test_docx_export_refuses_the_city_plan(tmp_path):
     with pytest.raises(ValueError, match="city action plan"):
         write_plan_docx(CITY_PATH, tmp_path / "city.docx")
     assert not (tmp_path / "city.docx").exists()
+
+
+# --------------------------------------------------------------------------- goals beyond indicators
+
+
+def goal_by_text(plan, text):
+    (goal,) = [g for g in plan.goals if g.text == text]
+    return goal
+
+
+def test_district_qualitative_and_floor_space_goals(district):
+    # 工作目标: “到2027年，…，成功创建国家高新区，…” — a goal with no number.
+    goal = goal_by_text(district, "成功创建国家高新区")
+    assert (goal.indicator, goal.year, goal.comparator, goal.value) == (None, 2027, "", None)
+    assert goal.metric == "创建国家高新区" and goal.task is None
+    # Task 9: “力争2027年全区孵化载体面积超过40万平方米。” — the number and unit as written.
+    goal = goal_by_text(district, "力争2027年全区孵化载体面积超过40万平方米")
+    assert (goal.indicator, goal.year, goal.comparator, goal.value, goal.unit) == (
+        None, 2027, ">", Decimal("40"), "万平方米")
+    assert (goal.metric, goal.scope, goal.task) == ("孵化载体面积", "全区", 9)
+    assert len(district.goals) == 11
+
+
+def test_city_regional_shares(city):
+    shares = [(g.scope, g.comparator, g.value, g.unit, g.year, g.text) for g in city.goals
+              if g.metric == "高新技术企业、科技型企业数量占全市总量"]
+    assert shares == [
+        ("中心城区", "=", Decimal("55"), "%", 2027, "中心城区高新技术企业、科技型企业数量占全市总量的55%"),
+        ("主城新区", "=", Decimal("35"), "%", 2027, "主城新区占全市总量的35%"),
+        ("渝东北三峡库区城镇群和渝东南武陵山区城镇群", "=", Decimal("10"), "%", 2027,
+         "渝东北三峡库区城镇群和渝东南武陵山区城镇群占全市总量的10%"),
+    ]
+
+
+def test_city_numeric_task_targets(city):
+    def numeric(text):
+        goal = goal_by_text(city, text)
+        return (goal.task, goal.year, goal.scope, goal.metric, goal.comparator, goal.value, goal.unit)
+
+    assert numeric("依托企业重组新建各类科技创新平台1000个以上") == (
+        5, 2027, "", "依托企业重组新建各类科技创新平台", ">=", Decimal("1000"), "个")
+    assert numeric("全市企业研发经费投入达到1000亿元") == (
+        6, 2027, "全市", "企业研发经费投入", ">=", Decimal("1000"), "亿元")
+    assert numeric("力争2027年全市孵化载体面积超过1000万平方米") == (
+        11, 2027, "全市", "孵化载体面积", ">", Decimal("1000"), "万平方米")
+    assert numeric("新增规模以上科技服务企业500家") == (
+        13, 2027, "", "新增规模以上科技服务企业", "=", Decimal("500"), "家")
+    assert numeric("全市技术合同成交额超过1300亿元") == (
+        14, 2027, "全市", "技术合同成交额", ">", Decimal("1300"), "亿元")
+    # Task 4's “十百千”: every year more than 10 listings; 100 backbone and 1000 supported
+    # enterprises over the plan period (no year stated).
+    assert numeric("每年上市企业超过10家") == (4, None, "", "上市企业", ">", Decimal("10"), "家")
+    assert goal_by_text(city, "每年上市企业超过10家").every_year is True
+    assert numeric("遴选100家高新技术骨干企业重点支持") == (
+        4, None, "", "遴选高新技术骨干企业重点支持", "=", Decimal("100"), "家")
+    assert numeric("支持1000家高新技术企业和科技型企业发展壮大") == (
+        4, None, "", "支持高新技术企业和科技型企业发展壮大", "=", Decimal("1000"), "家")
+    assert goal_by_text(city, "支持1000家高新技术企业和科技型企业发展壮大").every_year is False
+    relative = goal_by_text(city, "全社会研发经费投入强度超过全国平均水平")
+    assert (relative.task, relative.year, relative.value) == (6, 2027, None)
+    # The size a single facility must have is not a goal of the plan.
+    assert not [g for g in city.goals if g.value == Decimal("50") or "孵化社区" in g.text]
+    assert len(city.goals) == 21
+
+
+def test_a_changed_task_figure_is_read_as_written():
+    text = edit_line(CITY_TEXT, 131, "1000 个以上", "1200 个")
+    goal = goal_by_text(parse_plan_text(text), "依托企业重组新建各类科技创新平台1200个")
+    assert (goal.comparator, goal.value) == ("=", Decimal("1200"))
+
+
+def test_regional_shares_that_do_not_make_100_are_refused():
+    plan = parse_plan_text(edit_line(CITY_TEXT, 51, "35%", "30%"))
+    with pytest.raises(PlanDocumentError, match=r"add up to 95%, not 100%"):
+        validate(plan)
+
+
+def test_a_task_restating_a_floor_space_goal_differently_is_refused():
+    text = DISTRICT_TEXT.replace("全区专精特新企业突破100家，", "全区孵化载体面积超过50万平方米，", 1)
+    with pytest.raises(PlanDocumentError) as caught:
+        parse_plan_text(text)
+    assert str(caught.value) == (
+        "line 21: “力争2027年全区孵化载体面积超过40万平方米” contradicts the goal “全区孵化载体面积超过50万平方米”")
+
+
+# --------------------------------------------------------------------------- header by its labels
+
+THREE_ROW_HEADER = (
+    "\t序号\n\t单位\n\t科技型企业\n（在库数量）\n\t高新技术企业\n\n"
+    "\t\n\t\n\t2022年\n\t2023年\n\t2027年\n\t2022年\n在库量\n\t2023年\n\t2027年\n在库量\n\n"
+    "\t\n\t\n\t\n\t\n\t\n\t\n\t在库量\n\t复审\n\t新增\n\t培育\n\t招引\n\t\n\n"
+)
+TWO_ROW_HEADER = (
+    "\t序号\n\t单位\n\t科技型企业\n（在库数量）\n\t高新技术企业\n\n"
+    "\t\n\t\n\t2022年\n\t2023年\n\t2027年\n\t2022年\n在库量\n\t2023年\n在库量\n\t2023年\n复审\n"
+    "\t2023年\n新增\n\t2023年\n培育\n\t2023年\n招引\n\t2027年\n在库量\n\n"
+)
+
+
+def table_content(plan):
+    (table,) = plan.tables
+    return ([(r.number, r.unit, r.parent_unit, r.values) for r in table.rows],
+            table.total.values, [key for key, _ in table.columns])
+
+
+def test_a_header_split_into_two_rows_reads_the_same(district):
+    assert DISTRICT_TEXT.count(THREE_ROW_HEADER) == 1
+    two_rows = parse_plan_text(DISTRICT_TEXT.replace(THREE_ROW_HEADER, TWO_ROW_HEADER))
+    validate(two_rows)
+    assert table_content(two_rows) == table_content(district)
+
+
+def test_columns_follow_the_header_labels_not_their_positions(district):
+    # Swap the 复审 and 新增 columns in the header only: the numbers move to the other column.
+    swapped = THREE_ROW_HEADER.replace("\t复审\n\t新增\n", "\t新增\n\t复审\n")
+    plan = parse_plan_text(DISTRICT_TEXT.replace(THREE_ROW_HEADER, swapped))
+    row = next(r for r in plan.tables[0].rows if r.number == 2)
+    assert row.values[("high_tech", 2023, "new")] == 24  # the document's 复审 figure
+    assert row.values[("high_tech", 2023, "re_review")] == 14
+    with pytest.raises(PlanDocumentError, match="table row 1 .*培育 1 \\+ 招引 3 = 4, but 新增 is 5"):
+        validate(plan)
+
+
+def test_an_unknown_header_label_is_named():
+    broken = THREE_ROW_HEADER.replace("\t招引\n", "\t引进\n")
+    with pytest.raises(PlanDocumentError, match="unexpected attachment table header cell “引进”"):
+        parse_plan_text(DISTRICT_TEXT.replace(THREE_ROW_HEADER, broken))
+    missing = THREE_ROW_HEADER.replace("\t2027年\n在库量\n", "\t2026年\n在库量\n")
+    with pytest.raises(PlanDocumentError, match="unexpected attachment table column “2026年在库量”"):
+        parse_plan_text(DISTRICT_TEXT.replace(THREE_ROW_HEADER, missing))

@@ -98,17 +98,22 @@ def build_scenario(app, plan, make_unit, make_task, make_assignment, make_milest
                                   year=year, kind="in_library", value=value))
         rows = []
         counter = 0
-        for name, tech_count, high_count in (("A", 20, 4), ("B", 14, 0), ("C", 10, 0)):
+        # At the end of 2023 each unit holds its 2023 target (the base of 2024's expected-to-date
+        # progress): A 10 tech / 2 high-tech, B 9 + the one removed in 2024, C 10.
+        for name, tech_count, high_count, in_2023 in (("A", 20, 4, 10), ("B", 14, 0, 9),
+                                                      ("C", 10, 0, 10)):
             for i in range(tech_count):
                 counter += 1
                 row = {"name": f"{name}企业{i}", "credit_code": f"91500222T{counter:09d}",
                        "unit_id": s.units[name].id, "source": "stock",
-                       "tech_in_library_on": date(2023, 5, 1), "status": "active",
+                       "tech_in_library_on": date(2023, 5, 1) if i < in_2023 else date(2024, 1, 15),
+                       "status": "active",
                        "specialised_sme": False, "version": 1, "created_at": utc(2024, 1, 1),
                        "updated_at": utc(2024, 1, 1)}
                 if i < high_count:
-                    row.update(high_tech_cert_on=date(2023, 6, 1), high_tech_first_on=date(2023, 6, 1),
-                               high_tech_expires_on=date(2026, 6, 1))
+                    on = date(2023, 6, 1) if i < 2 else date(2024, 1, 15)
+                    row.update(high_tech_cert_on=on, high_tech_first_on=on,
+                               high_tech_expires_on=on.replace(year=on.year + 3))
                 rows.append(row)
         # Removed from the library before March's end: not counted.
         counter += 1
@@ -140,9 +145,9 @@ def build_scenario(app, plan, make_unit, make_task, make_assignment, make_milest
 
 
 V2_PARAMETERS_CHANGES = {
-    "execution.grace_days": 2,
-    "execution.lead.missing": -8,
-    "execution.responsible.missing": -4,
+    "execution.grace_days": 0,
+    "execution.lead.overdue_minor": -4,
+    "execution.responsible.overdue_minor": -3,
     "quality.first_pass": 2,
     "quality.false_reporting": -5,
 }
@@ -162,3 +167,21 @@ def v2_parameters():
         node[leaf] = value
     params["grades"][0]["min"] = 98
     return params
+
+
+@pytest.fixture
+def working_days_after():
+    """An independent count of Chinese working days d with start < d <= end (chinesecalendar),
+    to check the scores' working-day figures against."""
+    from datetime import timedelta
+
+    import chinese_calendar
+
+    def count(start: date, end: date) -> int:
+        day, total = start + timedelta(days=1), 0
+        while day <= end:
+            total += chinese_calendar.is_workday(day)
+            day += timedelta(days=1)
+        return total
+
+    return count

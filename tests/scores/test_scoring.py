@@ -23,48 +23,58 @@ def summary(period):
     return {name: (float(c.total), c.grade, c.rank) for name, c in cards_by_unit(period).items()}
 
 
-# Rules v1 (defaults): lead on_time 0 / late ≤7d −1 / later −2 / missing −5; responsible 0 / −0.5 /
-# −1.5 / −3; × weight. Indicators −1 per 10 points behind (March: expected 3/12 = 25 %).
-# Notices: on time 0, late −1, unanswered −2, × level factor (red 2). Quality: first pass +0.5,
+# Rules v1 (defaults), read as of March 31 (the period's end), lateness and overdue in working
+# days (March 2024 has no public holiday): a milestone closed in the period: on time 0, late ≤ 5
+# working days −1 lead / −0.5 responsible, later −2 / −1.5; a milestone still open and overdue on
+# March 31, whenever it fell due: ≤ 20 working days overdue −3 / −2, more −5 / −3; × weight.
+# Indicators −1 per 10 points behind (March: expected 3/12 = 25 %). Notices whose answer was due
+# in March: on time 0, late −1, unanswered −2, × level factor (red 2). Quality: first pass +0.5,
 # return −1, false reporting −2. Incentive: year target reached +2, recognitions as entered.
+# A unit without an indicator target: indicators = −20 × (points lost ÷ maxima) over the
+# components that apply to it (execution max 40, responsiveness 20, quality 20).
 #
-# A镇 (street_town): m3 3 days late → −0.5; m4 11 days late → −1.5; execution −2.0.
+# A镇 (street_town): m3 closed Mon 18th, due Fri 15th: 1 working day late → −0.5; m4 (due 25th,
+#     closed April 5th) is open and overdue 4 working days on March 31 → −2; execution −2.5.
 #     tech 20 vs base 10 → target 50: (20−10)/40 = 25 % done, 25 % expected → 0 behind → 0.
 #     high-tech 4 vs base 2 → target 4: 100 % → 0; target reached → incentive +2.
 #     quality: one return −1 (the later acceptance is not a first pass) → −1.
-#     total 100 − 2 + 0 + 0 − 1 + 2 = 99.0 → green (≥ 95).
-# B镇: m5 missing (responsible) −3. tech 14 (the removed enterprise not counted): 10 % done,
-#     15 points behind → −1.5. Notices: yellow answered on time 0; red unanswered −2 × 2 = −4.
-#     total 100 − 3 − 1.5 − 4 = 91.5 → blue (≥ 90).
+#     total 100 − 2.5 + 0 + 0 − 1 + 2 = 98.5 → green (≥ 95).
+# B镇: m5 is due on March 31 itself: not overdue on that day → nothing. m9 (due February 20,
+#     still open) is 28 working days overdue → −3 (it counts again in March). tech 14 (the removed
+#     enterprise not counted): 10 % done, 15 points behind → −1.5. Yellow notice answered on time
+#     0; the red notice is due April 2 (an April matter). total 100 − 3 − 1.5 = 95.5 → green.
 # C镇: m6 on time 0. tech 10: 0 % done, 25 behind → −2.5. Yellow notice answered late −1.
 #     First pass +0.5. total 100 − 2.5 − 1 + 0.5 = 97.0 → green.
-# 区D局 (department, lead): m1 on time 0; m2 missing −5 × weight 2 = −10. Recognition +3.
-#     total 100 − 10 + 3 = 93.0 → blue.
-# 区E局 (lead): m7 5 days late −1. Returned for false reporting −2. total 97.0 → green.
-# Ranks: street_town A 99 (1), C 97 (2), B 91.5 (3); department E 97 (1), D 93 (2).
+# 区D局 (department, lead, no target): m1 on time 0; m2 (weight 2) open, 7 working days overdue →
+#     −3 × 2 = −6. Indicators re-weighted: lost 6 of 40 → 15 % of 20 → −3. Recognition +3.
+#     total 100 − 6 − 3 + 3 = 94.0 → blue.
+# 区E局 (lead, no target): m7 closed Sunday 17th, due Tuesday 12th: 3 working days late → −1.
+#     Returned for false reporting −2. Re-weighted: lost 1 + 2 of 40 + 20 → 5 % of 20 → −1.
+#     total 100 − 1 − 1 − 2 = 96.0 → green.
+# Ranks: street_town A 98.5 (1), C 97 (2), B 95.5 (3); department E 96 (1), D 94 (2).
 EXPECTED_V1 = {
-    "A镇": (99.0, "green", 1), "B镇": (91.5, "blue", 3), "C镇": (97.0, "green", 2),
-    "区D局": (93.0, "blue", 2), "区E局": (97.0, "green", 1),
+    "A镇": (98.5, "green", 1), "B镇": (95.5, "green", 3), "C镇": (97.0, "green", 2),
+    "区D局": (94.0, "blue", 2), "区E局": (96.0, "green", 1),
 }
 EXPECTED_V1_COMPONENTS = {
-    "A镇": {"execution": -2.0, "indicators": 0.0, "responsiveness": 0.0, "quality": -1.0, "incentive": 2.0},
-    "B镇": {"execution": -3.0, "indicators": -1.5, "responsiveness": -4.0, "quality": 0.0, "incentive": 0.0},
+    "A镇": {"execution": -2.5, "indicators": 0.0, "responsiveness": 0.0, "quality": -1.0, "incentive": 2.0},
+    "B镇": {"execution": -3.0, "indicators": -1.5, "responsiveness": 0.0, "quality": 0.0, "incentive": 0.0},
     "C镇": {"execution": 0.0, "indicators": -2.5, "responsiveness": -1.0, "quality": 0.5, "incentive": 0.0},
-    "区D局": {"execution": -10.0, "indicators": 0.0, "responsiveness": 0.0, "quality": 0.0, "incentive": 3.0},
-    "区E局": {"execution": -1.0, "indicators": 0.0, "responsiveness": 0.0, "quality": -2.0, "incentive": 0.0},
+    "区D局": {"execution": -6.0, "indicators": -3.0, "responsiveness": 0.0, "quality": 0.0, "incentive": 3.0},
+    "区E局": {"execution": -1.0, "indicators": -1.0, "responsiveness": 0.0, "quality": -2.0, "incentive": 0.0},
 }
 
-# Rules v2: grace 2 days; missing lead −8 / responsible −4; first pass +2; false reporting −5;
-# green from 98.
-# A镇: m3 now 3 > 2 days → later −1.5; m4 −1.5 → −3.0; quality −1; incentive +2 → 98.0 green.
-# B镇: missing −4; indicators −1.5; notices −4 → 90.5 blue.
+# Rules v2: no grace (any lateness is late_major); open overdue ≤ 20 working days: lead −4,
+# responsible −3; first pass +2; false reporting −5; green from 98.
+# A镇: m3 late_major −1.5; m4 overdue −3 → −4.5; quality −1; incentive +2 → 96.5 blue.
+# B镇: m9 still −3; indicators −1.5 → 95.5 blue.
 # C镇: indicators −2.5; notice −1; first pass +2 → 98.5 green.
-# 区D局: missing −8 × 2 = −16; recognition +3 → 87.0 yellow (≥ 80).
-# 区E局: 5 > 2 days late as lead → −2; false reporting −5 → 93.0 blue.
-# Ranks: street_town C 98.5 (1), A 98 (2), B 90.5 (3); department E 93 (1), D 87 (2).
+# 区D局: m2 −4 × 2 = −8; re-weighted 8/40 → −4; recognition +3 → 91.0 blue.
+# 区E局: m7 late_major as lead −2; false reporting −5; re-weighted 7/60 of 20 → −2.33 → 90.67 blue.
+# Ranks: street_town C 98.5 (1), A 96.5 (2), B 95.5 (3); department D 91 (1), E 90.67 (2).
 EXPECTED_V2 = {
-    "A镇": (98.0, "green", 2), "B镇": (90.5, "blue", 3), "C镇": (98.5, "green", 1),
-    "区D局": (87.0, "yellow", 2), "区E局": (93.0, "blue", 1),
+    "A镇": (96.5, "blue", 2), "B镇": (95.5, "blue", 3), "C镇": (98.5, "green", 1),
+    "区D局": (91.0, "blue", 1), "区E局": (90.67, "blue", 2),
 }
 
 
@@ -107,16 +117,17 @@ def test_every_point_links_to_its_event(build_scenario, plan):
     items = db.session.scalars(select(ScoreItem).where(
         ScoreItem.period_id == period.id, ScoreItem.unit_id == s.units["D"].id)).all()
     by_reason = {(i.reason, i.source_type, i.source_id): float(i.points) for i in items}
-    assert by_reason[("milestone_missing", "milestones", s.milestones[2].id)] == -10.0
+    assert by_reason[("milestone_overdue_minor", "milestones", s.milestones[2].id)] == -6.0
     assert by_reason[("milestone_on_time", "milestones", s.milestones[1].id)] == 0.0
     assert any(r == "recognition" and p == 3.0 for (r, _t, _i), p in by_reason.items())
+    assert by_reason[("indicator_reweighted", "", None)] == -3.0
     # The items add up to the card (no limit reached here).
     card = cards_by_unit(period)["区D局"]
     assert sum(Decimal(str(p)) for p in by_reason.values()) + card.base == card.computed_total
-    # Milestones outside March are not scored.
+    # A milestone not yet due is not scored; February's m9, still open, is scored again in March.
     scored_milestones = set(db.session.scalars(select(ScoreItem.source_id).where(
         ScoreItem.period_id == period.id, ScoreItem.source_type == "milestones")))
-    assert s.milestones[8].id not in scored_milestones and s.milestones[9].id not in scored_milestones
+    assert s.milestones[8].id not in scored_milestones and s.milestones[9].id in scored_milestones
 
 
 def test_recomputing_twice_gives_identical_scores(build_scenario, plan, runner):
@@ -144,20 +155,27 @@ def test_recomputing_twice_gives_identical_scores(build_scenario, plan, runner):
 
 def test_quarter_and_year_roll_up(build_scenario, plan, runner):
     build_scenario()
-    for key in ("2024Q1", "2024"):
+    for key in ("2024-03", "2024Q1", "2024"):
         result = runner.invoke(args=["scores", "recompute", "--period", key, "--now", "2024-04-10T09:00"])
         assert result.exit_code == 0, result.output
-    q1 = queries.latest_period(plan.id, "2024Q1")
-    # Q1 adds February's m9 (B镇, responsible, missing −3) and A's February blue notice
-    # (unanswered −2 × 1): B镇 91.5 − 3 = 88.5; A镇 99 − 2 = 97.0. Indicators are read at
-    # March 31 as for the month.
-    totals = {name: float(c.total) for name, c in cards_by_unit(q1).items()}
-    assert totals["B镇"] == 88.5 and totals["A镇"] == 97.0
-    year = queries.latest_period(plan.id, "2024")
-    # The year runs until today (April 10): expected progress 3/12 (months completed), so the
-    # indicator deductions match March; m8 (due April 15) is not due yet.
-    year_totals = {name: float(c.total) for name, c in cards_by_unit(year).items()}
-    assert year_totals == totals
+    march = {name: c for name, c in cards_by_unit(queries.latest_period(plan.id, "2024-03")).items()}
+    q1 = cards_by_unit(queries.latest_period(plan.id, "2024Q1"))
+    # Q1 is read as of March 31 like March: the same closed and open-overdue milestones; it adds
+    # A's February blue notice (unanswered −2 × 1): A镇 98.5 − 2 = 96.5, the rest as in March.
+    totals = {name: float(c.total) for name, c in q1.items()}
+    assert totals == {name: float(c.total) - (2.0 if name == "A镇" else 0.0)
+                      for name, c in march.items()}
+    assert totals["A镇"] == 96.5
+    year = cards_by_unit(queries.latest_period(plan.id, "2024"))
+    # The year runs until today (April 10). Execution as of April 10 (Qingming: April 4–6 off,
+    # Sunday April 7 a working day): A's m4 closed April 5, 7 working days late → −1.5 (with m3
+    # −0.5: −2); B's m5 (due March 31) is now 7 working days overdue → −2, m9 still −3 → −5;
+    # 区D局's m2 is 14 working days overdue → −6. The red notice to B (due April 2, unanswered)
+    # → −4; A's February notice −2; C's late answer −1.
+    assert {name: float(c.execution) for name, c in year.items()} == {
+        "A镇": -2.0, "B镇": -5.0, "C镇": 0.0, "区D局": -6.0, "区E局": -1.0}
+    assert {name: float(c.responsiveness) for name, c in year.items()} == {
+        "A镇": -2.0, "B镇": -4.0, "C镇": -1.0, "区D局": 0.0, "区E局": 0.0}
 
 
 def test_movement_since_previous_period(build_scenario, plan, v2_parameters):
@@ -165,13 +183,14 @@ def test_movement_since_previous_period(build_scenario, plan, v2_parameters):
     operations.ensure_default_rules(None)
     operations.create_rule_set(None, name="2024年修订", effective_from=date(2024, 3, 1),
                                parameters=v2_parameters, note="")
-    # February (rules v1, expected progress 2/12 = 16.67 %):
+    # February (rules v1, as of February 29, expected progress 2/12 = 16.67 %, printed 17 %):
     # A镇: blue notice unanswered −2; tech 25 % done → 0; high-tech target reached +2 → 100 (1).
-    # B镇: m9 missing −3; tech 10 % done, 6.67 behind → −0.67 → 96.33 (3).
-    # C镇: tech 0 % done, 16.67 behind → −1.67 → 98.33 (2).
+    # B镇: m9 open, 7 working days overdue → −2; tech 10 % done, 17 − 10 = 7 points behind (whole
+    # percentages, as the dispatch board prints them) → −0.7 → 97.3 (3).
+    # C镇: tech 0 % done, 17 behind → −1.7 → 98.3 (2).
     feb = operations.recompute(plan.id, "2024-02", None, today=TODAY)
     assert {n: float(c.total) for n, c in cards_by_unit(feb).items() if n.endswith("镇")} == {
-        "A镇": 100.0, "B镇": 96.33, "C镇": 98.33}
+        "A镇": 100.0, "B镇": 97.3, "C镇": 98.3}
     # March under v2: C镇 1st, A镇 2nd, B镇 3rd (EXPECTED_V2).
     march = operations.recompute(plan.id, "2024-03", None, today=TODAY)
     db.session.commit()
@@ -213,7 +232,8 @@ def test_published_period_never_changes_and_a_correction_is_a_new_revision(
     corrected = operations.correct(period, supervisor, reason="补录迟报事项", today=TODAY)
     db.session.commit()
     assert corrected.revision == 2 and corrected.state == "draft"
-    assert summary(corrected)["A镇"][0] == 99.0 - 3.0       # the new missing item, responsible −3
+    # The new item (due March 28, open) was 1 working day overdue on March 31: responsible −2.
+    assert summary(corrected)["A镇"][0] == 98.5 - 2.0
     assert summary(queries.period_revision(plan.id, "2024-03", 1)) == before
     assert [r.revision for r in queries.period_revisions(plan.id, "2024-03")] == [2, 1]
 
@@ -226,17 +246,20 @@ def test_adjustment_keeps_the_computed_value_and_reranks(build_scenario, plan, m
     card = cards_by_unit(period)["B镇"]
     with pytest.raises(operations.ScoreError):
         operations.adjust(period, card, points_delta=5, reason="  ", actor=supervisor)
-    operations.adjust(period, card, points_delta=Decimal("8.5"), reason="督查核实：逾期系上级原因",
+    # More than the rules' adjustment.max (20) is refused.
+    with pytest.raises(operations.ScoreError):
+        operations.adjust(period, card, points_delta=21, reason="超限", actor=supervisor)
+    operations.adjust(period, card, points_delta=Decimal("4.5"), reason="督查核实：逾期系上级原因",
                       actor=supervisor)
     db.session.commit()
     card = cards_by_unit(period)["B镇"]
-    assert float(card.computed_total) == 91.5 and float(card.adjustment) == 8.5
+    assert float(card.computed_total) == 95.5 and float(card.adjustment) == 4.5
     assert float(card.total) == 100.0 and card.grade == "green" and card.rank == 1
     # A recompute keeps the adjustment beside the recomputed value.
     operations.recompute(plan.id, "2024-03", supervisor, today=TODAY)
     db.session.commit()
     card = cards_by_unit(period)["B镇"]
-    assert float(card.total) == 100.0 and float(card.adjustment) == 8.5
+    assert float(card.total) == 100.0 and float(card.adjustment) == 4.5
     # Locked: no adjustments.
     operations.lock(period, supervisor)
     with pytest.raises(operations.ScoreError):
@@ -247,14 +270,16 @@ def test_rule_parameters_are_validated(app):
     from taskflow.scores.rules import default_parameters
 
     bad = default_parameters()
-    bad["execution"]["lead"]["missing"] = "a lot"
+    bad["execution"]["lead"]["overdue_major"] = "a lot"
+    bad["governance"]["second_person"] = 1
     del bad["quality"]["first_pass"]
     bad["grades"][1]["min"] = 99
     with pytest.raises(operations.ScoreError) as error:
         operations.create_rule_set(None, name="坏规则", effective_from=date(2024, 1, 1), parameters=bad)
     with app.test_request_context():
         message = str(error.value)
-    assert "execution.lead.missing" in message and "quality.first_pass" in message
+    assert "execution.lead.overdue_major" in message and "quality.first_pass" in message
+    assert "governance.second_person" in message
     assert "grades" in message
 
 
@@ -265,12 +290,12 @@ def test_every_rule_change_is_audited(app, make_user):
     supervisor = make_user("supervisor")
     operations.ensure_default_rules(supervisor)
     params = default_parameters()
-    params["execution"]["lead"]["missing"] = -6
+    params["execution"]["lead"]["overdue_major"] = -6
     operations.create_rule_set(supervisor, name="v2", effective_from=date(2024, 1, 1),
                                parameters=params, note="牵头未完成 −6")
     db.session.commit()
     events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "scores.rules_create")
                                 .order_by(AuditEvent.id)).all()
     assert len(events) == 2
-    assert events[1].before["parameters"]["execution"]["lead"]["missing"] == -5
-    assert events[1].after["parameters"]["execution"]["lead"]["missing"] == -6
+    assert events[1].before["parameters"]["execution"]["lead"]["overdue_major"] == -5
+    assert events[1].after["parameters"]["execution"]["lead"]["overdue_major"] == -6

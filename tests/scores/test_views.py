@@ -57,7 +57,7 @@ def test_unit_user_sees_only_published_scores_and_only_its_own_breakdown(client,
     assert page.status_code == 200 and "A镇" in page.text and "B镇" in page.text
     own = client.get(f"/scores/periods/2024-03/units/{a.id}")
     assert own.status_code == 200
-    assert "99.00" in own.text and "m3" in own.text  # why: the late milestone is listed
+    assert "98.50" in own.text and "m3" in own.text  # why: the late milestone is listed
     assert client.get(f"/scores/periods/2024-03/units/{b.id}").status_code == 404
     # Forbidden actions and pages.
     period = queries.latest_period(plan.id, "2024-03")
@@ -107,28 +107,32 @@ def test_supervisor_adjusts_locks_and_publishes(client, login, plan, scored):
     assert refused.status_code == 400
     card = db.session.scalar(select(ScoreCard).where(ScoreCard.period_id == period.id,
                                                      ScoreCard.unit_id == b.id))
-    assert float(card.total) == 91.5
+    assert float(card.total) == 95.5
     done = client.post(url, data={"points": "4", "reason": "核实后加分", "version": period.version_id})
     assert done.status_code == 302
     db.session.rollback()
-    assert (float(card.computed_total), float(card.adjustment), float(card.total)) == (91.5, 4.0, 95.5)
+    assert (float(card.computed_total), float(card.adjustment), float(card.total)) == (95.5, 4.0, 99.5)
     page = client.get(f"/scores/periods/2024-03/units/{b.id}")
-    assert "核实后加分" in page.text and "91.50" in page.text
-    # Lock, then publish; a recompute of the published period is refused.
+    assert "核实后加分" in page.text and "95.50" in page.text
+    # Lock, then publish, each after a confirmation page; a recompute of the published period
+    # is refused.
     db.session.rollback()
-    assert client.post("/scores/periods/2024-03/r1/lock", data={"version": period.version_id}).status_code == 302
+    assert client.post("/scores/periods/2024-03/r1/lock",
+                       data={"version": period.version_id, "confirm": "yes"}).status_code == 302
     db.session.rollback()
     assert period.state == "locked"
     # A stale form (old version) is refused.
-    client.post("/scores/periods/2024-03/r1/publish", data={"version": period.version_id - 1})
+    client.post("/scores/periods/2024-03/r1/publish", data={"version": period.version_id - 1,
+                                                            "confirm": "yes"})
     db.session.rollback()
     assert period.state == "locked"
-    assert client.post("/scores/periods/2024-03/r1/publish", data={"version": period.version_id}).status_code == 302
+    assert client.post("/scores/periods/2024-03/r1/publish",
+                       data={"version": period.version_id, "confirm": "yes"}).status_code == 302
     db.session.rollback()
     assert period.state == "published"
     client.post("/scores/periods/2024-03/recompute")
     db.session.rollback()
-    assert float(card.total) == 95.5 and queries.latest_period(plan.id, "2024-03").revision == 1
+    assert float(card.total) == 99.5 and queries.latest_period(plan.id, "2024-03").revision == 1
     # A correction: a new revision; both stay visible.
     response = client.post("/scores/periods/2024-03/r1/correct",
                            data={"version": period.version_id, "reason": "数据更正"})
@@ -146,7 +150,7 @@ def test_supervisor_edits_rules_as_a_new_version_and_enters_recognitions(client,
 
     params = json.loads(re.search(r'<textarea[^>]*name="parameters"[^>]*>(.*?)</textarea>', form.text, re.S)
                         .group(1).replace("&#34;", '"').replace("&quot;", '"'))
-    params["execution"]["lead"]["missing"] = -6
+    params["execution"]["lead"]["overdue_minor"] = -6
     bad = client.post("/scores/rules/new", data={"name": "v2", "effective_from": "2024-03-01",
                                                   "parameters": "{", "note": "x"})
     assert bad.status_code == 400
@@ -169,7 +173,7 @@ def test_supervisor_edits_rules_as_a_new_version_and_enters_recognitions(client,
     assert period.rule_set.version == 2
     card = queries.card_for(period, scored.units["C"].id)
     assert float(card.incentive) == 2.0 and float(card.total) == 99.0
-    # 区D局's missing lead item now weighs −6 × 2.
+    # 区D局's open overdue lead item now weighs −6 × 2.
     assert float(queries.card_for(period, scored.units["D"].id).execution) == -12.0
 
 
@@ -199,20 +203,21 @@ def test_monthly_innovation_report_reads_back_with_the_right_totals(client, logi
     book = load_workbook(io.BytesIO(response.data))
     sheet = book.worksheets[0]
     rows = list(sheet.iter_rows(values_only=True))
-    header, body, total = rows[0], rows[1:-1], rows[-1]
+    header, body, total = rows[0], rows[1:-3], rows[-3]
+    assert rows[-1][1] == "数据截至 2024-03-31"
     assert [r[1] for r in body] == ["A镇", "B镇", "C镇"]
     tech, tech_target, high = 2, 3, 7
     assert len(header) == 19
     # Register: A 20, B 14 (one removed before March's end), C 10 → 44; targets 3 × 50 = 150.
     assert [r[tech] for r in body] == [20, 14, 10]
     assert total[tech] == 44 == sum(r[tech] for r in body)
-    assert total[tech_target] == 150
+    assert total[tech_target] is None  # the district target is the plan's 合计 row: none here
     assert total[high] == 4
     # Scores and ranks come from the period.
-    assert body[0][-3] == 99.0 and body[0][-1] == "1/3"
+    assert body[0][-3] == 98.5 and body[0][-1] == "1/3"
     ranking = book.worksheets[1]
     totals = {r[2]: r[10] for r in list(ranking.iter_rows(values_only=True))[1:]}
-    assert totals == {"A镇": 99.0, "B镇": 91.5, "C镇": 97.0, "区D局": 93.0, "区E局": 97.0}
+    assert totals == {"A镇": 98.5, "B镇": 95.5, "C镇": 97.0, "区D局": 94.0, "区E局": 96.0}
     # Not a month: no report.
     assert client.get("/scores/periods/2024Q1/innovation-report.xlsx").status_code == 404
 
@@ -220,10 +225,15 @@ def test_monthly_innovation_report_reads_back_with_the_right_totals(client, logi
 def test_office_drafts_edits_and_publishes_the_quarterly_bulletin(client, login, plan, scored):
     login(scored.users["office"])
     quarter = queries.latest_period(plan.id, "2024Q1")
-    # A draft quarter cannot be bulletined.
+    # A draft quarter cannot be bulletined, nor a locked one: only published scores.
     client.post("/scores/bulletins", data={"period_id": quarter.id})
     assert db.session.scalar(select(Bulletin)) is None
-    publish(plan, "2024Q1", scored.users["supervisor"])
+    operations.lock(quarter, scored.users["supervisor"])
+    db.session.commit()
+    client.post("/scores/bulletins", data={"period_id": quarter.id})
+    assert db.session.scalar(select(Bulletin)) is None
+    operations.publish(quarter, scored.users["supervisor"])
+    db.session.commit()
     response = client.post("/scores/bulletins", data={"period_id": quarter.id})
     assert response.status_code == 302
     bulletin = db.session.scalar(select(Bulletin))
@@ -246,7 +256,14 @@ def test_office_drafts_edits_and_publishes_the_quarterly_bulletin(client, login,
     client.post(url, data=stale)
     db.session.rollback()
     assert bulletin.sections[0].body == "一季度，全区各单位按照工作方案推进。"
+    # Publishing asks for confirmation first (a page, no script): without it nothing changes.
+    confirm = client.get(f"{url}/publish")
+    assert confirm.status_code == 200 and 'name="confirm" value="yes"' in confirm.text
     assert client.post(f"{url}/publish", data={"version": bulletin.version_id}).status_code == 302
+    db.session.rollback()
+    assert bulletin.state == "draft"
+    assert client.post(f"{url}/publish", data={"version": bulletin.version_id,
+                                               "confirm": "yes"}).status_code == 302
     db.session.rollback()
     assert bulletin.state == "published"
     # Frozen: further edits change nothing.
@@ -264,7 +281,8 @@ def test_office_drafts_edits_and_publishes_the_quarterly_bulletin(client, login,
     assert "一季度，全区各单位按照工作方案推进。" in text
     assert len(document.tables) >= 4
     cells = {c.text for t in document.tables for row in t.rows for c in row.cells}
-    assert {"A镇", "B镇", "区D局", "m5"} <= cells
+    # m4 was overdue on March 31 (closed April 5): the red list is as of the quarter's end.
+    assert {"A镇", "B镇", "区D局", "m4"} <= cells and "m5" not in cells
     images = [r for r in document.part.rels.values() if "image" in r.reltype]
     assert len(images) >= 3  # a bar chart per peer group and the progress chart
 
