@@ -173,3 +173,13 @@ def test_pages_near_a_year_the_calendar_may_not_know_do_not_fail(world, make_mil
         assert client.get("/notices/overdue").status_code == 200
         row = overdue_ids(world.task.plan_id, date(2026, 12, 29))[late.id]
         assert row.working_days_overdue == 20  # 12-2..12-29, within the known year
+
+
+def test_pages_link_to_the_definitions(world, client, as_user):
+    as_user(world.users.reporter_a)
+    for url in ("/my", f"/assignments/{world.a.id}", f"/milestones/{world.ms_a.id}"):
+        html = client.get(url).get_data(as_text=True)
+        link = re.search(r'href="([^"]*)#milestones"', html)
+        assert link, url
+    doc = client.get(link.group(1)).get_data(as_text=True)
+    assert 'id="milestones"' in doc and "已逾期 N 个工作日" in doc
