@@ -71,38 +71,24 @@ def _at(day: date, hour: int) -> datetime:
     return datetime.combine(day, time(hour, 0), tzinfo=clock.LOCAL_TZ)
 
 
-def _demo_pdf(text: str) -> bytes:
-    """A small well-formed PDF (the evidence file of a demo report)."""
-    stream = b"BT /F1 12 Tf 20 100 Td (" + text.encode("ascii", "replace") + b") Tj ET"
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 4 0 R >>",
-               b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream"]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, obj in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + obj + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1, xref)
-    return bytes(out)
+def _evidence(milestone: Milestone, narrative: str):
+    """The evidence of a demo report: a ZIP of the unit's work summary, as units send them."""
+    import zipfile
 
-
-def _evidence(milestone: Milestone):
     from werkzeug.datastructures import FileStorage
 
     from taskflow.core.uploads import validate_upload
 
-    name = f"{milestone.title}工作总结.pdf"
-    return validate_upload(FileStorage(BytesIO(_demo_pdf(f"milestone {milestone.id}")),
-                                       filename=name))
+    buffer = BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("工作总结.txt", f"{milestone.title}\n{narrative}\n")
+    buffer.seek(0)
+    return validate_upload(FileStorage(buffer, filename=f"{milestone.title}佐证材料.zip"))
 
 
 def _report(milestone, author, progress: int, submitted_on: date, *, narrative: str,
             with_file: bool):
-    files = [_evidence(milestone)] if with_file else []
+    files = [_evidence(milestone, narrative)] if with_file else []
     try:
         with clock.frozen_at(_at(submitted_on, 10)):
             return ops.submit_update(milestone, author, progress=progress, narrative=narrative,

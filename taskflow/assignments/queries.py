@@ -41,8 +41,9 @@ def assignment_light_facts(assignment_ids, today: date, cutoff: date) -> dict[in
     return measures.light_facts(assignment_ids, today, cutoff)
 
 
-def next_open_milestones(assignment_ids) -> dict[int, Milestone]:
+def next_open_milestones(assignment_ids, today: date | None = None) -> dict[int, Milestone]:
     """The next open milestone of each assignment (one windowed query)."""
+    today = today or clock.local_today()
     ids = list(assignment_ids)
     if not ids:
         return {}
@@ -54,7 +55,7 @@ def next_open_milestones(assignment_ids) -> dict[int, Milestone]:
                 order_by=(Milestone.due_date, Milestone.id),
             ).label("rank"),
         )
-        .where(Milestone.assignment_id.in_(ids), measures.open_clause(clock.local_today()))
+        .where(Milestone.assignment_id.in_(ids), measures.open_clause(today))
         .subquery()
     )
     milestones = db.session.scalars(
@@ -95,7 +96,7 @@ def workspace_rows(unit_id: int, today: date | None = None) -> list[AssignmentRo
     ).unique().all()
     ids = [a.id for a in assignments]
     facts = assignment_light_facts(ids, today, cutoff)
-    upcoming = next_open_milestones(ids)
+    upcoming = next_open_milestones(ids, today)
     rows = []
     for a in assignments:
         nxt = upcoming.get(a.id)

@@ -370,7 +370,13 @@ def review(update_id: int):
         flash(_message(exc), "danger")
         return _render_update(update, review_form=form, status=409)
     if _commit_or_message():
-        flash(_("Report accepted.") if accept else _("Report returned to the unit."), "success")
+        if not accept:
+            flash(_("Report returned to the unit."), "success")
+        elif update.progress >= 100:
+            flash(_("Report accepted: the milestone is closed (办结)."), "success")
+        else:
+            flash(_("Report accepted at %(pct)s%%: the milestone stays open for the rest.",
+                    pct=update.progress), "success")
     return redirect(url_for("assignments.review_queue"))
 
 

@@ -417,8 +417,11 @@ def issue_by_hand(milestones: list, level: str, response_due: date, note: str,
     """
     from collections import defaultdict
 
+    from taskflow.measures import milestones as measures
+
     today = clock.local_today()
-    done = {"submitted", "signed_off", "accepted"}
+    # Closed, or a report waiting for the office's review: the unit has nothing to be urged on.
+    done = measures.CLOSED_STATES | measures.WAITING_STATES
     if not milestones:
         raise NoticeError("no items")
     for milestone in milestones:

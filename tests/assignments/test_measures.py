@@ -2,13 +2,12 @@
 force then, working days, lights, and the same figure on every page that shows it."""
 
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import pytest
 
 from taskflow.assignments import operations as ops
 from taskflow.core import clock
-from taskflow.core.calendar import WorkCalendar
 from taskflow.extensions import db
 from taskflow.measures import milestones as measures
 
@@ -30,13 +29,29 @@ def test_working_days_follow_the_calendar():
     assert measures.lateness_working_days(date(2024, 9, 30), date(2024, 10, 14)) == 6
 
 
-class HalfKnownCalendar(WorkCalendar):
-    """A calendar that does not know 2027 (like UnknownCalendarYear, a LookupError)."""
+class HalfKnownCalendar:
+    """A calendar (Monday–Friday here) that does not know 2027: like UnknownCalendarYear, a
+    LookupError, for any day of that year, and for a count or a step that reaches it."""
 
     def is_workday(self, day):
         if day.year >= 2027:
             raise LookupError(f"{day.year} unknown")
-        return super().is_workday(day)
+        return day.weekday() < 5
+
+    def working_days_between(self, start, end):
+        if end.year >= 2027:
+            raise LookupError(f"{end.year} unknown")
+        return sum(self.is_workday(start + timedelta(days=i))
+                   for i in range(1, (end - start).days + 1))
+
+    def add_working_days(self, day, n):
+        # Like the real calendar, covers whole years around the answer before looking.
+        if (day + timedelta(days=2 * n + 40)).year >= 2027:
+            raise LookupError("2027 unknown")
+        while n:
+            day += timedelta(days=1)
+            n -= self.is_workday(day)
+        return day
 
 
 def test_an_unknown_year_is_not_guessed_and_never_fails():
@@ -144,3 +159,27 @@ def test_overdue_counts_match_the_list(world, make_milestone, by):
     assert {c.id: c.count for c in counts} == {
         k: sum(1 for r in rows if key(r) == k) for k in {key(r) for r in rows}}
     assert sum(c.lead for c in counts) == 1
+
+
+def test_pages_near_a_year_the_calendar_may_not_know_do_not_fail(world, make_milestone, client,
+                                                                as_user):
+    soon = make_milestone(assignment=world.a, title="跨年节点", due=date(2027, 1, 5))
+    late = make_milestone(assignment=world.b, title="年底逾期", due=date(2026, 12, 1))
+    with at(date(2026, 12, 29)):
+        as_user(world.users.reporter_a)
+        assert client.get("/my").status_code == 200
+        assert client.get(f"/milestones/{soon.id}").status_code == 200
+        as_user(world.users.office)
+        assert client.get("/notices/overdue").status_code == 200
+        row = overdue_ids(world.task.plan_id, date(2026, 12, 29))[late.id]
+        assert row.working_days_overdue == 20  # 12-2..12-29, within the known year
+
+
+def test_pages_link_to_the_definitions(world, client, as_user):
+    as_user(world.users.reporter_a)
+    for url in ("/my", f"/assignments/{world.a.id}", f"/milestones/{world.ms_a.id}"):
+        html = client.get(url).get_data(as_text=True)
+        link = re.search(r'href="([^"]*)#milestones"', html)
+        assert link, url
+    doc = client.get(link.group(1)).get_data(as_text=True)
+    assert 'id="milestones"' in doc and "已逾期 N 个工作日" in doc

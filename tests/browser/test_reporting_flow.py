@@ -83,7 +83,7 @@ def test_report_return_resubmit_accept(page, live_server, sign_in, sample_pdf, n
     page.select_option("select[name=reason_code]", "figures_inconsistent")
     page.fill("textarea[name=comment]", "新增入库数与台账不一致，请核实。")
     with page.expect_navigation():
-        page.get_by_role("button", name="确定").click()
+        page.get_by_role("button", name="确认").click()
     assert "已退回单位" in page.inner_text("main")
     sign_out(page)
 
@@ -106,7 +106,7 @@ def test_report_return_resubmit_accept(page, live_server, sign_in, sample_pdf, n
     assert "经核实新增入库 10 家" in page.inner_text("main")
     page.get_by_label("审核通过").check()
     with page.expect_navigation():
-        page.get_by_role("button", name="确定").click()
+        page.get_by_role("button", name="确认").click()
     assert "已审核通过" in page.inner_text("main")
     sign_out(page)
 
