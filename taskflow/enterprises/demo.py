@@ -18,6 +18,7 @@ from sqlalchemy import insert, select
 from taskflow.core import audit, clock
 from taskflow.enterprises.creditcode import generate
 from taskflow.enterprises.models import (
+    DispatchPeriod,
     Enterprise,
     EnterpriseEvent,
     certificate_fields,
@@ -249,7 +250,33 @@ def _grow(b: _Builder, unit_id: int, t: dict, tech_rows: list[dict], holders: li
                 holders.append(row)
 
 
+def open_demo_month(plan, today: date) -> DispatchPeriod | None:
+    """The last month's dispatch open, as the scheduler opens it, so the board has a month to
+    show on the first visit (also before DISPATCH_OPEN_DAY of this month)."""
+    from taskflow.enterprises import operations
+
+    month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    if not plan.start_year <= month.year <= plan.end_year:
+        return None
+    existing = db.session.scalar(select(DispatchPeriod).where(
+        DispatchPeriod.plan_id == plan.id, DispatchPeriod.month == month))
+    return existing or operations.open_month(month, None, plan=plan)
+
+
 def setup_demo(plan, echo) -> None:
-    """`flask demo setup` hook: the demo register, once."""
+    """`flask demo setup` hook: the demo register, once, and last month's dispatch open."""
+    from taskflow.core.calendar import UnknownCalendarYear
+    from taskflow.enterprises.operations import DispatchError
+
     created = generate_demo_register(plan)
     echo(f"enterprises: {created} demo enterprises created" if created else "enterprises: register exists already")
+    try:
+        period = open_demo_month(plan, clock.local_today())
+    except UnknownCalendarYear as exc:  # the admin enters the year first; nothing is guessed
+        echo(f"dispatch: no month opened ({exc.message()})")
+        return
+    except DispatchError as exc:
+        echo(f"dispatch: no month opened ({exc})")
+        return
+    if period is not None:
+        echo(f"dispatch: {period.month:%Y-%m} open, confirm by {period.due_on.isoformat()}")

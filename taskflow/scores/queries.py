@@ -17,6 +17,7 @@ from taskflow.extensions import db
 from taskflow.measures import milestones as measures
 from taskflow.plans.models import Plan
 from taskflow.scores.models import (
+    Component,
     PeriodState,
     Recognition,
     ScoreAdjustment,
@@ -176,6 +177,12 @@ class Breakdown:
     def limit_effect(self, component: str) -> Decimal:
         """Points added (or removed) by the component's floor or cap."""
         return self.card.component(component) - self.raw.get(component, Decimal("0"))
+
+    @property
+    def overdue_open_count(self) -> int:
+        """Milestones open and overdue at the period's end, each scored on this card."""
+        return sum(1 for item in self.items.get(Component.EXECUTION, [])
+                   if item.reason.startswith("milestone_overdue"))
 
 
 def breakdown(period: ScorePeriod, card: ScoreCard) -> Breakdown:

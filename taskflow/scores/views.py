@@ -282,7 +282,8 @@ def card(key: str, unit_id: int):
     form = AdjustForm() if perms.can_score(current_user) and shown.state == PeriodState.DRAFT else None
     return render_template("scores/card.html", period=shown, card=score_card,
                            breakdown=queries.breakdown(shown, score_card), form=form,
-                           p=_period_params(shown))
+                           p=_period_params(shown),
+                           can_open_overdue=perms.can_view_overdue(current_user))
 
 
 @bp.route("/scores/periods/<key>/r<int:revision>/units/<int:unit_id>/adjust", methods=["POST"])

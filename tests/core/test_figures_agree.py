@@ -1,0 +1,102 @@
+"""Figures agree on the demo data of `make run`: every count on the cockpit, the dispatch board, the
+score card and the overdue list opens a list of exactly that many rows, and the pages that show
+the same measure for the same date show the same number (issue 11)."""
+
+from datetime import date, datetime
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from lxml import html
+from sqlalchemy import select
+
+from taskflow.core import clock
+from taskflow.enterprises.models import DispatchPeriod
+from taskflow.extensions import db
+from taskflow.measures import milestones as mm
+from taskflow.plans.queries import district_plan
+
+TODAY = date(2026, 12, 1)
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=clock.LOCAL_TZ)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def demo(app, runner):
+    """`flask demo setup` as `make run` does it, on 2026-12-01; the clock stays there."""
+    with clock.frozen_at(NOW):
+        result = runner.invoke(args=["demo", "setup"])
+        assert result.exit_code == 0, result.output
+        yield district_plan()
+
+
+def _page(client, url: str):
+    response = client.get(url)
+    assert response.status_code == 200, url
+    return html.fromstring(response.get_data(as_text=True))
+
+
+def _register_total(client, url: str) -> int:
+    """The register's total for a filter (its heading badge counts every page, not one page)."""
+    return int(_page(client, url).xpath("//h1/span[contains(@class, 'badge')]")[0].text_content())
+
+
+def _overdue_rows(client, url: str) -> int:
+    page = _page(client, url)
+    rows = page.xpath("//tr[@data-milestone]")
+    badge = page.xpath("//h1/span[contains(@class, 'badge')]")[0].text_content()
+    assert int(badge) == len(rows), url
+    return len(rows)
+
+
+def test_every_number_on_the_demo_opens_a_list_of_that_many_rows(demo, client, login, make_user):
+    plan = demo
+    # The leader's cockpit: the register figures and the overdue figures.
+    login(make_user("leader"))
+    cockpit = _page(client, "/cockpit")
+    figures = cockpit.xpath("//div[@id='figures']//a[@data-figure]")
+    assert {a.get("data-figure") for a in figures} >= {"tech_in_library", "high_tech_valid"}
+    for link in figures:
+        assert _register_total(client, link.get("href")) == int(link.text_content()), link.get("href")
+    total_link = cockpit.get_element_by_id("overdue-total")
+    overdue_total = int(total_link.text_content())
+    assert overdue_total > 0  # the demo has late units: an empty list would prove nothing
+    assert overdue_total == mm.overdue_total(plan.id, TODAY)
+    assert _overdue_rows(client, total_link.get("href")) == overdue_total
+    per_task = cockpit.xpath("//a[@data-overdue-task]")
+    assert per_task and sum(int(a.text_content()) for a in per_task) == overdue_total
+    for link in per_task:
+        assert _overdue_rows(client, link.get("href")) == int(link.text_content())
+    per_unit = [a for a in cockpit.xpath("//a[contains(@href, 'overdue?unit=')]")]
+    assert per_unit
+    for link in per_unit:
+        assert _overdue_rows(client, link.get("href")) == int(link.text_content())
+
+    # The office's board of November, the month the demo has open.
+    login(make_user("office"))
+    period = db.session.scalar(select(DispatchPeriod).where(
+        DispatchPeriod.plan_id == plan.id, DispatchPeriod.month == date(2026, 11, 1)))
+    assert period is not None and period.state == "open"
+    board = _page(client, f"/dispatch/{period.id}")
+    counts = sorted({(int(a.get("data-count")), a.get("href"))
+                     for a in board.xpath("//a[@data-count]")})
+    assert len(counts) > 40
+    for number, url in counts:
+        assert parse_qs(urlsplit(url).query)["on"] == ["2026-11-30"], url
+        assert _register_total(client, url) == number, url
+
+    # The supervisor's score cards of November: open and overdue items at 11-30, per unit.
+    login(make_user("supervisor"))
+    period_page = _page(client, "/scores/periods/2026-11")
+    cards = sorted({a.get("href") for a in period_page.xpath("//a[contains(@href, '/units/')]")
+                    if "/adjust" not in a.get("href")})
+    assert len(cards) > 20
+    seen_overdue = 0
+    for url in cards:
+        link = _page(client, url).xpath("//td[@id='overdue-open']/a[@data-count]")
+        assert link, url
+        number = int(link[0].get("data-count"))
+        assert "as_of=2026-11-30" in link[0].get("href")
+        assert _overdue_rows(client, link[0].get("href")) == number, url
+        seen_overdue += number
+    assert seen_overdue > 0
