@@ -123,18 +123,6 @@ class Enterprise(db.Model):
             setattr(self, key, value)
         return renewed
 
-    def high_tech_valid_on(self, day: date) -> bool:
-        """True when the enterprise holds high-tech status on `day`."""
-        return (self.high_tech_first_on is not None and self.high_tech_first_on <= day
-                and day < self.high_tech_expires_on
-                and (self.closed_on is None or self.closed_on > day))
-
-    def tech_in_library_at(self, day: date) -> bool:
-        """True when the enterprise is in the tech-based library on `day`."""
-        return (self.tech_in_library_on is not None and self.tech_in_library_on <= day
-                and (self.tech_removed_on is None or self.tech_removed_on > day)
-                and (self.closed_on is None or self.closed_on > day))
-
 
 class EnterpriseEvent(db.Model):
     """A line of an enterprise's history: created, changed, transferred, re-reviewed, …"""

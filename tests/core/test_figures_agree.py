@@ -100,3 +100,24 @@ def test_every_number_on_the_demo_opens_a_list_of_that_many_rows(demo, client, l
         assert _overdue_rows(client, link[0].get("href")) == number, url
         seen_overdue += number
     assert seen_overdue > 0
+
+
+def test_the_demo_is_consistent_on_its_first_visit(demo, app):
+    """Closed milestones have their accepted 100 % report; every item overdue past the urge
+    threshold that the unit has not reported on has its notice; last month's dispatch is open."""
+    from taskflow.assignments.models import Milestone, StatusUpdate
+    from taskflow.notices.models import urge_notice_items
+
+    plan = demo
+    urge_after = app.config["URGE_AFTER_WORKING_DAYS"]
+    chased = [row for row in mm.overdue_list(plan.id, TODAY)
+              if row.state not in mm.WAITING_STATES and row.working_days_overdue >= urge_after]
+    assert chased
+    with_notice = set(db.session.scalars(select(urge_notice_items.c.milestone_id)))
+    assert [row.milestone_id for row in chased if row.milestone_id not in with_notice] == []
+    closed = db.session.scalars(select(Milestone.id).where(mm.closed_clause(TODAY))).all()
+    accepted_full = set(db.session.scalars(select(StatusUpdate.milestone_id).where(
+        StatusUpdate.state == "accepted", StatusUpdate.progress == 100)))
+    assert closed and set(closed) <= accepted_full
+    assert db.session.scalar(select(DispatchPeriod.state).where(
+        DispatchPeriod.plan_id == plan.id, DispatchPeriod.month == date(2026, 11, 1))) == "open"
