@@ -1,4 +1,5 @@
-"""Demo scores: the default rules, a recognition, and scored months (the oldest one published)."""
+"""Demo scores: the default rules, a recognition, scored months (the oldest one published), and the
+last quarter published with its bulletin drafted, as of the quarter's end."""
 
 from datetime import date, timedelta
 
@@ -7,8 +8,8 @@ from sqlalchemy import func, select
 from taskflow.core import clock
 from taskflow.extensions import db
 from taskflow.scores import operations, queries
-from taskflow.scores.models import PeriodState, Recognition
-from taskflow.scores.rules import periods_containing
+from taskflow.scores.models import Bulletin, PeriodState, Recognition
+from taskflow.scores.rules import periods_containing, previous_key
 
 
 def _months_back(today: date, n: int) -> list[str]:
@@ -41,4 +42,15 @@ def setup_demo(plan, echo) -> None:
     if oldest is not None and oldest.state == PeriodState.DRAFT:
         operations.lock(oldest, None)
         operations.publish(oldest, None)
-    echo(f"scores: computed {', '.join(keys)}; {keys[0]} published")
+    last_quarter = previous_key(f"{today.year}Q{(today.month - 1) // 3 + 1}")
+    quarter = queries.latest_period(plan.id, last_quarter)
+    if quarter is None or quarter.state == PeriodState.DRAFT:
+        quarter = operations.recompute(plan.id, last_quarter, None, today=today)
+        operations.lock(quarter, None)
+        operations.publish(quarter, None)
+    has_bulletin = db.session.scalar(select(func.count(Bulletin.id)).where(
+        Bulletin.period_id == quarter.id))
+    if not has_bulletin:
+        operations.create_bulletin(quarter, None, today=today)
+    echo(f"scores: computed {', '.join(keys)}; {keys[0]} published; {last_quarter} published "
+         "with its bulletin drafted")

@@ -9,6 +9,7 @@ import pytest
 from lxml import html
 from sqlalchemy import select
 
+from taskflow.assignments.models import Milestone
 from taskflow.core import clock
 from taskflow.enterprises.models import DispatchPeriod
 from taskflow.extensions import db
@@ -121,3 +122,32 @@ def test_the_demo_is_consistent_on_its_first_visit(demo, app):
     assert closed and set(closed) <= accepted_full
     assert db.session.scalar(select(DispatchPeriod.state).where(
         DispatchPeriod.plan_id == plan.id, DispatchPeriod.month == date(2026, 11, 1))) == "open"
+
+
+def test_the_demo_bulletin_counts_overdue_items_as_of_the_quarter_end(demo, client, login,
+                                                                      make_user):
+    """The Q3 bulletin says 数据截至 2026-09-30 and counts the items overdue on that day, closed
+    since or not; its number opens the overdue list of that day with as many rows."""
+    plan = demo
+    quarter_end = date(2026, 9, 30)
+    login(make_user("office"))
+    bulletins = _page(client, "/scores/bulletins")
+    links = [a.get("href") for a in bulletins.xpath("//a[contains(@href, '/bulletins/')]")
+             if a.get("href").rstrip("/").split("/")[-1].isdigit()]
+    assert links
+    page = _page(client, links[0])
+    assert "数据截至 2026-09-30" in page.get_element_by_id("as-of").text_content()
+    red = page.get_element_by_id("red-count")
+    number = int(red.get("data-count"))
+    assert number == mm.overdue_total(plan.id, quarter_end) > 0
+    assert _overdue_rows(client, red.get("href")) == number
+    # Items overdue at the quarter's end and closed by today still count there.
+    overdue_then = {row.milestone_id for row in mm.overdue_list(plan.id, quarter_end)}
+    closed_since = len(db.session.scalars(select(Milestone.id).where(
+        Milestone.id.in_(overdue_then), mm.closed_clause(TODAY))).all())
+    assert closed_since > 0
+    listed = {int(row.get("data-milestone")) for row in
+              _page(client, red.get("href")).xpath("//tr[@data-milestone]")}
+    closed_ids = set(db.session.scalars(select(Milestone.id).where(
+        Milestone.id.in_(listed), mm.closed_clause(TODAY))))
+    assert len(closed_ids) == closed_since
