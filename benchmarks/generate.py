@@ -32,11 +32,15 @@ from pathlib import Path
 from sqlalchemy import func, insert, select, text
 
 from taskflow.core import clock
+from taskflow.core.calendar import WorkCalendar
 from taskflow.extensions import db
+from taskflow.measures.milestones import lateness_working_days
 
 # The day the generated history stops ("today" for the data); a Monday and a working day.
 DATA_AS_OF = date(2026, 11, 16)
 AS_OF_MOMENT = datetime.combine(DATA_AS_OF, dtime(8, 30), tzinfo=clock.LOCAL_TZ).astimezone(timezone.utc)
+# Lateness of the generated closures, in working days (no admin overrides in a generated city).
+WORK_CALENDAR = WorkCalendar()
 PLAN_START = date(2023, 3, 1)
 # The password of every generated account (the load driver signs in with it).
 BENCH_PASSWORD = "bench-Qijiang-2023-2027"
@@ -434,7 +438,8 @@ def _milestones_and_updates(writer: _Writer, ids: _Ids, rng: random.Random, scal
             progress = 5
             for n, created in enumerate(moments):
                 final = n == count - 1
-                progress = min(100 if final and state == "accepted" else 95, progress + rng.randint(3, 15))
+                # A milestone closes only when a 100 % report is accepted (measures.milestones).
+                progress = 100 if final and state == "accepted" else min(95, progress + rng.randint(3, 15))
                 update = {
                     "id": ids.take(StatusUpdate), "milestone_id": milestone_id, "author_id": reporter,
                     "progress": progress,
@@ -468,7 +473,8 @@ def _milestones_and_updates(writer: _Writer, ids: _Ids, rng: random.Random, scal
             if state == "accepted":
                 completed = clock.to_local(last["created_at"]).date()
                 milestone["completed_on"] = completed
-                milestone["days_late"] = max(0, (completed - original).days)
+                milestone["accepted_progress"] = 100
+                milestone["days_late"] = lateness_working_days(original, completed, WORK_CALENDAR)
         writer.add(Milestone, milestone)
         for model, row in children:
             writer.add(model, row)

@@ -12,7 +12,9 @@ from benchmarks.generate import (
     FULL,
     generate,
 )
+from taskflow.core.calendar import WorkCalendar
 from taskflow.extensions import db
+from taskflow.measures.milestones import lateness_working_days
 
 SCALE = 0.001
 
@@ -88,7 +90,10 @@ def test_milestones_agree_with_their_update_history(app):
         if milestone.state == "accepted":
             completed = clock.to_local(last.created_at).date()
             assert milestone.completed_on == completed
-            assert milestone.days_late == max(0, (completed - milestone.original_due_date).days)
+            # Closed only at 100 %, lateness in working days (taskflow.measures.milestones).
+            assert last.progress == 100 and milestone.accepted_progress == 100
+            assert milestone.days_late == lateness_working_days(
+                milestone.original_due_date, completed, WorkCalendar())
         else:
             assert milestone.completed_on is None
     assert {"pending", "submitted", "returned", "accepted"} <= states
