@@ -36,18 +36,13 @@ from taskflow.accounts.queries import district_units, users_query
 from taskflow.core import clock
 from taskflow.core.i18n import LOCALE_SESSION_KEY
 from taskflow.core.permissions import can_manage_users, require
+from taskflow.core.security import same_site_path
 from taskflow.extensions import db
 from taskflow.units.models import Unit
 
 log = logging.getLogger("taskflow.auth")
 
 USERS_PER_PAGE = 25
-
-
-def _safe_next(target: str | None) -> str | None:
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return None
 
 
 # ---------------------------------------------------------------- sign-in
@@ -75,7 +70,7 @@ def login():
         if result.status == "ok":
             login_user(result.user)
             log.info("sign-in %s (%s) from %s", result.user.username, result.user.role, ip)
-            return redirect(_safe_next(request.args.get("next")) or url_for("core.home"))
+            return redirect(same_site_path(request.args.get("next")) or url_for("core.home"))
         if result.status == "throttled":
             log.warning("sign-in throttled for %r from %s until %s", username, ip,
                         result.retry_at.isoformat())

@@ -5,6 +5,8 @@ javascript: links and no style="..." attributes. Pages load their scripts and st
 under /static or /assets (node_modules), which is also what the intranet (no CDN) needs.
 """
 
+from urllib.parse import urlsplit
+
 from flask import Flask, Response, current_app, request
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -47,6 +49,22 @@ _STATIC_HEADER_ITEMS = tuple(STATIC_HEADERS.items())
 
 # Public, versioned files that browsers may cache: served before and after sign-in alike.
 CACHEABLE_ENDPOINTS = frozenset({"static", "core.asset"})
+
+
+def same_site_path(target: str | None) -> str | None:
+    """`target` when it is a path on this site, else None (no open redirect after sign-in).
+
+    Browsers drop tabs and line breaks from a URL and read a backslash as a slash, so
+    "/\t/evil.example" and "/\\evil.example" would leave the site: any control character or
+    backslash refuses the target, and what remains must parse with no scheme and no host."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
 
 
 def _is_authenticated() -> bool:

@@ -18,6 +18,7 @@ from sqlalchemy import text
 
 from taskflow.core import bp
 from taskflow.core.i18n import LOCALE_SESSION_KEY
+from taskflow.core.security import same_site_path
 from taskflow.extensions import db
 
 # Files served from installed npm packages: url prefix -> path inside node_modules.
@@ -65,10 +66,7 @@ def set_locale():
     if chosen not in current_app.config["LANGUAGES"]:
         abort(400)
     session[LOCALE_SESSION_KEY] = chosen
-    target = request.form.get("next") or url_for("core.home")
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("core.home")
-    return redirect(target)
+    return redirect(same_site_path(request.form.get("next")) or url_for("core.home"))
 
 
 @bp.route("/assets/<package>/<path:filename>")
