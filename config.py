@@ -92,6 +92,21 @@ class Config:
     HSTS_SECONDS = _env_int("HSTS_SECONDS", 0)  # Strict-Transport-Security max-age over HTTPS
     BACKUP_DIR = Path(_env("BACKUP_DIR", str(INSTANCE_DIR / "backups")))
 
+    # Audit chain (taskflow/core/audit.py): the hash of new events, "sha256" or "sm3" (GB/T 32905,
+    # for 密评); events already written keep the scheme they were chained with.
+    AUDIT_HASH = _env("AUDIT_HASH", "sha256")
+    # Key of the HMAC that signs the chain-head anchors; unset: derived from SECRET_KEY. Set it
+    # separately so rotating SECRET_KEY leaves earlier anchors verifiable.
+    AUDIT_ANCHOR_KEY = _env("AUDIT_ANCHOR_KEY")
+    # Minutes between anchors of the chain's head (default, not set by law or plan: hourly).
+    AUDIT_ANCHOR_INTERVAL_MINUTES = _env_int("AUDIT_ANCHOR_INTERVAL_MINUTES", 60)
+    # Mailbox that gets a copy of every anchor through the outbox (unset: file and log only).
+    AUDIT_ANCHOR_EMAIL = _env("AUDIT_ANCHOR_EMAIL")
+    # Days security events and sign-in attempts are kept: 180 is the legal minimum (网络安全法
+    # art. 21, six months); shorter values are refused unless ..._ALLOW_SHORT is set explicitly.
+    SECURITY_LOG_RETENTION_DAYS = _env_int("SECURITY_LOG_RETENTION_DAYS", 180)
+    SECURITY_LOG_RETENTION_ALLOW_SHORT = _env_bool("SECURITY_LOG_RETENTION_ALLOW_SHORT", False)
+
     # Local time (HH:MM) of the scheduler's nightly recompute of draft score periods.
     SCORES_RECOMPUTE_AT = _env("SCORES_RECOMPUTE_AT", "01:30")
 

@@ -133,6 +133,17 @@ def job_table(app: Flask) -> list[tuple[str, object, CronTrigger]]:
     hour, minute = recompute_time(app)
     table.append(("scores_recompute", score_jobs.nightly_recompute,
                   CronTrigger(hour=hour, minute=minute, timezone=TIMEZONE)))
+    # The audit chain's head is anchored outside the database (default hourly); the security log
+    # is pruned past its retention once a day (default time, not set by law or plan).
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    from taskflow.audit import jobs as audit_jobs
+
+    every = int(app.config.get("AUDIT_ANCHOR_INTERVAL_MINUTES") or 60)
+    table.append(("audit_anchor", audit_jobs.anchor_chain_head,
+                  IntervalTrigger(minutes=max(every, 1), timezone=TIMEZONE)))
+    table.append(("security_log_prune", audit_jobs.prune_security_logs,
+                  CronTrigger(hour=3, minute=40, timezone=TIMEZONE)))
     if jobs.enterprise_jobs() is not None:
         table.append(("monthly_dispatch", jobs.run_monthly_dispatch,
                       CronTrigger(hour=8, minute=0, timezone=TIMEZONE)))

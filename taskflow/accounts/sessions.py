@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, logout_user, user_logged_in
 
 from taskflow.core import clock
+from taskflow.core.security_log import log_security_event_now
 
 log = logging.getLogger("taskflow.auth")
 
@@ -96,6 +97,11 @@ def log_refused_access(response):
             log.warning("refused %s %s %s to %s (%s) from %s", response.status_code,
                         request.method, request.path, current_user.username, current_user.role,
                         request.remote_addr)
+            # Stored after the request's session is closed, in a short transaction of its own
+            # (see log_security_event_now): a refused GET stays read-only on the request.
+            log_security_event_now("access_refused", user=current_user, detail={
+                "status": response.status_code, "method": request.method,
+                "path": request.path[:300]})
     return response
 
 

@@ -28,3 +28,20 @@ class AuditEvent(db.Model):
     ip_address: Mapped[str | None] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64), default="")
     hash: Mapped[str] = mapped_column(String(64), default="")
+    # How `hash` was computed (core/audit.py): "v1" for events older than schemes.
+    hash_scheme: Mapped[str] = mapped_column(String(20), default="v1", server_default="v1")
+
+
+class SecurityEvent(db.Model):
+    """A security-relevant event (sign-in, sign-out, refused access, ...), kept for
+    SECURITY_LOG_RETENTION_DAYS (网络安全法 art. 21: at least six months), then pruned."""
+
+    __tablename__ = "security_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_default, index=True)
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    username: Mapped[str | None] = mapped_column(String(120))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    ip: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict | None] = mapped_column(JSON)

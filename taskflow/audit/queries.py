@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import Select, func, select
 
 from taskflow.audit.models import AuditEvent
-from taskflow.core.audit import event_hash, hashed_payload
+from taskflow.core.audit import HASH_SCHEMES, SCHEME_V1, event_hash, hashed_payload
 from taskflow.core.clock import LOCAL_TZ
 from taskflow.extensions import db
 
@@ -125,36 +125,70 @@ def export_rows(filters: AuditFilters, *, batch: int = 1000) -> Iterator[tuple]:
 
 @dataclass
 class ChainReport:
-    """The result of walking the hash chain."""
+    """The result of walking the hash chain and checking it against the anchors."""
 
     events: int
     broken_id: int | None = None
     reason: str = ""
+    anchors_checked: int = 0
+    rejected_anchors: list[str] = field(default_factory=list)
 
     @property
     def intact(self) -> bool:
-        return self.broken_id is None
+        return self.broken_id is None and not self.rejected_anchors
 
 
-def verify_chain(*, batch: int = 2000) -> ChainReport:
-    """Walk every event in order and check that each carries the previous hash and its own."""
-    columns = (AuditEvent.id, AuditEvent.occurred_at, AuditEvent.actor_id, AuditEvent.action,
-               AuditEvent.object_type, AuditEvent.object_id, AuditEvent.summary,
-               AuditEvent.before, AuditEvent.after, AuditEvent.prev_hash, AuditEvent.hash)
+def verify_chain(*, batch: int = 2000, anchors: bool = True) -> ChainReport:
+    """Walk every event in order: each must carry the previous hash and its own under its
+    scheme, no v1 event may follow a v2 one, and every signed anchor's event must still be
+    there with the anchored hash and the anchored count of events up to it."""
+    from taskflow.audit.anchor import load_anchors
+
+    accepted, rejected = load_anchors() if anchors else ([], [])
+    expected = {}
+    for anchor in accepted:  # oldest first: a later anchor of the same event wins
+        expected[anchor.event_id] = anchor
+    rejected_names = [f"{item.path.name}: {item.reason}" for item in rejected]
+
+    def report(count, broken_id=None, reason=""):
+        return ChainReport(count, broken_id, reason, len(accepted), rejected_names)
+
+    columns = (AuditEvent.id, AuditEvent.occurred_at, AuditEvent.actor_id,
+               AuditEvent.actor_name, AuditEvent.action, AuditEvent.object_type,
+               AuditEvent.object_id, AuditEvent.summary, AuditEvent.before, AuditEvent.after,
+               AuditEvent.ip_address, AuditEvent.prev_hash, AuditEvent.hash,
+               AuditEvent.hash_scheme)
     result = db.session.execute(
         select(*columns).order_by(AuditEvent.id).execution_options(yield_per=batch))
     previous = ""
     count = 0
+    seen_v2 = False
     try:
         for row in result:
             count += 1
+            if row.hash_scheme not in HASH_SCHEMES:
+                return report(count, row.id, f"its hash scheme {row.hash_scheme!r} is unknown")
+            if row.hash_scheme == SCHEME_V1 and seen_v2:
+                return report(count, row.id, "its hash scheme says v1 after v2 events "
+                              "(the scheme label was changed)")
+            seen_v2 = seen_v2 or row.hash_scheme != SCHEME_V1
             if row.prev_hash != previous:
-                return ChainReport(count, row.id, "its previous-hash does not match the event "
-                                   "before it (an event was removed, inserted or changed)")
-            if event_hash(row.prev_hash, hashed_payload(row)) != row.hash:
-                return ChainReport(count, row.id, "its content does not match its hash "
-                                   "(the event was changed)")
+                return report(count, row.id, "its previous-hash does not match the event "
+                              "before it (an event was removed, inserted or changed)")
+            if event_hash(row.prev_hash, hashed_payload(row), row.hash_scheme) != row.hash:
+                return report(count, row.id, "its content does not match its hash "
+                              "(the event was changed)")
+            anchor = expected.pop(row.id, None)
+            if anchor is not None and (anchor.hash != row.hash or anchor.event_count != count):
+                return report(count, row.id, "events deleted after anchor or re-hashed: it "
+                              f"differs from anchor {anchor.path.name} (hash or count of events "
+                              "up to it)")
             previous = row.hash
     finally:
         result.close()
-    return ChainReport(count)
+    if expected:
+        anchor = max(expected.values(), key=lambda item: item.event_id)
+        return report(count, anchor.event_id, "events deleted after anchor: the chain ends "
+                      f"before event {anchor.event_id} of anchor {anchor.path.name} "
+                      f"({anchor.event_count} events then, {count} now)")
+    return report(count)

@@ -1,4 +1,12 @@
-"""Write audit events: one call per state change, inside the caller's transaction."""
+"""Write audit events: one call per state change, inside the caller's transaction.
+
+Each event carries the name of the hash scheme it was chained with (audit_events.hash_scheme):
+- "v1": events written before schemes existed. SHA-256 over the previous hash and the event's
+  content without its actor name and IP address; kept so old chains verify as they always did.
+- "v2-sha256" / "v2-sm3" (setting AUDIT_HASH "sha256", the default, or "sm3", GB/T 32905): one
+  digest over the canonical JSON of every column but the hash itself, so who, from where, the
+  event's id, its previous hash and the scheme's own name are covered too.
+"""
 
 import hashlib
 import json
@@ -30,15 +38,56 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def event_hash(prev_hash: str, payload: dict) -> str:
-    """SHA-256 over the previous hash and the event's canonical JSON."""
-    canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256((prev_hash + canonical).encode("utf-8")).hexdigest()
+SCHEME_V1 = "v1"
+SCHEME_SHA256 = "v2-sha256"
+SCHEME_SM3 = "v2-sm3"
+HASH_SCHEMES = (SCHEME_V1, SCHEME_SHA256, SCHEME_SM3)
+# AUDIT_HASH setting -> the scheme new events are chained with.
+SETTING_SCHEMES = {"sha256": SCHEME_SHA256, "sm3": SCHEME_SM3}
 
 
-def hashed_payload(event) -> dict:
-    """The fields of an event that its hash covers."""
-    return {
+def sm3_digest(data: bytes) -> bytes:
+    """SM3 (GB/T 32905-2016) digest of the bytes, by gmssl."""
+    from gmssl import func, sm3
+
+    return bytes.fromhex(sm3.sm3_hash(func.bytes_to_list(data)))
+
+
+def digest(scheme: str, data: bytes) -> str:
+    """Hex digest of the bytes with the scheme's hash function."""
+    if scheme == SCHEME_SM3:
+        return sm3_digest(data).hex()
+    return hashlib.sha256(data).hexdigest()
+
+
+def current_scheme() -> str:
+    """The scheme new events are chained with (setting AUDIT_HASH)."""
+    from flask import current_app
+
+    setting = str(current_app.config.get("AUDIT_HASH") or "sha256").lower()
+    if setting not in SETTING_SCHEMES:
+        raise ValueError(f"AUDIT_HASH must be 'sha256' or 'sm3', not {setting!r}")
+    return SETTING_SCHEMES[setting]
+
+
+def _canonical(payload: dict) -> str:
+    return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def event_hash(prev_hash: str, payload: dict, scheme: str = SCHEME_V1) -> str:
+    """The event's hash: v1 is SHA-256 over prev_hash + canonical JSON; v2 hashes the JSON alone
+    (which already holds prev_hash) with SHA-256 or SM3."""
+    if scheme == SCHEME_V1:
+        return hashlib.sha256((prev_hash + _canonical(payload)).encode("utf-8")).hexdigest()
+    if scheme not in HASH_SCHEMES:
+        raise ValueError(f"unknown audit hash scheme {scheme!r}")
+    return digest(scheme, _canonical(payload).encode("utf-8"))
+
+
+def hashed_payload(event, scheme: str | None = None) -> dict:
+    """The fields of an event that its hash covers under its scheme."""
+    scheme = scheme or getattr(event, "hash_scheme", None) or SCHEME_V1
+    payload = {
         "occurred_at": event.occurred_at.isoformat(),
         "actor_id": event.actor_id,
         "action": event.action,
@@ -48,6 +97,15 @@ def hashed_payload(event) -> dict:
         "before": event.before,
         "after": event.after,
     }
+    if scheme != SCHEME_V1:
+        payload.update({
+            "scheme": scheme,
+            "id": event.id,
+            "prev_hash": event.prev_hash,
+            "actor_name": event.actor_name,
+            "ip_address": event.ip_address,
+        })
+    return payload
 
 
 def record(
@@ -87,9 +145,13 @@ def record(
         after=_jsonable(after) if after is not None else None,
         ip_address=request.remote_addr if has_request_context() else None,
         prev_hash=prev_hash,
+        hash_scheme=current_scheme(),
+        hash="",
     )
-    event.hash = event_hash(prev_hash, hashed_payload(event))
     session.add(event)
+    # The v2 hash covers the event's id, which the database gives at INSERT: insert, then hash.
+    session.flush()
+    event.hash = event_hash(prev_hash, hashed_payload(event), event.hash_scheme)
     session.flush()
     return event
 

@@ -9,6 +9,13 @@ from taskflow.core.clock import frozen_at
 from taskflow.extensions import db
 
 
+@pytest.fixture(autouse=True)
+def backup_dir(app, tmp_path):
+    """Anchors go to this test's own folder (the settings' default is the project's instance)."""
+    app.config["BACKUP_DIR"] = tmp_path / "backups"
+    return app.config["BACKUP_DIR"]
+
+
 @pytest.fixture
 def record_event(app):
     """record_event(actor, action, ..., at=datetime) writes and commits one audit event."""

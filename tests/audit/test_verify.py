@@ -61,7 +61,7 @@ def test_rehashed_event_is_still_caught_by_its_successor(runner, make_user, reco
     events = make_chain(make_user, record_event)
     victim = db.session.get(AuditEvent, events[1].id)
     victim.summary = "伪造"
-    victim.hash = event_hash(victim.prev_hash, hashed_payload(victim))
+    victim.hash = event_hash(victim.prev_hash, hashed_payload(victim), victim.hash_scheme)
     db.session.commit()
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 1
