@@ -92,6 +92,14 @@ class Config:
     HSTS_SECONDS = _env_int("HSTS_SECONDS", 0)  # Strict-Transport-Security max-age over HTTPS
     BACKUP_DIR = Path(_env("BACKUP_DIR", str(INSTANCE_DIR / "backups")))
 
+    # Confidential fields (mobile numbers) are encrypted with SM4 under this key: 32 hex digits.
+    # Unset in development and tests: generated once into INSTANCE_DIR/field_key (mode 600).
+    FIELD_KEY = _env("FIELD_KEY")
+    # The previous key while `flask crypto rotate-key` runs: values under it stay readable.
+    FIELD_KEY_OLD = _env("FIELD_KEY_OLD")
+    # Refuse to start without FIELD_KEY (production: a generated key would sit beside the data).
+    FIELD_KEY_REQUIRED = False
+
     # Local time (HH:MM) of the scheduler's nightly recompute of draft score periods.
     SCORES_RECOMPUTE_AT = _env("SCORES_RECOMPUTE_AT", "01:30")
 
@@ -126,6 +134,7 @@ class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = _env_bool("COOKIE_SECURE", True)
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
     HSTS_SECONDS = _env_int("HSTS_SECONDS", 31_536_000)
+    FIELD_KEY_REQUIRED = True
 
 
 CONFIGS = {
