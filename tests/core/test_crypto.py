@@ -214,3 +214,16 @@ def test_rotation_refuses_an_old_key_equal_to_the_new_one(app):
                      env={"TASKFLOW_FIELD_KEY_OLD": KEY_B})
     assert result.exit_code != 0 and "same key" in result.output
     assert os.environ.get("TASKFLOW_FIELD_KEY_OLD") is None
+
+
+def test_status_command_shows_the_key_and_what_is_left(app, make_user, runner):
+    old_key = (app.config["INSTANCE_DIR"] / "field_key").read_text().strip()
+    make_user("office", username="phone_owner", mobile=MOBILE)
+    result = runner.invoke(args=["crypto", "status"])
+    assert result.exit_code == 0
+    assert f"key in use: {crypto.keyring().current.key_id}" in result.output
+    assert "old key: not configured" in result.output and "another key: 0" in result.output
+    result = _invoke(_app_with(app, FIELD_KEY=KEY_B, FIELD_KEY_OLD=old_key), ["crypto", "status"])
+    assert f"old key: {crypto.keyring().current.key_id}" in result.output
+    assert "values under another key: 1" in result.output
+    assert old_key not in result.output and KEY_B not in result.output
