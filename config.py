@@ -106,6 +106,13 @@ class Config:
     # art. 21, six months); shorter values are refused unless ..._ALLOW_SHORT is set explicitly.
     SECURITY_LOG_RETENTION_DAYS = _env_int("SECURITY_LOG_RETENTION_DAYS", 180)
     SECURITY_LOG_RETENTION_ALLOW_SHORT = _env_bool("SECURITY_LOG_RETENTION_ALLOW_SHORT", False)
+    # Confidential fields (mobile numbers) are encrypted with SM4 under this key: 32 hex digits.
+    # Unset in development and tests: generated once into INSTANCE_DIR/field_key (mode 600).
+    FIELD_KEY = _env("FIELD_KEY")
+    # The previous key while `flask crypto rotate-key` runs: values under it stay readable.
+    FIELD_KEY_OLD = _env("FIELD_KEY_OLD")
+    # Refuse to start without FIELD_KEY (production: a generated key would sit beside the data).
+    FIELD_KEY_REQUIRED = False
 
     # Local time (HH:MM) of the scheduler's nightly recompute of draft score periods.
     SCORES_RECOMPUTE_AT = _env("SCORES_RECOMPUTE_AT", "01:30")
@@ -141,6 +148,7 @@ class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = _env_bool("COOKIE_SECURE", True)
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
     HSTS_SECONDS = _env_int("HSTS_SECONDS", 31_536_000)
+    FIELD_KEY_REQUIRED = True
 
 
 CONFIGS = {

@@ -19,6 +19,7 @@ AREAS = (
     "notices",
     "scores",
     "measures",
+    "security",
 )
 
 

@@ -81,6 +81,7 @@ def app(tmp_path, database_url):
         SQLALCHEMY_DATABASE_URI=uri,
         INSTANCE_DIR=tmp_path / "instance",
         DATA_DIR=tmp_path / "data",
+        BACKUP_DIR=tmp_path / "backups",
     )
     app.test_client_class = CSRFClient
     with app.app_context():

@@ -15,7 +15,7 @@ from wtforms.validators import (
 )
 
 from taskflow.accounts.models import UNIT_ROLES, Role
-from taskflow.accounts.operations import USERNAME_PATTERN, password_error
+from taskflow.accounts.operations import USERNAME_PATTERN, normalise_mobile, password_error
 
 PEER_GROUP_LABELS = {
     "department": _l("District departments"),
@@ -101,10 +101,23 @@ class LanguageForm(FlaskForm):
     submit = SubmitField(_l("Save language"))
 
 
+def _mainland_mobile(form, field):
+    """An 11-digit mainland mobile number (1[3-9] and 9 digits), or nothing."""
+    try:
+        normalise_mobile(field.data)
+    except ValueError:
+        raise ValidationError(
+            _l("Enter an 11-digit mainland mobile number, e.g. 13812345678.")) from None
+
+
 class _UserDetailsForm(FlaskForm):
     display_name = StringField(_l("Display name"), validators=[Optional(), Length(max=120)])
     email = StringField(_l("E-mail"), validators=[
         Optional(), Length(max=200), Email(message=_l("Enter a valid e-mail address."))])
+    # Confidential (stored SM4-encrypted): shown in full only on this form, masked in lists.
+    mobile = StringField(_l("Mobile number"), validators=[Optional(), Length(max=20),
+                                                          _mainland_mobile],
+                         render_kw={"inputmode": "tel", "autocomplete": "off"})
     role = SelectField(_l("Role"), validators=[DataRequired()])
     unit_id = SelectField(_l("Unit"), coerce=_optional_int, validate_choice=True,
                           description=_l("Reporters and unit heads only."))

@@ -7,6 +7,7 @@ from flask_login import UserMixin
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from taskflow.core.crypto import EncryptedString
 from taskflow.core.db import UTCDateTime, now_default
 from taskflow.extensions import db
 from taskflow.units.models import Unit
@@ -47,6 +48,12 @@ class User(UserMixin, db.Model):
     locale: Mapped[str | None] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_default)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Confidential (issue 12 B.4): the mobile number, normalised, stored SM4-encrypted; its blind
+    # index (HMAC-SM3) lets the administrator find an account by exact number (core/crypto.py).
+    # Deferred: the user loaded on every request does not decrypt it.
+    mobile: Mapped[str | None] = mapped_column(EncryptedString(255, index="mobile_index"),
+                                               deferred=True)
+    mobile_index: Mapped[str | None] = mapped_column(String(64), index=True)
 
     unit: Mapped[Unit | None] = relationship()
 

@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select
 
 from taskflow.accounts.models import UNIT_ROLES, LoginAttempt, Role, User
-from taskflow.core import audit, clock
+from taskflow.core import audit, clock, crypto
 from taskflow.core.passwords import (
     burn_verify,
     hash_password,
@@ -25,6 +25,9 @@ from taskflow.units.models import Unit
 
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]{3,80}$")
 LOCALES = ("zh_CN", "en")
+# A mainland mobile number (11 digits); spaces, dashes and a +86/0086 prefix are dropped first.
+MOBILE_PATTERN = re.compile(r"^1[3-9]\d{9}$")
+_KEEP = object()  # update_user(mobile=...) not given: the number stays as it is
 
 # Built lazily so the messages render in the reader's language (and need no request here).
 PASSWORD_MESSAGES = {
@@ -81,8 +84,42 @@ def _check_role_and_unit(role: str, unit: Unit | None) -> None:
         raise AccountError(_l("Only reporters and unit heads belong to a unit."), field="unit_id")
 
 
+def normalise_mobile(value: str | None) -> str | None:
+    """The 11 digits of a mainland mobile number, None for an empty value; ValueError otherwise."""
+    number = re.sub(r"[\s\-]", "", value or "")
+    if not number:
+        return None
+    number = re.sub(r"^(\+86|0086)", "", number)
+    if not MOBILE_PATTERN.match(number):
+        raise ValueError("not a mainland mobile number")
+    return number
+
+
+def mask_mobile(number: str | None) -> str | None:
+    """138****1234: what lists and audit events show of a mobile number."""
+    if not number:
+        return None
+    return f"{number[:3]}****{number[-4:]}" if len(number) >= 7 else "****"
+
+
+def _set_mobile(user: User, value: str | None) -> bool:
+    """Store a (normalised) mobile number and its blind index; True when it changed."""
+    try:
+        number = normalise_mobile(value)
+    except ValueError:
+        raise AccountError(_l("Enter an 11-digit mainland mobile number, e.g. 13812345678."),
+                           field="mobile") from None
+    if number is None and user.mobile_index is None:
+        return False
+    # The same number under the old key (a rotation pending) is unchanged too.
+    if number is not None and user.mobile_index in crypto.blind_indexes(number):
+        return False
+    user.mobile, user.mobile_index = number, crypto.blind_index(number)
+    return True
+
+
 def user_snapshot(user: User) -> dict:
-    """What an audit event shows of a user (never the password hash)."""
+    """What an audit event shows of a user (never the password hash, the mobile number masked)."""
     return {
         "username": user.username,
         "display_name": user.display_name,
@@ -91,6 +128,7 @@ def user_snapshot(user: User) -> dict:
         "unit": user.unit.name if user.unit else None,
         "active": user.active,
         "locale": user.locale,
+        "mobile": mask_mobile(user.mobile),
     }
 
 
@@ -103,6 +141,7 @@ def create_user(
     display_name: str = "",
     email: str | None = None,
     actor=None,
+    mobile: str | None = None,
 ) -> User:
     """Create a user; reporters and unit heads must belong to a unit, others must not."""
     username = (username or "").strip()
@@ -125,6 +164,7 @@ def create_user(
         active=True,
         session_version=1,
     )
+    _set_mobile(user, mobile)
     db.session.add(user)
     audit.record(actor, "user.create", user, after=user_snapshot(user),
                  summary=f"{username} ({role})")
@@ -146,6 +186,7 @@ def update_user(
     active: bool,
     actor,
     expected_version: int | None = None,
+    mobile=_KEEP,
 ) -> bool:
     """Change a user's details; disabling ends the user's sessions. True when anything changed.
 
@@ -167,13 +208,16 @@ def update_user(
     user.role = role
     user.unit = unit
     user.active = active
+    # A change of a middle digit keeps the mask: the blind index tells that the number changed.
+    mobile_changed = mobile is not _KEEP and _set_mobile(user, mobile)
     after = user_snapshot(user)
-    if before == after:
+    if before == after and not mobile_changed:
         return False
     user.version += 1
     if was_active and not active:
         end_sessions(user)
-    changed = {k: v for k, v in after.items() if before[k] != v}
+    changed = {k: v for k, v in after.items()
+               if before[k] != v or (k == "mobile" and mobile_changed)}
     audit.record(actor, "user.update", user, before={k: before[k] for k in changed}, after=changed,
                  summary=user.username)
     return True

@@ -1,9 +1,10 @@
 """Reads about users and the units they can belong to."""
 
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, undefer
 
 from taskflow.accounts.models import User
+from taskflow.core import crypto
 from taskflow.extensions import db
 from taskflow.plans.models import Plan
 from taskflow.units.models import Unit, UnitAlias
@@ -12,10 +13,19 @@ from taskflow.units.models import Unit, UnitAlias
 PEER_GROUP_ORDER = ("department", "street_town", "park_task_force", "external")
 
 
+def _mobile_or_none(text: str) -> str | None:
+    from taskflow.accounts.operations import normalise_mobile
+
+    try:
+        return normalise_mobile(text)
+    except ValueError:
+        return None
+
+
 def users_query(*, role: str | None = None, unit_id: int | None = None,
                 search: str | None = None, active: bool | None = None) -> Select:
     """Users matching the filters with their unit loaded, by role then username."""
-    query = select(User).options(joinedload(User.unit))
+    query = select(User).options(joinedload(User.unit), undefer(User.mobile))
     if role:
         query = query.where(User.role == role)
     if unit_id:
@@ -24,8 +34,13 @@ def users_query(*, role: str | None = None, unit_id: int | None = None,
         query = query.where(User.active.is_(active))
     if search:
         pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(or_(User.username.ilike(pattern, escape="\\"),
-                                User.display_name.ilike(pattern, escape="\\")))
+        matches = [User.username.ilike(pattern, escape="\\"),
+                   User.display_name.ilike(pattern, escape="\\")]
+        # A whole mobile number finds its account by the blind index (numbers are encrypted).
+        number = _mobile_or_none(search)
+        if number is not None:
+            matches.append(User.mobile_index.in_(crypto.blind_indexes(number)))
+        query = query.where(or_(*matches))
     return query.order_by(User.role, User.username)
 
 

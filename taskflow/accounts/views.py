@@ -24,6 +24,7 @@ from taskflow.accounts.operations import (
     WrongPassword,
     change_password,
     create_user,
+    mask_mobile,
     record_login_attempt,
     reset_password,
     set_user_locale,
@@ -207,7 +208,7 @@ def user_list():
                              per_page=USERS_PER_PAGE, max_per_page=USERS_PER_PAGE)
     filters = {k: v for k, v in {"role": role, "unit": unit_id, "q": search}.items() if v}
     return render_template("accounts/user_list.html", pagination=pagination, form=form,
-                           filters=filters)
+                           filters=filters, mask_mobile=mask_mobile)
 
 
 @bp.route("/admin/users/new", methods=["GET", "POST"])
@@ -223,6 +224,7 @@ def user_create():
                 form.username.data, form.password.data, form.role.data,
                 unit=_chosen_unit(form.unit_id.data), display_name=form.display_name.data,
                 email=form.email.data, actor=current_user._get_current_object(),
+                mobile=form.mobile.data,
             )
         except AccountError as exc:
             db.session.rollback()
@@ -255,6 +257,7 @@ def user_edit(user_id: int):
                 role=form.role.data, unit=_chosen_unit(form.unit_id.data),
                 active=form.active.data, actor=current_user._get_current_object(),
                 expected_version=form.expected_version(),
+                mobile=form.mobile.data,
             )
         except EditConflict as exc:
             db.session.rollback()

@@ -18,9 +18,10 @@ def init_app(app: Flask) -> None:
 
 def _init_production(app: Flask) -> None:
     """Security headers, structured logs, the backup commands (taskflow/core/security.py etc.)."""
-    from taskflow.core import backup, health, logging as tf_logging, security
+    from taskflow.core import backup, crypto, health, logging as tf_logging, security
 
     security.init_app(app)
+    crypto.init_app(app)
     tf_logging.init_app(app)
     backup.init_app(app)
     health.init_app(app)

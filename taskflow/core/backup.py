@@ -308,6 +308,56 @@ def verify_backup(root: Path) -> dict:
     return manifest
 
 
+# ---------------------------------------------------------------- verification records
+
+VERIFIED_SUFFIX = ".verified.json"
+
+
+def verification_record_path(path: Path) -> Path:
+    """Where the last verification of a backup is recorded: beside it (never inside the backup)."""
+    path = Path(path)
+    return path.with_name(path.name + VERIFIED_SUFFIX)
+
+
+def record_verification(path: Path, manifest: dict | None, error: str | None = None) -> dict:
+    """Write the result of verifying a backup beside it (the security page shows it)."""
+    record = {"verified_at": clock.utcnow().isoformat(), "ok": error is None, "error": error}
+    if manifest is not None:
+        record.update(tables=len(manifest["tables"]),
+                      rows=sum(t["rows"] for t in manifest["tables"].values()),
+                      files=len(manifest["files"]))
+    target = verification_record_path(path)
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        partial.write_text(json.dumps(record, indent=2), "utf-8")
+        os.replace(partial, target)
+    except OSError as exc:  # a backup on read-only media can still be verified
+        log.warning("could not record the verification of %s: %s", path, exc)
+    return record
+
+
+def read_verification(path: Path) -> dict | None:
+    """The recorded result of the last verification of a backup, or None when never verified."""
+    try:
+        return json.loads(verification_record_path(path).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _verify_and_record(path: Path) -> dict:
+    """Verify a backup (directory or tar) and record the result beside it; raise on failure."""
+    holder = tempfile.TemporaryDirectory(prefix="taskflow-verify-")
+    try:
+        manifest = verify_backup(_open_backup(path, holder))
+    except BackupError as exc:
+        record_verification(path, None, error=exc.message)
+        raise
+    finally:
+        holder.cleanup()
+    record_verification(path, manifest)
+    return manifest
+
+
 # ---------------------------------------------------------------- restore
 
 
@@ -504,21 +554,18 @@ def backup_cli():
 def create_command(out_dir: Path | None, archive: bool):
     """Write a timestamped backup: every table as JSON lines, the data files, a manifest."""
     path = create_backup(out_dir, archive=archive)
-    manifest = verify_backup(path) if path.is_dir() else None
-    rows = sum(t["rows"] for t in manifest["tables"].values()) if manifest else None
-    click.echo(f"backup written: {path}" + (f" ({rows} rows)" if rows is not None else ""))
+    manifest = _verify_and_record(path)
+    rows = sum(t["rows"] for t in manifest["tables"].values())
+    click.echo(f"backup written and verified: {path} ({rows} rows)")
 
 
 @backup_cli.command("verify")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @with_appcontext
 def verify_command(path: Path):
-    """Check every hash and row count of a backup without restoring it."""
-    holder = tempfile.TemporaryDirectory(prefix="taskflow-verify-")
-    try:
-        manifest = verify_backup(_open_backup(path, holder))
-    finally:
-        holder.cleanup()
+    """Check every hash and row count of a backup without restoring it (the result is recorded
+    beside it, in <backup>.verified.json, for the security page)."""
+    manifest = _verify_and_record(path)
     rows = sum(t["rows"] for t in manifest["tables"].values())
     click.echo(f"backup ok: {len(manifest['tables'])} tables, {rows} rows, "
                f"{len(manifest['files'])} files verified")

@@ -179,7 +179,7 @@ def test_cli_create_verify_restore(app, populated, runner, tmp_path):
     result = runner.invoke(args=["backup", "create", "--out", str(tmp_path / "cli")])
     assert result.exit_code == 0, result.output
     assert "backup written" in result.output
-    (path,) = (tmp_path / "cli").iterdir()
+    (path,) = [p for p in (tmp_path / "cli").iterdir() if not p.name.endswith(".verified.json")]
     result = runner.invoke(args=["backup", "verify", str(path)])
     assert result.exit_code == 0 and "backup ok" in result.output
     result = runner.invoke(args=["backup", "restore", str(path)])

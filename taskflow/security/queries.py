@@ -1,0 +1,55 @@
+"""Reads for the security page: the newest backup and its recorded verification, the key status."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+from flask import current_app
+
+from taskflow.core import crypto
+from taskflow.core.backup import read_verification
+
+# taskflow-backup-20260101T020000Z[-2][.tar], as written by core/backup.py create_backup().
+BACKUP_NAME = re.compile(r"^taskflow-backup-(\d{8}T\d{6}Z)(?:-(\d+))?(\.tar)?$")
+
+
+def _backup_entries(backup_dir: Path):
+    """(created_at, sequence, path) of every finished backup in the folder."""
+    if not backup_dir.is_dir():
+        return
+    for path in backup_dir.iterdir():
+        match = BACKUP_NAME.match(path.name)
+        if match is None or not (path.is_dir() or path.is_file()):
+            continue  # partial writes start with a dot; anchors and records do not match
+        created = datetime.strptime(match.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+        yield created, int(match.group(2) or 1), path
+
+
+def latest_backup(backup_dir: Path | None = None) -> dict | None:
+    """The newest backup in BACKUP_DIR: its name, time, and the recorded result of its last
+    verification (None when it was never verified); None when there is no backup."""
+    folder = Path(backup_dir or current_app.config["BACKUP_DIR"])
+    entries = sorted(_backup_entries(folder), key=lambda e: (e[0], e[1]))
+    if not entries:
+        return None
+    created, _sequence, path = entries[-1]
+    record = read_verification(path)
+    verified_at = None
+    if record and record.get("verified_at"):
+        verified_at = datetime.fromisoformat(record["verified_at"])
+        if verified_at.tzinfo is None:
+            verified_at = verified_at.replace(tzinfo=timezone.utc)
+    return {
+        "name": path.name,
+        "created_at": created,
+        "count": len(entries),
+        "verification": record,
+        "verified_at": verified_at,
+    }
+
+
+def field_key_status() -> dict:
+    """The key id in use, the old key's id during a rotation, values still under another key."""
+    return crypto.key_status()
