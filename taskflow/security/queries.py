@@ -53,3 +53,27 @@ def latest_backup(backup_dir: Path | None = None) -> dict | None:
 def field_key_status() -> dict:
     """The key id in use, the old key's id during a rotation, values still under another key."""
     return crypto.key_status()
+
+
+def audit_log_status() -> dict:
+    """Retention of the security log in force, what it holds, and the last anchor of the audit chain."""
+    from sqlalchemy import func, select
+
+    from taskflow.audit.anchor import latest_anchor
+    from taskflow.audit.models import AuditEvent, SecurityEvent
+    from taskflow.audit.retention import LEGAL_MINIMUM_DAYS, retention_days
+    from taskflow.extensions import db
+
+    events, oldest = db.session.execute(
+        select(func.count(SecurityEvent.id), func.min(SecurityEvent.occurred_at))).one()
+    head_id = db.session.scalar(select(func.max(AuditEvent.id)))
+    anchor = latest_anchor()
+    return {
+        "retention_days": retention_days(),
+        "legal_minimum_days": LEGAL_MINIMUM_DAYS,
+        "security_events": events,
+        "oldest_security_event": oldest,
+        "hash": current_app.config.get("AUDIT_HASH", "sha256"),
+        "anchor": anchor,
+        "events_since_anchor": (head_id or 0) - (anchor.event_id if anchor else 0),
+    }

@@ -32,5 +32,6 @@ def page():
     sections = [
         _section("_backup.html", backup=queries.latest_backup()),
         _section("_field_key.html", field_key=queries.field_key_status()),
+        _section("_audit_log.html", log=queries.audit_log_status()),
     ]
     return render_template("security/page.html", sections=sections)
