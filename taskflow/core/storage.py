@@ -253,6 +253,13 @@ class EvidenceStore:
             except FileNotFoundError:
                 continue
             removed.append(temp.relative_to(self.root).as_posix())
+        # A manifest this old lists files that are swept above or referenced: it is stale.
+        for manifest in list(self.iter_manifests()):
+            try:
+                if manifest.stat().st_mtime <= cutoff:
+                    manifest.unlink()
+            except FileNotFoundError:
+                continue
         if removed:
             log.warning("swept %d orphaned evidence file(s): %s", len(removed), removed)
         return removed
