@@ -224,3 +224,79 @@ def test_refused_report_of_a_closed_milestone_stores_nothing(world, as_user, pdf
     response = post_report(client, world.ms_a.id, pdfs(pdf_factory, 2))
     assert response.status_code == 409
     assert stored_files() == [] and manifests(client.application) == []
+
+
+# ---------------------------------------------------------------- A.9: a killed upload
+
+KILLED_UPLOAD = r'''
+import os, re, sys
+from io import BytesIO
+from config import TestingConfig
+from taskflow import create_app
+from taskflow.core import storage
+
+stored = []
+
+def die_after_three(batch, blob):
+    stored.append(blob.storage_key)
+    if len(stored) == 3:
+        print(" ".join(stored), flush=True)
+        os._exit(9)  # like kill -9 in the middle of the upload: no cleanup runs
+
+storage.blob_stored.connect(die_after_three)
+app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=sys.argv[1], INSTANCE_DIR=sys.argv[2],
+                 DATA_DIR=sys.argv[3])
+client = app.test_client()
+token = lambda html: re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+page = client.get("/login").get_data(as_text=True)
+answer = client.post("/login", data={"username": sys.argv[4], "password": sys.argv[5],
+                                     "csrf_token": token(page)})
+assert answer.status_code == 302, answer.status_code
+page = client.get(f"/milestones/{sys.argv[6]}").get_data(as_text=True)
+client.post(f"/milestones/{sys.argv[6]}/updates", content_type="multipart/form-data", data={
+    "csrf_token": token(page), "progress": "80", "narrative": "被中断的报送",
+    "files": [(BytesIO(open(path, "rb").read()), f"材料{n}.pdf")
+              for n, path in enumerate(sys.argv[7:])]})
+print("NOT KILLED", flush=True)
+'''
+
+
+def test_the_files_of_a_killed_upload_are_swept_within_minutes(app, world, pdf_factory,
+                                                               tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+    from datetime import datetime, timezone
+    from pathlib import Path
+
+    from taskflow import scheduler
+    from taskflow.assignments import jobs
+    from taskflow.core import clock
+
+    paths = []
+    for n in range(8):
+        path = tmp_path / f"part{n}.pdf"
+        path.write_bytes(pdf_factory(f"part {n}"))
+        paths.append(str(path))
+    reporter = world.users.reporter_a
+    db.session.commit()
+    result = subprocess.run(
+        [sys.executable, "-c", KILLED_UPLOAD, app.config["SQLALCHEMY_DATABASE_URI"],
+         str(tmp_path / "killed-instance"), str(app.config["DATA_DIR"]), reporter.username,
+         TEST_PASSWORD, str(world.ms_a.id), *paths],
+        capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2], timeout=180)
+    assert result.returncode == 9, result.stdout + result.stderr
+    orphans = result.stdout.split()
+    evidence = storage.EvidenceStore.for_app()
+    assert len(orphans) == 3 and all(evidence.exists(key) for key in orphans)
+    assert db.session.scalar(select(func.count(Evidence.id))) == 0
+
+    with clock.frozen_at(datetime.now(timezone.utc)):  # the files' real age, not the test's day
+        scheduler.run_job(app, "evidence_interrupted_sweep", jobs.sweep_interrupted_uploads)
+        assert all(evidence.exists(key) for key in orphans)  # could still be in flight
+        sixteen_minutes_ago = time.time() - 16 * 60
+        for path in [*manifests(app), *(evidence.path_for(key) for key in orphans)]:
+            os.utime(path, (sixteen_minutes_ago, sixteen_minutes_ago))
+        scheduler.run_job(app, "evidence_interrupted_sweep", jobs.sweep_interrupted_uploads)
+    assert list(evidence.iter_keys()) == [] and manifests(app) == []
