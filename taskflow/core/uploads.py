@@ -8,6 +8,14 @@ translated sentence ready for flash() or a form error. Nothing here trusts the c
 is counted while streaming (not taken from Content-Length), the type is sniffed from the bytes
 and must agree with the extension, archives are opened and every entry is checked (count,
 real uncompressed size, ratio, names, encryption, executables, macros, nested archives).
+
+Active content is refused, not stored with a warning: PDF scripts, automatic, launch and
+embedded-file actions; spreadsheet formulas that call out (HYPERLINK, WEBSERVICE, CALL, …) or
+DDE; external workbook links; relationships to UNC or file paths and remote templates; Word DDE
+fields. A reviewer's desktop would run them on opening (a UNC link alone leaks the reviewer's
+Windows credentials), a badge next to a download link stops no click, and evidence needs none
+of it: the unit prints the PDF again or pastes the values and uploads that. Every file is still
+served as an attachment (never inline), with nosniff.
 """
 
 from __future__ import annotations
@@ -367,19 +375,58 @@ class _ChunkScanner:
         raise NotImplementedError
 
 
-class PdfActiveScanner(_ChunkScanner):
+PDF_STREAM_START = re.compile(rb">>\s*stream\r?\n")
+PDF_STREAM_END = b"endstream"
+
+
+class PdfActiveScanner:
     """Refuses PDF names of scripts, automatic and launch actions and embedded files, also
-    written with hex escapes (/J#61vaScript). Streams inside compressed object streams are not
-    inflated: PDF 1.5+ object streams can still hide a catalog, a known limit of this scan."""
+    written with hex escapes (/J#61vaScript).
 
-    overlap = 256
+    Stream data (images, page content, fonts) is skipped: in megabytes of compressed bytes a
+    sequence like "/JS " occurs by chance and would refuse an honest scan. Names live in the
+    dictionaries between streams, where this scan looks. Known limit: a PDF 1.5+ object stream
+    can carry dictionaries, the catalog included, in compressed form; they are not inflated.
+    """
 
-    def check(self, window: bytes, final: bool) -> None:
-        for match in PDF_NAME.finditer(window):
-            if match.end() == len(window) and not final:
+    overlap = 256  # longer than any name looked for, even fully hex-escaped
+
+    def __init__(self):
+        self._buffer = b""
+        self._in_stream = False
+
+    def feed(self, chunk: bytes, final: bool = False) -> None:
+        data = self._buffer + chunk
+        pos = 0
+        while True:
+            if self._in_stream:
+                end = data.find(PDF_STREAM_END, pos)
+                if end < 0:  # keep enough to find "endstream" cut by the chunk border
+                    self._buffer = b"" if final else data[max(pos, len(data) - 8):]
+                    return
+                self._in_stream = False
+                pos = end + len(PDF_STREAM_END)
+                continue
+            start = PDF_STREAM_START.search(data, pos)
+            if start is None:
+                self._check_names(data, pos, len(data), final)
+                self._buffer = b"" if final else data[max(pos, len(data) - self.overlap):]
+                return
+            self._check_names(data, pos, start.start(), True)
+            self._in_stream = True
+            pos = start.end()
+
+    def finish(self) -> None:
+        self.feed(b"", final=True)
+
+    @staticmethod
+    def _check_names(data: bytes, start: int, end: int, final: bool) -> None:
+        for match in PDF_NAME.finditer(data, start, end):
+            if match.end() == end and not final:
                 continue  # the name may go on in the next chunk (/JS vs /JSFoo)
             raw = match.group(1)
-            name = PDF_HEX_ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), raw)
+            name = raw if b"#" not in raw else PDF_HEX_ESCAPE.sub(
+                lambda m: bytes([int(m.group(1), 16)]), raw)
             if name in PDF_ACTIVE_NAMES:
                 raise _active_rejection("/" + PDF_ACTIVE_NAMES[name], "pdf")
 
@@ -531,7 +578,7 @@ def _check_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: _Budge
     """Inflate one entry for real (CRC checked, size counted), sniff what it is, and scan
     document parts and PDFs for active content while inflating."""
     spool: IO[bytes] | None = None
-    scanner: _ChunkScanner | None = None
+    scanner: _ChunkScanner | PdfActiveScanner | None = None
     try:
         with archive.open(info) as entry:
             first = entry.read(CHUNK)

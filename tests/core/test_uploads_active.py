@@ -227,3 +227,16 @@ def test_active_content_inside_a_zip_is_refused(shared_app):
             archive.writestr("说明.txt", "材料")
             archive.writestr(name, member)
         assert refused(buffer.getvalue(), "材料.zip").code == "active_content", name
+
+
+def test_names_inside_stream_data_do_not_refuse_a_scan(shared_app):
+    # Compressed image data of a scanned page can hold "/JS " or "/AA>" by chance.
+    noise = b"\x00\x13/JS \x9a\xff/AA>\x01/OpenAction]" * 3000
+    image = b"<< /Type /XObject /Subtype /Image /Length %d >>\nstream\n" % len(noise) + noise + \
+        b"\nendstream"
+    data = pdf_with(b"", image)
+    assert len(data) > CHUNK  # the stream spans chunk borders
+    assert validate_upload(upload(data, "扫描件.pdf")).detected_type == "pdf"
+    # The same names in a dictionary after that stream are still found.
+    hostile = pdf_with(b"", image, b"<< /S /JavaScript /JS (app.alert\\(1\\)) >>")
+    assert refused(hostile, "扫描件.pdf").code == "active_content"
