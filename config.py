@@ -52,6 +52,12 @@ class Config:
     MAX_CONTENT_LENGTH = (MAX_UPLOAD_MB + 5) * 1024 * 1024
     ZIP_MAX_ENTRIES = _env_int("ZIP_MAX_ENTRIES", 200)
     ZIP_MAX_UNCOMPRESSED_MB = _env_int("ZIP_MAX_UNCOMPRESSED_MB", 200)
+    # Evidence of one report: files and their total size (defaults, not set by the plan).
+    REPORT_MAX_FILES = _env_int("REPORT_MAX_FILES", 20)
+    REPORT_MAX_TOTAL_MB = _env_int("REPORT_MAX_TOTAL_MB", MAX_UPLOAD_MB)
+    # Minutes after which the files of an interrupted upload (no committed row) are swept
+    # (a default; see taskflow/core/storage.py UploadBatch).
+    UPLOAD_ORPHAN_MINUTES = _env_int("UPLOAD_ORPHAN_MINUTES", 15)
 
     LOGIN_MAX_FAILURES_PER_ACCOUNT = _env_int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)
     LOGIN_MAX_FAILURES_PER_IP = _env_int("LOGIN_MAX_FAILURES_PER_IP", 20)

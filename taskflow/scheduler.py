@@ -118,6 +118,7 @@ def recompute_time(app: Flask) -> tuple[int, int]:
 
 def job_table(app: Flask) -> list[tuple[str, object, CronTrigger]]:
     """(id, function, trigger) of every scheduled job."""
+    from taskflow.assignments import jobs as assignment_jobs
     from taskflow.notices import jobs
     from taskflow.scores import jobs as score_jobs
 
@@ -127,6 +128,12 @@ def job_table(app: Flask) -> list[tuple[str, object, CronTrigger]]:
          CronTrigger(hour=9, minute=0, timezone=TIMEZONE)),
         ("outbox_delivery", jobs.deliver_outbox, CronTrigger(minute="*", timezone=TIMEZONE)),
         ("daily_digest", jobs.send_digests, CronTrigger(hour=17, minute=30, timezone=TIMEZONE)),
+        # Files of an upload killed before its commit go within minutes (UPLOAD_ORPHAN_MINUTES);
+        # any other unreferenced file after the grace period, at night.
+        ("evidence_interrupted_sweep", assignment_jobs.sweep_interrupted_uploads,
+         CronTrigger(minute="*/5", timezone=TIMEZONE)),
+        ("evidence_orphan_sweep", assignment_jobs.sweep_orphaned_evidence,
+         CronTrigger(hour=3, minute=15, timezone=TIMEZONE)),
     ]
     # Draft score periods (and the cockpit's ranking and the 五色图 built on them) are refreshed
     # every night; locked and published periods are left alone.

@@ -15,11 +15,13 @@ from taskflow.extensions import db
 @click.option("--grace-hours", default=6, show_default=True, type=int,
               help="Only files older than this are deleted (uploads in flight are kept).")
 def sweep_command(grace_hours: int) -> None:
-    """Delete stored files that no evidence row references (left by a crash before commit)."""
+    """Delete stored files that no evidence row references (left by a crash before commit):
+    those of an interrupted upload after UPLOAD_ORPHAN_MINUTES, any other after the grace."""
     from taskflow.core import storage
 
-    removed = storage.sweep(db.session, select(Evidence.storage_key),
-                            older_than=timedelta(hours=grace_hours))
+    removed = storage.sweep_interrupted(db.session, Evidence.storage_key)
+    removed += storage.sweep(db.session, select(Evidence.storage_key),
+                             older_than=timedelta(hours=grace_hours))
     click.echo(f"{len(removed)} orphaned file(s) removed")
     for key in removed:
         click.echo(f"  {key}")

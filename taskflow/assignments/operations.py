@@ -260,16 +260,9 @@ def _evidence_from(validated, blob, update: StatusUpdate, actor) -> Evidence:
     )
 
 
-def submit_update(milestone: Milestone, actor, *, progress: int, narrative: str, problems: str,
-                  next_steps: str, files=()) -> StatusUpdate:
-    """A unit reports on a milestone, with evidence files (already validated).
-
-    The files are written and fsynced by core.storage before the caller commits; if the commit
-    fails, core.storage removes them again. Where the assignment asks for the unit head's
-    sign-off, the update waits for it (a unit head's own submission counts as signed off).
-    """
-    from taskflow.core.storage import store
-
+def check_report(milestone: Milestone, *, progress: int, narrative: str) -> None:
+    """Refuse (ReportingError) a report the milestone cannot take; reads only, changes nothing.
+    The view asks before storing any file; submit_update asks again in its write transaction."""
     if measures.is_closed_state(milestone.state):
         raise ReportingError(_("This milestone is closed; nothing more to report."))
     if milestone.state not in REPORTABLE_STATES:
@@ -281,6 +274,21 @@ def submit_update(milestone: Milestone, actor, *, progress: int, narrative: str,
                                "least that much.", pct=milestone.accepted_progress))
     if not narrative.strip():
         raise ReportingError(_("Describe the progress made."))
+
+
+def submit_update(milestone: Milestone, actor, *, progress: int, narrative: str, problems: str,
+                  next_steps: str, files=(), stored=()) -> StatusUpdate:
+    """A unit reports on a milestone, with evidence files (already validated).
+
+    `stored`: (ValidatedUpload, StoredBlob) pairs the caller already wrote (an UploadBatch, so
+    the write transaction stays short; the caller discards them if this transaction fails).
+    `files`: ValidatedUploads written here by core.storage, fsynced before the caller commits
+    and removed again if the commit fails. Where the assignment asks for the unit head's
+    sign-off, the update waits for it (a unit head's own submission counts as signed off).
+    """
+    from taskflow.core.storage import store
+
+    check_report(milestone, progress=progress, narrative=narrative)
     assignment = milestone.assignment
     before = snapshot(milestone, "state", "progress")
     now = clock.utcnow()
@@ -294,6 +302,8 @@ def submit_update(milestone: Milestone, actor, *, progress: int, narrative: str,
         update.signed_off_by_id = actor.id
         update.signed_off_at = now
     db.session.add(update)
+    for validated, blob in stored:
+        db.session.add(_evidence_from(validated, blob, update, actor))
     for validated in files:
         blob = store(validated, session=db.session)
         db.session.add(_evidence_from(validated, blob, update, actor))

@@ -205,52 +205,107 @@ def milestone_detail(milestone_id: int):
 @bp.route("/milestones/<int:milestone_id>/updates", methods=["POST"])
 @login_required
 def submit_update(milestone_id: int):
-    """A unit reports on a milestone with evidence files."""
-    from taskflow.core.uploads import UploadRejected, safe_display_name, validate_upload
+    """A unit reports on a milestone with evidence files.
 
-    milestone = _milestone_or_404(milestone_id)
-    require(can_report(current_user, milestone.assignment))
-    form = StatusUpdateForm()
-    if not form.validate_on_submit():
-        flash(_("The report was not submitted: please correct the marked fields."), "danger")
-        return _render_milestone(milestone, form=form, status=400)
-    uploads = [f for f in request.files.getlist(form.files.name) if f and f.filename]
-    validated, errors = [], []
-    limits = _upload_limits()
-    for upload in uploads:
-        try:
-            validated.append(validate_upload(upload, **limits))
-        except UploadRejected as exc:
-            errors.append(_("%(name)s: %(message)s", name=safe_display_name(upload.filename),
-                            message=exc.message))
-    try:
-        if errors:
-            for error in errors:
-                form.files.errors.append(error)
-            flash(_("The report was not submitted: a file was refused. Your text is kept; "
-                    "choose the files again."), "danger")
+    SQLite has one writer at a time and a POST takes the write lock at its first query, so the
+    slow part (reading, checking and storing up to REPORT_MAX_FILES files) runs outside any
+    write transaction: permission and state are read in a plain read, the files are validated
+    and stored (fsynced, in an UploadBatch), and only then a short write transaction checks that
+    the milestone is unchanged (its version) and inserts the rows. If that fails the stored files
+    are deleted at once (or, if the process died, by the sweep within UPLOAD_ORPHAN_MINUTES).
+    """
+    from taskflow.core import storage
+    from taskflow.core.db import read_transaction, write_transaction
+    from taskflow.core.uploads import UploadRejected, validate_evidence_set
+
+    # The sign-in check has read the user in a transaction begun IMMEDIATE (this is a POST):
+    # end it, so the write lock is not held while the files are read.
+    db.session.rollback()
+    with read_transaction():
+        milestone = _milestone_or_404(milestone_id)
+        require(can_report(current_user, milestone.assignment))
+        form = StatusUpdateForm()
+        if not form.validate_on_submit():
+            flash(_("The report was not submitted: please correct the marked fields."), "danger")
             return _render_milestone(milestone, form=form, status=400)
         try:
+            operations.check_report(milestone, progress=form.progress.data,
+                                    narrative=form.narrative.data or "")
+        except ReportingError as exc:
+            flash(exc.message, "danger")
+            return _render_milestone(milestone, form=form, status=409)
+        seen_version = milestone.version_id
+    db.session.rollback()  # end the read: no transaction is open while the files are handled
+
+    config = current_app.config
+    try:
+        evidence = validate_evidence_set(
+            request.files.getlist(form.files.name),
+            max_files=int(config["REPORT_MAX_FILES"]),
+            max_total_bytes=int(config["REPORT_MAX_TOTAL_MB"]) * 1024 * 1024,
+            **_upload_limits())
+    except UploadRejected as exc:
+        form.files.errors.append(exc.message)
+        return _refused_report(milestone_id, form)
+    if evidence.errors:
+        evidence.close()
+        for error in evidence.errors:
+            form.files.errors.append(
+                _("%(name)s: %(message)s", name=error.filename, message=error.message)
+                if error.filename else error.message)
+        return _refused_report(milestone_id, form)
+
+    batch = storage.UploadBatch.for_app()
+    refusal = None
+    try:
+        stored = [(upload, batch.add(upload)) for upload in evidence.accepted]
+        with write_transaction():
+            milestone = queries.load_milestone(milestone_id)
+            require_visible(milestone is not None)
+            require(can_report(current_user, milestone.assignment))
+            if milestone.version_id != seen_version:
+                raise StaleDataError("the milestone changed while the files were stored")
             update = operations.submit_update(
                 milestone, current_user, progress=form.progress.data,
                 narrative=form.narrative.data or "", problems=form.problems.data or "",
-                next_steps=form.next_steps.data or "", files=validated)
-        except (ReportingError, StaleDataError) as exc:
-            db.session.rollback()
-            flash(_message(exc), "danger")
-            return _render_milestone(milestone, form=form, status=409)
-        if not _commit_or_message(_("Someone else reported on this milestone at the same time. "
-                                    "Nothing was saved; please reload and try again.")):
-            return _render_milestone(db.session.get(Milestone, milestone_id) or milestone,
-                                     form=form, status=409)
+                next_steps=form.next_steps.data or "", stored=stored)
+            waits_for_sign_off = update.awaiting_sign_off
+            db.session.commit()
+        batch.committed()
+    except (ReportingError, StaleDataError) as exc:
+        db.session.rollback()
+        batch.discard()
+        refusal = exc
+    except BaseException:
+        db.session.rollback()
+        batch.discard()
+        raise
     finally:
-        for item in validated:
-            item.close()
-    if update.awaiting_sign_off:
+        evidence.close()
+    if refusal is not None:
+        flash(_message(refusal) if isinstance(refusal, ReportingError) else
+              _("Someone else reported on this milestone at the same time. Nothing was saved; "
+                "please reload and try again."), "danger")
+        with read_transaction():
+            return _render_milestone(_milestone_or_404(milestone_id), form=form, status=409)
+    for dropped, kept in evidence.duplicates:
+        flash(_("%(name)s is identical to %(other)s: the file was attached once.",
+                name=dropped, other=kept), "info")
+    if waits_for_sign_off:
         flash(_("Report submitted. It now waits for your unit head's sign-off."), "success")
     else:
         flash(_("Report submitted to the joint-meeting office for review."), "success")
     return redirect(url_for("assignments.milestone_detail", milestone_id=milestone_id))
+
+
+def _refused_report(milestone_id: int, form):
+    """The milestone page again with the form's input and its file errors (400)."""
+    from taskflow.core.db import read_transaction
+
+    flash(_("The report was not submitted: a file was refused. Your text is kept; choose the "
+            "files again."), "danger")
+    with read_transaction():
+        return _render_milestone(_milestone_or_404(milestone_id), form=form, status=400)
 
 
 @bp.route("/milestones/<int:milestone_id>/extensions", methods=["POST"])

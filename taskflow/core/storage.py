@@ -12,6 +12,18 @@ file is on disk before the database row that points at it commits.
 
 A crash between the write and the commit leaves a file no row references; sweep() deletes such
 files once they are older than a grace period (so uploads in flight are never touched).
+
+A request that stores many files before its (short) write transaction uses an UploadBatch: the
+batch lists every key in a manifest (DATA_DIR/evidence/.incoming-upload-<id>) before the key's
+file is linked into place and deletes the manifest once the rows committed (or after discarding
+the files). A manifest left behind names the files of an interrupted upload: sweep_interrupted()
+removes those no row references once the manifest is older than a short age (minutes, not the
+hours of the general grace period), because an upload in flight rewrites it for every file.
+
+    batch = storage.UploadBatch.for_app()
+    blobs = [batch.add(upload) for upload in validated]   # outside any transaction
+    ... short write transaction: insert rows, commit ...
+    batch.committed()                                      # or batch.discard() if it failed
 """
 
 from __future__ import annotations
@@ -28,7 +40,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, Any
 
-from flask import current_app
+from blinker import Namespace
+from flask import current_app, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session, scoped_session
 
@@ -40,6 +53,16 @@ CHUNK = 1024 * 1024
 KEY_PATTERN = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{32}$")
 TEMP_PREFIX = ".incoming-"
 DEFAULT_GRACE = timedelta(hours=6)
+# The manifest of an UploadBatch; the temp prefix keeps it out of backups and key listings.
+MANIFEST_PREFIX = f"{TEMP_PREFIX}upload-"
+# An upload rewrites its manifest for every file and commits within the SQLite busy timeout
+# (30 s) of its last file, so a manifest untouched this long belongs to a dead upload. Default
+# of the UPLOAD_ORPHAN_MINUTES setting.
+DEFAULT_PENDING_AGE = timedelta(minutes=15)
+_signals = Namespace()
+# Sent after each file of an UploadBatch is on disk (sender: the batch; blob=StoredBlob). Lets
+# a test pause an upload at a known point; nothing in the application listens to it.
+blob_stored = _signals.signal("taskflow.storage.blob-stored")
 PENDING_INFO_KEY = "taskflow.pending_blobs"
 LISTENING_INFO_KEY = "taskflow.pending_blobs.listening"
 
@@ -105,9 +128,10 @@ class EvidenceStore:
 
     # ------------------------------------------------------------ write
 
-    def store(self, source: Any) -> StoredBlob:
+    def store(self, source: Any, on_key=None) -> StoredBlob:
         """Write a ValidatedUpload (or bytes, or a binary file object) under a new random key.
-        Returns once the file and its directory entry are on disk. Never overwrites."""
+        Returns once the file and its directory entry are on disk. Never overwrites. on_key(key)
+        is called before a key's file appears under its final name (an UploadBatch notes it)."""
         stream = _as_stream(source)
         for _attempt in range(5):
             key_hex = uuid.uuid4().hex
@@ -127,6 +151,8 @@ class EvidenceStore:
                         size += len(chunk)
                     out.flush()
                     os.fsync(out.fileno())
+                if on_key is not None:
+                    on_key(storage_key)
                 try:
                     os.link(temp, final)  # fails if `final` exists: never overwrite
                 except FileExistsError:
@@ -183,6 +209,11 @@ class EvidenceStore:
         if self.root.is_dir():
             yield from self.root.glob(f"*/*/{TEMP_PREFIX}*")
 
+    def iter_manifests(self) -> Iterator[Path]:
+        """The manifests of UploadBatches not yet committed or discarded."""
+        if self.root.is_dir():
+            yield from self.root.glob(f"{MANIFEST_PREFIX}*")
+
     # ------------------------------------------------------------ delete
 
     def discard(self, storage_key: str) -> bool:
@@ -222,9 +253,100 @@ class EvidenceStore:
             except FileNotFoundError:
                 continue
             removed.append(temp.relative_to(self.root).as_posix())
+        # A manifest this old lists files that are swept above or referenced: it is stale.
+        for manifest in list(self.iter_manifests()):
+            try:
+                if manifest.stat().st_mtime <= cutoff:
+                    manifest.unlink()
+            except FileNotFoundError:
+                continue
         if removed:
             log.warning("swept %d orphaned evidence file(s): %s", len(removed), removed)
         return removed
+
+
+    def sweep_interrupted(self, referenced, older_than: timedelta = DEFAULT_PENDING_AGE,
+                          ) -> list[str]:
+        """Delete the files of interrupted uploads: for each manifest older than older_than, its
+        keys that referenced(keys) does not return (referenced: a callable asking the database
+        which of these keys a committed row holds), then the manifest. Temp files of a write
+        interrupted mid-file, untouched as long, go too. Returns what was deleted."""
+        cutoff = (clock.utcnow() - older_than).timestamp()
+        removed: list[str] = []
+        for manifest in sorted(self.iter_manifests()):
+            try:
+                if manifest.stat().st_mtime > cutoff:
+                    continue
+                lines = manifest.read_text(encoding="ascii", errors="replace").split()
+            except FileNotFoundError:
+                continue
+            keys = [key for key in dict.fromkeys(lines) if KEY_PATTERN.fullmatch(key)]
+            kept = set(referenced(keys)) if keys else set()
+            for key in keys:
+                if key not in kept and self.discard(key):
+                    removed.append(key)
+            manifest.unlink(missing_ok=True)
+        for temp in list(self._iter_temps()):
+            try:
+                if temp.stat().st_mtime > cutoff:
+                    continue
+                temp.unlink()
+            except FileNotFoundError:
+                continue
+            removed.append(temp.relative_to(self.root).as_posix())
+        if removed:
+            log.warning("swept %d file(s) of interrupted uploads: %s", len(removed), removed)
+        return removed
+
+
+class UploadBatch:
+    """The files of one upload, stored before the transaction that inserts their rows.
+
+    Each key goes into the batch's manifest before its file gets its final name, so if the
+    process dies before committed() or discard(), sweep_interrupted() finds every file of the
+    upload within minutes. Files are never overwritten and never moved after the commit: a
+    committed row always points at a file that is already in place.
+    """
+
+    def __init__(self, store: EvidenceStore):
+        self.store = store
+        self.id = uuid.uuid4().hex
+        self.manifest = store.root / f"{MANIFEST_PREFIX}{self.id}"
+        self.blobs: list[StoredBlob] = []
+
+    @classmethod
+    def for_app(cls, app=None) -> UploadBatch:
+        """A batch in the current app's evidence store."""
+        return cls(EvidenceStore.for_app(app))
+
+    def _note(self, storage_key: str) -> None:
+        # Appended and flushed per key: a killed process leaves the names on disk. A power
+        # failure may lose the last lines; the general sweep (hours) still finds those files.
+        self.store.root.mkdir(parents=True, exist_ok=True)
+        with open(self.manifest, "a", encoding="ascii") as out:
+            out.write(storage_key + "\n")
+
+    def add(self, source: Any) -> StoredBlob:
+        """Store one file of the upload (fsynced, under a new key) and return where it is."""
+        blob = self.store.store(source, on_key=self._note)
+        self.blobs.append(blob)
+        blob_stored.send(self, blob=blob)
+        return blob
+
+    def committed(self) -> None:
+        """The rows referencing the files committed: the upload is no longer interrupted."""
+        self.manifest.unlink(missing_ok=True)
+        self.blobs = []
+
+    def discard(self) -> None:
+        """The rows did not commit: delete every file of the upload, then the manifest."""
+        for blob in self.blobs:
+            try:
+                self.store.discard(blob.storage_key)
+            except OSError:  # pragma: no cover - the sweep gets it later
+                log.exception("could not discard blob %s", blob.storage_key)
+        self.blobs = []
+        self.manifest.unlink(missing_ok=True)
 
 
 def _as_stream(source: Any) -> IO[bytes]:
@@ -344,6 +466,30 @@ def discard(storage_key: str) -> bool:
 def sweep_orphans(known_keys: Iterable[str], older_than: timedelta = DEFAULT_GRACE) -> list[str]:
     """Delete the current app's blobs that no row references and that are older than the grace."""
     return EvidenceStore.for_app().sweep_orphans(known_keys, older_than)
+
+
+def pending_age() -> timedelta:
+    """The UPLOAD_ORPHAN_MINUTES setting (DEFAULT_PENDING_AGE outside an app)."""
+    if not has_app_context():
+        return DEFAULT_PENDING_AGE
+    minutes = current_app.config.get("UPLOAD_ORPHAN_MINUTES")
+    return timedelta(minutes=int(minutes)) if minutes else DEFAULT_PENDING_AGE
+
+
+def sweep_interrupted(session, key_column, older_than: timedelta | None = None) -> list[str]:
+    """Delete the files of uploads interrupted before their commit (see UploadBatch), once their
+    manifest is older than older_than (default: the UPLOAD_ORPHAN_MINUTES setting). key_column
+    is the storage-key column, e.g. Evidence.storage_key: a key a row holds is never deleted."""
+    from sqlalchemy import select
+
+    def referenced(keys: list[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(keys), 500):  # bounded IN lists
+            found.update(session.scalars(
+                select(key_column).where(key_column.in_(keys[start:start + 500]))))
+        return found
+
+    return EvidenceStore.for_app().sweep_interrupted(referenced, older_than or pending_age())
 
 
 def sweep(session, referenced_keys_query, older_than: timedelta = DEFAULT_GRACE) -> list[str]:

@@ -8,6 +8,14 @@ translated sentence ready for flash() or a form error. Nothing here trusts the c
 is counted while streaming (not taken from Content-Length), the type is sniffed from the bytes
 and must agree with the extension, archives are opened and every entry is checked (count,
 real uncompressed size, ratio, names, encryption, executables, macros, nested archives).
+
+Active content is refused, not stored with a warning: PDF scripts, automatic, launch and
+embedded-file actions; spreadsheet formulas that call out (HYPERLINK, WEBSERVICE, CALL, …) or
+DDE; external workbook links; relationships to UNC or file paths and remote templates; Word DDE
+fields. A reviewer's desktop would run them on opening (a UNC link alone leaks the reviewer's
+Windows credentials), a badge next to a download link stops no click, and evidence needs none
+of it: the unit prints the PDF again or pastes the values and uploads that. Every file is still
+served as an attachment (never inline), with nosniff.
 """
 
 from __future__ import annotations
@@ -285,7 +293,191 @@ def _check_plain(file: IO[bytes], size: int, ext: str, kind: str) -> str:
     if _scan(file, PE_MARKERS):
         raise UploadRejected("polyglot", _l(
             "The file contains an embedded Windows program and is refused."))
+    if kind == "pdf":
+        scanner = PdfActiveScanner()
+        file.seek(0)
+        while chunk := file.read(CHUNK):
+            scanner.feed(chunk)
+        scanner.finish()
+        file.seek(0)
     return kind
+
+
+# ---------------------------------------------------------------- active content
+#
+# Documents that act when a reviewer opens them are refused, not stored with a warning: a
+# reviewer's desktop (WPS/Office/a PDF reader on Windows) would run the script, follow the link
+# to a UNC share (leaking the reviewer's Windows credentials) or start the program, and a badge
+# next to a download link does not stop a click. Evidence needs none of it: the unit prints the
+# PDF again or pastes the values, and uploads that. The scan is streamed with a small overlap
+# between chunks, so its memory is bounded whatever the size of the part.
+
+# PDF names of actions that run on opening or on an event, scripts, launches and attachments.
+PDF_ACTIVE_NAMES = {
+    b"JavaScript": "JavaScript", b"JS": "JavaScript", b"OpenAction": "OpenAction",
+    b"AA": "automatic actions (AA)", b"Launch": "Launch", b"EmbeddedFile": "EmbeddedFile",
+    b"EmbeddedFiles": "EmbeddedFile", b"RichMedia": "RichMedia", b"XFA": "XFA",
+}
+# A PDF name token: "/" then regular characters (PDF 32000 7.3.5; "#xx" is a hex escape).
+PDF_NAME = re.compile(rb"/([^\x00\t\n\x0c\r ()<>\[\]{}/%]{1,127})")
+PDF_HEX_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
+# Longest construct a pattern must see whole: a formula of Excel's 8,192 characters, every one
+# XML-escaped (&quot; is six bytes), fits.
+SCAN_OVERLAP = 64 * 1024
+# Spreadsheet formulas (<f> cells and defined names) that call out or run programs.
+XLSX_FORMULA = re.compile(
+    rb"<(?:[\w-]+:)?(?:f|definedname)\b[^>]{0,2000}>([^<]{0,60000})<", re.IGNORECASE)
+XLSX_ACTIVE_FUNCTIONS = re.compile(
+    rb"(?<![\w.])(?:_xlfn\.)?(hyperlink|webservice|filterxml|call|register|register\.id|exec|"
+    rb"rtd)\s*\(", re.IGNORECASE)
+# A DDE reference in a formula: application|topic!item, e.g. cmd|' /c calc'!A0.
+XLSX_DDE = re.compile(rb"[\w.]+\s*\|\s*(?:'|&apos;|&quot;|\")?[^<]{0,4096}!", re.IGNORECASE)
+# Word fields that pull data or run programs: DDE / DDEAUTO (in instrText or fldSimple).
+DOCX_DDE = re.compile(rb"(?:instrtext[^>]{0,200}>|instr=[\"'])\s*(?:dde|ddeauto)\b",
+                      re.IGNORECASE)
+RELATIONSHIP = re.compile(rb"<(?:[\w-]+:)?relationship\b[^>]{0,4096}>", re.IGNORECASE)
+REL_TARGET = re.compile(rb"\btarget\s*=\s*[\"']([^\"']*)[\"']", re.IGNORECASE)
+REL_TYPE = re.compile(rb"\btype\s*=\s*[\"']([^\"']*)[\"']", re.IGNORECASE)
+# External relationships that fetch or run something when the document opens (remote
+# templates, linked OLE objects, external workbooks, frames); plain hyperlinks are fine.
+ACTIVE_REL_TYPES = ("/attachedtemplate", "/oleobject", "/externallinkpath", "/externallink",
+                    "/frame", "/subdocument", "/package")
+
+
+def _active_rejection(what: str, document: str) -> UploadRejected:
+    if document == "pdf":
+        return UploadRejected("active_content", _l(
+            "The PDF contains active content (%(what)s) that runs when it is opened, and is "
+            "refused. Print it to a new PDF (or save it as PDF/A) and upload that.", what=what))
+    return UploadRejected("active_content", _l(
+        "The document contains %(what)s, which can contact other computers or run programs "
+        "when it is opened, and is refused. Remove it (for example, paste the values only) "
+        "and upload the file again.", what=what))
+
+
+class _ChunkScanner:
+    """Feed a part chunk by chunk; check() sees each window with SCAN_OVERLAP of the last one."""
+
+    overlap = SCAN_OVERLAP
+
+    def __init__(self):
+        self._tail = b""
+
+    def feed(self, chunk: bytes, final: bool = False) -> None:
+        window = self._tail + chunk
+        self.check(window, final)
+        self._tail = window[-self.overlap:]
+
+    def finish(self) -> None:
+        self.feed(b"", final=True)
+
+    def check(self, window: bytes, final: bool) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+PDF_STREAM_START = re.compile(rb">>\s*stream\r?\n")
+PDF_STREAM_END = b"endstream"
+
+
+class PdfActiveScanner:
+    """Refuses PDF names of scripts, automatic and launch actions and embedded files, also
+    written with hex escapes (/J#61vaScript).
+
+    Stream data (images, page content, fonts) is skipped: in megabytes of compressed bytes a
+    sequence like "/JS " occurs by chance and would refuse an honest scan. Names live in the
+    dictionaries between streams, where this scan looks. Known limit: a PDF 1.5+ object stream
+    can carry dictionaries, the catalog included, in compressed form; they are not inflated.
+    """
+
+    overlap = 256  # longer than any name looked for, even fully hex-escaped
+
+    def __init__(self):
+        self._buffer = b""
+        self._in_stream = False
+
+    def feed(self, chunk: bytes, final: bool = False) -> None:
+        data = self._buffer + chunk
+        pos = 0
+        while True:
+            if self._in_stream:
+                end = data.find(PDF_STREAM_END, pos)
+                if end < 0:  # keep enough to find "endstream" cut by the chunk border
+                    self._buffer = b"" if final else data[max(pos, len(data) - 8):]
+                    return
+                self._in_stream = False
+                pos = end + len(PDF_STREAM_END)
+                continue
+            start = PDF_STREAM_START.search(data, pos)
+            if start is None:
+                self._check_names(data, pos, len(data), final)
+                self._buffer = b"" if final else data[max(pos, len(data) - self.overlap):]
+                return
+            self._check_names(data, pos, start.start(), True)
+            self._in_stream = True
+            pos = start.end()
+
+    def finish(self) -> None:
+        self.feed(b"", final=True)
+
+    @staticmethod
+    def _check_names(data: bytes, start: int, end: int, final: bool) -> None:
+        for match in PDF_NAME.finditer(data, start, end):
+            if match.end() == end and not final:
+                continue  # the name may go on in the next chunk (/JS vs /JSFoo)
+            raw = match.group(1)
+            name = raw if b"#" not in raw else PDF_HEX_ESCAPE.sub(
+                lambda m: bytes([int(m.group(1), 16)]), raw)
+            if name in PDF_ACTIVE_NAMES:
+                raise _active_rejection("/" + PDF_ACTIVE_NAMES[name], "pdf")
+
+
+class OoxmlActiveScanner(_ChunkScanner):
+    """Refuses DDE and calling formulas in spreadsheet parts, DDE fields in Word parts, and
+    external relationships to UNC/file paths or of fetching kinds (see ACTIVE_REL_TYPES)."""
+
+    def __init__(self, part_name: str):
+        super().__init__()
+        lowered = part_name.lower()
+        self.relationships = lowered.endswith(".rels")
+        self.sheet = lowered.startswith("xl/") and not self.relationships
+        self.word = lowered.startswith("word/") and not self.relationships
+
+    def check(self, window: bytes, final: bool) -> None:
+        if self.relationships:
+            for match in RELATIONSHIP.finditer(window):
+                self._check_relationship(match.group(0))
+        if self.sheet:
+            for match in XLSX_FORMULA.finditer(window):
+                formula = match.group(1)
+                called = XLSX_ACTIVE_FUNCTIONS.search(formula)
+                if called:
+                    raise _active_rejection(
+                        _l("a formula calling %(name)s", name=called.group(1).decode().upper()),
+                        "xlsx")
+                if XLSX_DDE.search(formula):
+                    raise _active_rejection(_l("a DDE formula"), "xlsx")
+        if self.word and DOCX_DDE.search(window):
+            raise _active_rejection(_l("a DDE field"), "docx")
+
+    @staticmethod
+    def _check_relationship(element: bytes) -> None:
+        lowered = element.lower()
+        if b"targetmode" not in lowered or b"external" not in lowered:
+            return
+        target_match = REL_TARGET.search(element)
+        target = target_match.group(1).strip().lower() if target_match else b""
+        type_match = REL_TYPE.search(element)
+        rel_type = type_match.group(1).lower() if type_match else b""
+        if (target.startswith((b"\\\\", b"//", b"file:", b"smb:", b"\\")) or
+                re.match(rb"^[a-z]:[\\/]", target)):
+            raise _active_rejection(_l("a link to a network or local path"), "ooxml")
+        if rel_type.endswith(tuple(t.encode() for t in ACTIVE_REL_TYPES)):
+            raise _active_rejection(_l("a link to an external file"), "ooxml")
+
+
+def _ooxml_part_scanned(name: str) -> bool:
+    lowered = name.lower()
+    return lowered.endswith((".xml", ".rels")) and lowered.startswith(("xl/", "word/", "_rels/"))
 
 
 # ---------------------------------------------------------------- archives
@@ -339,7 +531,11 @@ def _check_archive(file: IO[bytes], size: int, budget: _Budget, depth: int) -> s
             raise UploadRejected("zip_bomb", _l(
                 "The archive is built to unpack to far more than its size (a zip bomb)."))
         names = set()
+        ooxml = any(i.filename.lower() == "[content_types].xml" for i in infos)
         for info in infos:
+            if ooxml and info.filename.replace("\\", "/").lower().startswith(
+                    ("xl/externallinks/", "word/externallinks/")):
+                raise _active_rejection(_l("a link to another workbook"), "xlsx")
             if _entry_name_is_unsafe(info.filename):
                 raise UploadRejected("zip_path", _l(
                     "The archive contains an unsafe path (%(name)s) and is refused.",
@@ -365,7 +561,7 @@ def _check_archive(file: IO[bytes], size: int, budget: _Budget, depth: int) -> s
             names.add(info.filename.replace("\\", "/"))
         for info in infos:
             if not info.is_dir():
-                _check_entry(archive, info, budget, depth)
+                _check_entry(archive, info, budget, depth, ooxml=ooxml)
     lowered = {n.lower() for n in names}
     if "[content_types].xml" in lowered:
         if any(n.startswith("word/") for n in names):
@@ -378,9 +574,11 @@ def _check_archive(file: IO[bytes], size: int, budget: _Budget, depth: int) -> s
 
 
 def _check_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: _Budget,
-                 depth: int) -> None:
-    """Inflate one entry for real (CRC checked, size counted) and sniff what it is."""
+                 depth: int, *, ooxml: bool = False) -> None:
+    """Inflate one entry for real (CRC checked, size counted), sniff what it is, and scan
+    document parts and PDFs for active content while inflating."""
     spool: IO[bytes] | None = None
+    scanner: _ChunkScanner | PdfActiveScanner | None = None
     try:
         with archive.open(info) as entry:
             first = entry.read(CHUNK)
@@ -399,6 +597,10 @@ def _check_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: _Budge
                     raise UploadRejected("zip_nested", _l(
                         "Archives are nested too deeply (%(name)s).", name=name))
                 spool = SpooledTemporaryFile(max_size=4 * SPOOL_IN_MEMORY)
+            elif kind == "pdf":
+                scanner = PdfActiveScanner()
+            elif ooxml and _ooxml_part_scanned(info.filename.replace("\\", "/")):
+                scanner = OoxmlActiveScanner(info.filename.replace("\\", "/"))
             chunk = first
             while chunk:
                 budget.inflated += len(chunk)
@@ -406,7 +608,11 @@ def _check_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: _Budge
                     raise _too_big(budget.max_uncompressed)
                 if spool is not None:
                     spool.write(chunk)
+                if scanner is not None:
+                    scanner.feed(chunk)
                 chunk = entry.read(CHUNK)
+            if scanner is not None:
+                scanner.finish()
         if spool is not None:
             spool.seek(0, io.SEEK_END)
             nested_size = spool.tell()
@@ -524,6 +730,63 @@ def validate_uploads(files, *, required: bool = False, max_files: int = 20,
             upload.close()
         raise
     return accepted
+
+
+@dataclass
+class EvidenceSet:
+    """The files of one report after validation: what to store, what was refused, and which
+    chosen files were identical to another one (stored once)."""
+
+    accepted: list[ValidatedUpload]
+    errors: list[UploadRejected]
+    duplicates: list[tuple[str, str]]  # (name of the dropped copy, name of the file kept)
+
+    def close(self) -> None:
+        """Release every accepted file's temp file."""
+        for upload in self.accepted:
+            upload.close()
+
+
+def validate_evidence_set(files, *, max_files: int, max_total_bytes: int,
+                          **limits) -> EvidenceSet:
+    """Validate the files of one report (request.files.getlist(...)); empty inputs are skipped.
+
+    More than max_files chosen files is refused before any is read. Every file is checked and
+    every refusal collected (error.filename names the file). Files with the same SHA-256 as an
+    earlier one are stored once: the copy is dropped and listed in `duplicates`. The files kept
+    must add up to at most max_total_bytes. When `errors` is not empty the caller refuses the
+    report and calls close()."""
+    chosen = [f for f in files if f is not None and getattr(f, "filename", "")]
+    if len(chosen) > max_files:
+        raise UploadRejected("too_many_files", _l(
+            "A report can carry at most %(limit)s files; %(count)s were chosen. Combine them "
+            "(for example, into one PDF or a ZIP archive) and upload again.",
+            limit=max_files, count=len(chosen)))
+    result = EvidenceSet(accepted=[], errors=[], duplicates=[])
+    by_digest: dict[str, ValidatedUpload] = {}
+    try:
+        for file_storage in chosen:
+            try:
+                upload = validate_upload(file_storage, **limits)
+            except UploadRejected as error:
+                result.errors.append(error)
+                continue
+            first = by_digest.get(upload.sha256)
+            if first is not None:
+                result.duplicates.append((upload.safe_display_name, first.safe_display_name))
+                upload.close()
+                continue
+            by_digest[upload.sha256] = upload
+            result.accepted.append(upload)
+        total = sum(upload.size for upload in result.accepted)
+        if total > max_total_bytes:
+            result.errors.append(UploadRejected("too_large_total", _l(
+                "The files of a report may add up to at most %(limit)s MB; these add up to "
+                "%(total)s MB.", limit=_format_mb(max_total_bytes), total=_format_mb(total))))
+    except BaseException:
+        result.close()
+        raise
+    return result
 
 
 def _copy_counted(file_storage, target: IO[bytes], max_bytes: int) -> tuple[int, str]:

@@ -95,7 +95,7 @@ def test_path_in_file_name_is_reduced_to_the_base_name(world, as_user, submit, p
                                                        stored_files):
     as_user(world.users.reporter_a)
     response = submit(world.ms_a.id, files=[("../../etc/证明.pdf", pdf_bytes),
-                                            ("/home/张三/桌面/照片.pdf", pdf_bytes)])
+                                            ("/home/张三/桌面/照片.pdf", pdf_bytes + b"\n")])
     assert response.status_code == 302
     names = sorted(db.session.scalars(select(Evidence.original_name)))
     assert names == ["照片.pdf", "证明.pdf"]

@@ -8,7 +8,7 @@ import sys
 import textwrap
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -300,3 +300,115 @@ def test_a_crash_between_writing_and_committing_leaves_no_orphan_after_the_sweep
     assert not evidence.exists(orphan_key)
     assert evidence.sha256_of(kept.storage_key) == kept.sha256
     assert sorted(evidence.iter_keys()) == [kept.storage_key]
+
+
+# ---------------------------------------------------------------- interrupted uploads (A.9)
+
+
+def manifests(app) -> list[Path]:
+    return sorted(evidence_root(app).glob(".incoming-upload-*"))
+
+
+def test_an_upload_batch_names_its_files_until_the_commit(app):
+    batch = storage.UploadBatch.for_app()
+    blobs = [batch.add(b"file %d" % n) for n in range(3)]
+    (manifest,) = manifests(app)
+    assert manifest.read_text().split() == [b.storage_key for b in blobs]
+    assert all(EvidenceStore.for_app().exists(b.storage_key) for b in blobs)
+    batch.committed()
+    assert manifests(app) == []
+    assert all(EvidenceStore.for_app().exists(b.storage_key) for b in blobs)
+
+
+def test_a_discarded_batch_leaves_nothing(app):
+    batch = storage.UploadBatch.for_app()
+    batch.add(b"one")
+    batch.add(b"two")
+    batch.discard()
+    assert all_files(evidence_root(app)) == []
+
+
+INTERRUPTED_UPLOAD = textwrap.dedent("""
+    import os, sys
+    from config import TestingConfig
+    from taskflow import create_app
+    from taskflow.core import storage
+
+    app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=sys.argv[1],
+                     INSTANCE_DIR=sys.argv[2], DATA_DIR=sys.argv[3])
+    with app.app_context():
+        batch = storage.UploadBatch.for_app()
+        for n in range(int(sys.argv[4])):
+            print(batch.add(b"evidence number %d" % n).storage_key, flush=True)
+        os._exit(9)  # killed before the rows were written
+""")
+
+
+def test_files_of_a_killed_upload_are_swept_within_minutes_and_referenced_ones_kept(
+        app, make_milestone, make_user, tmp_path):
+    from taskflow.assignments.models import Evidence, StatusUpdate
+
+    result = subprocess.run(
+        [sys.executable, "-c", INTERRUPTED_UPLOAD, app.config["SQLALCHEMY_DATABASE_URI"],
+         str(tmp_path / "killed-instance"), str(app.config["DATA_DIR"]), "40"],
+        capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2], timeout=120)
+    assert result.returncode == 9, result.stderr
+    orphans = result.stdout.split()
+    assert len(orphans) == 40
+    evidence = EvidenceStore.for_app()
+    assert all(evidence.exists(key) for key in orphans)
+
+    # A committed row that points at one of the listed files (it must survive every sweep),
+    # and a file outside any upload manifest (left to the general 6-hour grace).
+    author = make_user("office")
+    update = StatusUpdate(milestone_id=make_milestone().id, author_id=author.id, progress=50)
+    db.session.add(update)
+    db.session.flush()
+    db.session.add(Evidence(status_update_id=update.id, original_name="证明材料.pdf", size=1,
+                            detected_type="pdf", content_type="application/pdf", sha256="0" * 64,
+                            storage_key=orphans[0], uploaded_by_id=author.id))
+    db.session.commit()
+    loose = storage.store(b"written outside a batch")
+
+    assert storage.sweep_interrupted(db.session, Evidence.storage_key) == []  # 0 minutes old
+    (manifest,) = manifests(app)
+    for path in [manifest, *(evidence.path_for(k) for k in orphans),
+                 evidence.path_for(loose.storage_key)]:
+        age(path, hours=16 / 60)  # 16 minutes: past the 15-minute default
+    removed = storage.sweep_interrupted(db.session, Evidence.storage_key)
+    assert sorted(removed) == sorted(orphans[1:])
+    assert sorted(evidence.iter_keys()) == sorted([orphans[0], loose.storage_key])
+    assert manifests(app) == []
+
+
+def test_the_age_of_interrupted_uploads_is_a_setting(app):
+    from taskflow.assignments.models import Evidence
+
+    app.config["UPLOAD_ORPHAN_MINUTES"] = 60
+    batch = storage.UploadBatch.for_app()
+    blob = batch.add(b"half an upload")
+    for path in (manifests(app)[0], EvidenceStore.for_app().path_for(blob.storage_key)):
+        age(path, hours=0.5)
+    assert storage.sweep_interrupted(db.session, Evidence.storage_key) == []
+    app.config["UPLOAD_ORPHAN_MINUTES"] = 20
+    assert storage.sweep_interrupted(db.session, Evidence.storage_key) == [blob.storage_key]
+
+
+def test_the_scheduler_sweeps_interrupted_uploads_every_few_minutes(app):
+    from taskflow import scheduler
+    from taskflow.assignments import jobs
+
+    table = {job_id: (func, trigger) for job_id, func, trigger in scheduler.job_table(app)}
+    func, trigger = table["evidence_interrupted_sweep"]
+    assert func is jobs.sweep_interrupted_uploads
+    first = trigger.get_next_fire_time(None, datetime(2024, 3, 20, 10, 1, tzinfo=timezone.utc))
+    second = trigger.get_next_fire_time(first, first + timedelta(seconds=1))
+    assert second - first == timedelta(minutes=5)
+
+    batch = storage.UploadBatch.for_app()
+    blob = batch.add(b"never committed")
+    for path in (manifests(app)[0], EvidenceStore.for_app().path_for(blob.storage_key)):
+        age(path, hours=1)
+    scheduler.run_job(app, "evidence_interrupted_sweep", jobs.sweep_interrupted_uploads)
+    assert not EvidenceStore.for_app().exists(blob.storage_key)
+    assert manifests(app) == []

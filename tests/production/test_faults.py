@@ -40,15 +40,11 @@ from io import BytesIO
 from taskflow import create_app
 from taskflow.core import storage
 
-real_store = storage.store
-
-def store_then_hang(*args, **kwargs):
-    blob = real_store(*args, **kwargs)
+def store_then_hang(batch, blob):
     print("STORED", blob.storage_key, flush=True)
     time.sleep(600)  # killed here: the file is on disk, the transaction not committed
-    return blob
 
-storage.store = store_then_hang
+storage.blob_stored.connect(store_then_hang)
 app = create_app()
 client = app.test_client()
 token = lambda html: re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
