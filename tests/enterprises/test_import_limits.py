@@ -1,0 +1,277 @@
+"""Hostile and heavy Excel imports (issue 12, A.1): refused fast in bounded memory, and a long
+parse never holds the database's write lock against other units."""
+
+import io
+import random
+import resource
+import threading
+import time
+import zipfile
+from xml.sax.saxutils import escape
+
+import pytest
+from sqlalchemy import func, select
+
+from taskflow.enterprises import creditcode, importer
+from taskflow.enterprises.models import Enterprise, EnterpriseImport, EnterpriseImportRow
+from taskflow.extensions import db
+
+HEADER = [zh for _key, zh, _en, _required in importer.COLUMNS]
+TEST_PASSWORD = "correct-horse-battery"  # tests/conftest.py's (test modules cannot import it)
+
+CONTENT_TYPES = (
+    '<?xml version="1.0" encoding="UTF-8"?>'
+    '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships'
+    '+xml"/><Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-'
+    'officedocument.spreadsheetml.sheet.main+xml"/>'
+    '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.'
+    'openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+    '<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-'
+    'officedocument.spreadsheetml.sharedStrings+xml"/></Types>')
+PACKAGE_RELS = (
+    '<?xml version="1.0" encoding="UTF-8"?>'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+    'relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>')
+WORKBOOK = (
+    '<?xml version="1.0" encoding="UTF-8"?>'
+    '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+    'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+    '<sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>')
+WORKBOOK_RELS = (
+    '<?xml version="1.0" encoding="UTF-8"?>'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+    'relationships/worksheet" Target="worksheets/sheet1.xml"/>'
+    '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+    'relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>')
+SHEET_START = ('<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.'
+               'openxmlformats.org/spreadsheetml/2006/main"><sheetData>')
+SHEET_END = "</sheetData></worksheet>"
+
+
+def _text_cell(ref: str, text: str) -> str:
+    return f'<c r="{ref}" t="inlineStr"><is><t>{escape(text)}</t></is></c>'
+
+
+def _header_row() -> str:
+    return '<row r="1">' + "".join(_text_cell(f"{chr(65 + i)}1", title)
+                                   for i, title in enumerate(HEADER)) + "</row>"
+
+
+def workbook(sheet_chunks, shared_strings=()) -> bytes:
+    """An .xlsx written part by part: the sheet XML is streamed from `sheet_chunks` (str) through
+    deflate, so a test builds a huge sheet without holding it in memory."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", CONTENT_TYPES)
+        archive.writestr("_rels/.rels", PACKAGE_RELS)
+        archive.writestr("xl/workbook.xml", WORKBOOK)
+        archive.writestr("xl/_rels/workbook.xml.rels", WORKBOOK_RELS)
+        with archive.open("xl/sharedStrings.xml", "w", force_zip64=True) as part:
+            part.write(b'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.'
+                       b'openxmlformats.org/spreadsheetml/2006/main">')
+            for chunk in shared_strings:
+                part.write(chunk.encode("utf-8"))
+            part.write(b"</sst>")
+        with archive.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as part:
+            part.write(SHEET_START.encode())
+            for chunk in sheet_chunks:
+                part.write(chunk.encode("utf-8"))
+            part.write(SHEET_END.encode())
+    return buffer.getvalue()
+
+
+def one_huge_row(cells: int, block: int = 250):
+    """The attack: the template's header, then one row of `cells` cells (no references, values
+    varying within a block that repeats: deflate packs ~16 bytes a cell into well under 1)."""
+    yield _header_row()
+    yield '<row r="2">'
+    pattern = "".join(f"<c><v>{i * 7919 % 100_000}</v></c>" for i in range(block))
+    for _ in range(cells // block):
+        yield pattern
+    yield "</row>"
+
+
+def enterprise_rows(count: int, *, seed: int = 5):
+    """The header and `count` valid rows of a unit's list."""
+    yield _header_row()
+    for number, code in enumerate(creditcode.generate_unique(count, seed=seed), start=2):
+        yield (f'<row r="{number}">' + _text_cell(f"A{number}", f"重庆企业{number}有限公司")
+               + _text_cell(f"B{number}", code) + _text_cell(f"C{number}", "培育") + "</row>")
+
+
+def _varied_text(seed: int, length: int) -> str:
+    """Chinese text that does not compress much (so the ratio limit is not what refuses it)."""
+    rng = random.Random(seed)
+    return "".join(chr(0x4E00 + rng.randrange(20_000)) for _ in range(length))
+
+
+def _upload(client, content, unit):
+    return client.post("/enterprises/import", data={
+        "unit_id": unit.id, "file": (io.BytesIO(content), "名单.xlsx")},
+        content_type="multipart/form-data")
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def _count(model):
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+# ---------------------------------------------------------------- the crafted file
+
+
+@pytest.fixture(scope="module")
+def crafted() -> bytes:
+    """One row of 4,000,000 cells, about 0.9 MB once compressed."""
+    return workbook(one_huge_row(4_000_000))
+
+
+def _refused_fast_and_small(client, unit, content):
+    peak_before = _peak_rss_mb()
+    started = time.monotonic()
+    page = _upload(client, content, unit)
+    elapsed = time.monotonic() - started
+    growth = _peak_rss_mb() - peak_before
+    assert page.status_code == 200
+    assert elapsed < 10, f"refused after {elapsed:.1f} s"
+    assert growth < 100, f"peak memory grew by {growth:.0f} MB"
+    assert _count(EnterpriseImport) == 0 and _count(EnterpriseImportRow) == 0
+    return page.get_data(as_text=True)
+
+
+def test_a_row_of_four_million_cells_is_refused_fast_in_bounded_memory(
+        client, login, make_user, district, crafted, app):
+    unit = district.unit("古南街道")
+    login(make_user("reporter", unit=unit))
+    assert len(crafted) < 1_500_000
+    text = _refused_fast_and_small(client, unit, crafted)
+    assert "超出第 100 列" in text  # the limit of columns, named
+    assert not list((app.config["DATA_DIR"] / "imports").iterdir())
+
+
+def test_a_part_compressed_beyond_the_ratio_is_refused_before_reading(
+        client, login, make_user, district, app):
+    unit = district.unit("古南街道")
+    login(make_user("reporter", unit=unit))
+    uniform = workbook(["<row r=\"2\">", "<c><v>1</v></c>" * 2_000_000, "</row>"])
+    text = _refused_fast_and_small(client, unit, uniform)
+    assert "压缩比超过 100:1" in text
+
+
+@pytest.mark.parametrize(("setting", "value", "content", "expected"), [
+    # A value beyond the last allowed column (from the cell's reference).
+    ("IMPORT_MAX_COLUMNS", 10, lambda: workbook([_header_row(), '<row r="2">',
+                                                 _text_cell("K2", "x"), "</row>"]),
+     "超出第 10 列"),
+    ("ENTERPRISE_IMPORT_MAX_ROWS", 5, lambda: workbook(enterprise_rows(6)), "超过 5 行"),
+    ("IMPORT_MAX_CELLS", 100, lambda: workbook(
+        [_header_row()] + [f'<row r="{n}"><c r="A{n}" s="1"/></row>' for n in range(2, 200)]),
+     "超过 100 个单元格"),
+    ("IMPORT_MAX_ROW_ELEMENTS", 50, lambda: workbook(
+        [_header_row()] + [f'<row r="{n}"/>' for n in range(2, 100)]), "超过 50 行（含空行"),
+    ("IMPORT_MAX_SHARED_STRINGS", 10, lambda: workbook(
+        [_header_row()], [f"<si><t>{i}</t></si>" for i in range(11)]), "超过 10 个不同的文本"),
+    ("IMPORT_MAX_SHARED_STRINGS_MB", 1, lambda: workbook(
+        [_header_row()], [f"<si><t>{_varied_text(i, 30_000)}</t></si>" for i in range(13)]),
+     "超过 1 MB"),
+])
+def test_each_reading_limit_refuses_with_a_message_naming_it(
+        client, login, make_user, district, app, setting, value, content, expected):
+    unit = district.unit("古南街道")
+    login(make_user("reporter", unit=unit))
+    app.config[setting] = value
+    text = _refused_fast_and_small(client, unit, content())
+    assert expected in text, text[-3000:]
+
+
+def test_a_cell_longer_than_excel_allows_and_an_entity_bomb_are_refused(
+        client, login, make_user, district):
+    unit = district.unit("古南街道")
+    login(make_user("reporter", unit=unit))
+    long_cell = workbook([_header_row(), '<row r="2">', _text_cell("A2", "长" * 40_000),
+                          "</row>"])
+    assert "32767 个字符" in _refused_fast_and_small(client, unit, long_cell)
+    laughs = workbook([_header_row()])  # a valid workbook to tamper with
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(laughs)) as source, \
+            zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "xl/sharedStrings.xml":
+                data = (b'<?xml version="1.0"?><!DOCTYPE sst [<!ENTITY a "aaaaaaaaaa">'
+                        b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><sst><si><t>&b;</t>'
+                        b'</si></sst>')
+            target.writestr(info.filename, data)
+    text = _refused_fast_and_small(client, unit, buffer.getvalue())
+    assert "无法读取" in text
+
+
+def test_a_valid_list_written_by_another_tool_still_imports(client, login, make_user, district):
+    unit = district.unit("古南街道")
+    login(make_user("reporter", unit=unit))
+    response = _upload(client, workbook(enterprise_rows(40)), unit)
+    assert response.status_code == 302, response.get_data(as_text=True)[-2000:]
+    batch = db.session.scalar(select(EnterpriseImport))
+    assert batch.counts["new"] == 40 and _count(EnterpriseImportRow) == 40
+
+
+# ---------------------------------------------------------------- no write lock while parsing
+
+
+def _signed_in_client(app, user):
+    client = app.test_client()
+    response = client.post("/login", data={"username": user.username,
+                                           "password": TEST_PASSWORD})
+    assert response.status_code == 302
+    return client
+
+
+def test_another_units_write_goes_through_while_a_large_list_is_parsed(
+        app, make_user, district, codes):
+    importing, other = district.unit("古南街道"), district.unit("文龙街道")
+    uploader = make_user("reporter", unit=importing)
+    writer = make_user("reporter", unit=other)
+    db.session.commit()
+    content = workbook(enterprise_rows(20_000))
+    upload_client = _signed_in_client(app, uploader)
+    write_client = _signed_in_client(app, writer)
+    imports = app.config["DATA_DIR"] / "imports"
+    outcome = {}
+
+    def upload():
+        with app.app_context():
+            response = _upload(upload_client, content, importing)
+            outcome["upload"] = (response.status_code, time.monotonic())
+
+    thread = threading.Thread(target=upload, name="import")
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not (imports.is_dir() and any(imports.iterdir())):  # saved: now being parsed
+            assert time.monotonic() < deadline and thread.is_alive(), outcome
+            time.sleep(0.01)
+        code = codes()
+        started = time.monotonic()
+        response = write_client.post("/enterprises/new", data={
+            "name": "重庆另一单位企业有限公司", "credit_code": code, "unit_id": other.id,
+            "source": "cultivated", "tech_in_library_on": "2023-04-01", "tech_removed_on": "",
+            "high_tech_cert_no": "", "high_tech_cert_on": "", "status": "active",
+            "closed_on": ""})
+        finished = time.monotonic()
+        assert response.status_code == 302, response.get_data(as_text=True)[-2000:]
+        # The other unit's write did not wait for the parse: the import is still running.
+        assert thread.is_alive(), f"the write waited {finished - started:.1f} s for the import"
+    finally:
+        thread.join(timeout=300)
+    assert outcome["upload"][0] == 302
+    assert outcome["upload"][1] > finished
+    db.session.expire_all()
+    assert db.session.scalar(select(Enterprise.unit_id).where(Enterprise.credit_code == code)) \
+        == other.id
+    assert _count(EnterpriseImportRow) == 20_000
