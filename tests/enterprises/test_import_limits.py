@@ -275,3 +275,30 @@ def test_another_units_write_goes_through_while_a_large_list_is_parsed(
     assert db.session.scalar(select(Enterprise.unit_id).where(Enterprise.credit_code == code)) \
         == other.id
     assert _count(EnterpriseImportRow) == 20_000
+
+
+def test_the_right_to_import_is_checked_again_after_the_parse(app, make_user, district, tmp_path):
+    """The parse runs outside any transaction: a reporter moved to another unit meanwhile (by
+    the office, in another session) stages nothing."""
+    from werkzeug.exceptions import Forbidden
+
+    from taskflow.accounts.models import User
+
+    unit, other = district.unit("古南街道"), district.unit("文龙街道")
+    reporter = make_user("reporter", unit=unit)
+    db.session.commit()
+    path = tmp_path / "list.xlsx"
+    path.write_bytes(workbook(enterprise_rows(600)))
+    moved = []
+
+    def office_moves_the_reporter(_rows):
+        if not moved:
+            with app.app_context():  # another session, as another request would have
+                db.session.get(User, reporter.id).unit_id = other.id
+                db.session.commit()
+            moved.append(True)
+
+    with pytest.raises(Forbidden):
+        importer.stage(path, "list.xlsx", unit, reporter, progress=office_moves_the_reporter)
+    db.session.rollback()
+    assert moved and _count(EnterpriseImport) == 0 and _count(EnterpriseImportRow) == 0
