@@ -122,9 +122,6 @@ class WorkbookUnreadable(ValueError):
     """The archive is not a workbook this reader understands (the message is for the log)."""
 
 
-MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 READ_CHUNK = 64 * 1024
 # Built-in number formats that show a date (ECMA-376 §18.8.30 and the East Asian ones).
 BUILTIN_DATE_FORMATS = frozenset([*range(14, 23), *range(27, 37), *range(45, 48),
@@ -209,7 +206,8 @@ def _first_sheet(archive, limits) -> tuple[str, str | None, str | None, bool]:
     def on_workbook(name, attrs):
         local = _local(name)
         if local == "sheet":
-            sheets.append(attrs.get(f"{REL_NS} id", ""))
+            # r:id, whatever the relationships namespace (transitional or strict OOXML).
+            sheets.append(next((v for k, v in attrs.items() if k.endswith(" id")), ""))
         elif local == "workbookPr":
             flags["date1904"] = attrs.get("date1904", "0").lower() in ("1", "true")
 

@@ -302,3 +302,41 @@ def test_the_right_to_import_is_checked_again_after_the_parse(app, make_user, di
         importer.stage(path, "list.xlsx", unit, reporter, progress=office_moves_the_reporter)
     db.session.rollback()
     assert moved and _count(EnterpriseImport) == 0 and _count(EnterpriseImportRow) == 0
+
+
+def test_the_bounded_reader_reads_what_openpyxl_reads(tmp_path):
+    """Dates (built-in and custom formats, 1900 and 1904 calendars), numbers, booleans, shared
+    and rich text, formulas without a cached value, gaps: the same values as openpyxl's."""
+    from datetime import date, datetime
+
+    from openpyxl import Workbook, load_workbook
+    from openpyxl.cell.rich_text import CellRichText, TextBlock
+    from openpyxl.cell.text import InlineFont
+
+    from taskflow.core.spreadsheets import read_sheet
+
+    for epoch_1904 in (False, True):
+        book = Workbook()
+        if epoch_1904:
+            book.epoch = __import__("openpyxl").utils.datetime.CALENDAR_MAC_1904
+        sheet = book.active
+        sheet.append(HEADER)
+        sheet.append(["重庆甲有限公司", "91500222MA5U000000", "培育", date(2023, 5, 10),
+                      "GR202351100123", datetime(2023, 11, 20, 0, 0), "是"])
+        sheet.append([CellRichText("重庆", TextBlock(InlineFont(b=True), "乙"), "有限公司"),
+                      12345, 1.5, True, "=1+1", None, "  空格  "])
+        sheet["D3"].number_format = "yyyy年m月d日"
+        sheet["D3"] = 45000
+        sheet.cell(row=7, column=12, value="far")
+        path = tmp_path / f"book{int(epoch_1904)}.xlsx"
+        book.save(path)
+        expected = []
+        reference = load_workbook(path, read_only=True, data_only=True, rich_text=False)
+        for number, row in enumerate(reference.worksheets[0].iter_rows(values_only=True), 1):
+            values = list(row)
+            while values and values[-1] is None:
+                values.pop()
+            if values:
+                expected.append((number, values))
+        reference.close()
+        assert list(read_sheet(path)) == expected
