@@ -1,5 +1,5 @@
-"""The one helper for Excel files: writing with formulas never interpreted, reading row by row
-(read_rows for trusted files; read_sheet, bounded by ReadLimits, for uploads)."""
+"""The one helper for Excel files: writing with formulas never interpreted, and reading uploads
+row by row within limits (read_sheet, bounded by ReadLimits)."""
 
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -9,7 +9,7 @@ from io import BytesIO
 from typing import Any
 
 from flask import Response
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
@@ -67,19 +67,6 @@ def xlsx_response(filename: str, content: bytes) -> Response:
     response = Response(content, mimetype=XLSX_MIMETYPE)
     response.headers.update(attachment_headers(filename))
     return response
-
-
-def read_rows(source, *, max_rows: int | None = None) -> Iterator[tuple[int, list[Any]]]:
-    """(row number, cell values) for every row of the first sheet, streamed in bounded memory."""
-    workbook = load_workbook(source, read_only=True, data_only=True)
-    try:
-        sheet = workbook.worksheets[0]
-        for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
-            if max_rows is not None and number > max_rows:
-                break
-            yield number, list(row)
-    finally:
-        workbook.close()
 
 
 # ---------------------------------------------------------------- bounded reading

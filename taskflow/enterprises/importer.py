@@ -608,6 +608,7 @@ def stage_upload(storage, unit: Unit, user) -> EnterpriseImport:
     """Stage a werkzeug FileStorage; the temporary copy is removed whatever happens (and, should
     the worker be killed first, by sweep_temp_files)."""
     path = save_upload(storage, Path(current_app.config["DATA_DIR"]) / "imports")
+    storage.close()  # werkzeug's spooled copy of the upload is not needed any more
     try:
         return stage(path, storage.filename or "", unit, user)
     finally:

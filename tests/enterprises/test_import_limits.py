@@ -397,3 +397,21 @@ def test_the_bounded_reader_reads_what_openpyxl_reads(tmp_path):
                 expected.append((number, values))
         reference.close()
         assert list(read_sheet(path)) == expected
+
+
+def test_the_cli_keeps_the_preview_while_asking_and_discards_it_on_no(
+        runner, district, codes, tmp_path, make_xlsx):
+    """No write lock is held while a person reads the question: the preview is committed first,
+    and answering no discards it (the register is untouched either way)."""
+    path = tmp_path / "list.xlsx"
+    path.write_bytes(make_xlsx([["重庆甲有限公司", codes(), "培育"]]))
+    result = runner.invoke(args=["enterprises", "import", str(path), "--unit", "古南街道"],
+                           input="n\n")
+    assert result.exit_code == 0, result.output
+    assert "nothing was written" in result.output
+    assert _count(Enterprise) == 0 and _count(EnterpriseImportRow) == 0
+    assert db.session.scalar(select(EnterpriseImport.state)) == "discarded"
+    result = runner.invoke(args=["enterprises", "import", str(path), "--unit", "古南街道"],
+                           input="y\n")
+    assert result.exit_code == 0, result.output
+    assert _count(Enterprise) == 1
