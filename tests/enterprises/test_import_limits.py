@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
+from taskflow.assignments.models import StatusUpdate
 from taskflow.enterprises import creditcode, importer
 from taskflow.enterprises.models import Enterprise, EnterpriseImport, EnterpriseImportRow
 from taskflow.extensions import db
@@ -257,8 +258,10 @@ class Browser:
         assert status == 200, status
         return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
 
-    def post_form(self, path: str, fields: dict) -> int:
-        body = urllib.parse.urlencode({"csrf_token": self.csrf(path), **fields}).encode()
+    def post_form(self, path: str, fields: dict, *, page: str | None = None) -> int:
+        """POST a form as the page holding it (`page`, default `path`) would."""
+        token = self.csrf(page or path)
+        body = urllib.parse.urlencode({"csrf_token": token, **fields}).encode()
         return self._open(urllib.request.Request(self.base_url + path, data=body))[0]
 
     def post_file(self, path: str, fields: dict, name: str, content: bytes) -> int:
@@ -289,11 +292,13 @@ def server(app):
         server.server_close()
 
 
-def test_another_units_write_goes_through_while_a_large_list_is_parsed(
-        app, server, make_user, district, codes):
+def test_another_units_writes_go_through_while_a_large_list_is_parsed(
+        app, server, make_user, district, codes, make_assignment, make_milestone):
     importing, other = district.unit("古南街道"), district.unit("文龙街道")
     uploader = make_user("reporter", unit=importing)
     writer = make_user("reporter", unit=other)
+    milestone = make_milestone(assignment=make_assignment(unit=other))
+    milestone_id = milestone.id
     db.session.commit()
     content = workbook(enterprise_rows(20_000))
     upload_browser, write_browser = Browser(server, uploader), Browser(server, writer)
@@ -320,10 +325,15 @@ def test_another_units_write_goes_through_while_a_large_list_is_parsed(
             "source": "cultivated", "tech_in_library_on": "2023-04-01", "tech_removed_on": "",
             "high_tech_cert_no": "", "high_tech_cert_on": "", "status": "active",
             "closed_on": ""})
+        assert status == 302
+        # ... and a progress report of that unit, as in the attack.
+        status = write_browser.post_form(f"/milestones/{milestone_id}/updates", {
+            "progress": "60", "narrative": "完成了季度工作", "problems": "", "next_steps": ""},
+            page=f"/milestones/{milestone_id}")
         finished = time.monotonic()
         assert status == 302
         # The other unit's write did not wait for the parse: the import is still running.
-        assert thread.is_alive(), f"the write waited {finished - started:.1f} s for the import"
+        assert thread.is_alive(), f"the writes waited {finished - started:.1f} s for the import"
     finally:
         thread.join(timeout=300)
     assert outcome["upload"][0] == 302
@@ -332,6 +342,8 @@ def test_another_units_write_goes_through_while_a_large_list_is_parsed(
     assert db.session.scalar(select(Enterprise.unit_id).where(Enterprise.credit_code == code)) \
         == other.id
     assert _count(EnterpriseImportRow) == 20_000
+    assert db.session.scalar(select(func.count()).select_from(StatusUpdate).where(
+        StatusUpdate.milestone_id == milestone_id)) == 1
 
 
 def test_the_right_to_import_is_checked_again_after_the_parse(app, make_user, district, tmp_path):
