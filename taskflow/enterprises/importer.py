@@ -2,7 +2,9 @@
 
 Nothing reaches the register until the user confirms; the confirmation re-validates every staged
 row against the register as it is then and applies all of them in the caller's transaction.
-Rows are streamed from the workbook and handled in chunks, so memory stays bounded.
+Rows are streamed from the workbook within limits (core.spreadsheets.read_sheet) and handled in
+chunks, so memory stays bounded. Staging parses with no transaction open, classifies in a read
+transaction and only then writes, briefly (see stage()).
 """
 
 import json
