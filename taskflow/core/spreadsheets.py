@@ -304,6 +304,8 @@ def column_index(letters: str) -> int:
         if not "A" <= char <= "Z":
             raise ValueError(letters)
         number = number * 26 + ord(char) - 64
+    if number == 0:
+        raise ValueError(letters)
     return number
 
 

@@ -217,6 +217,8 @@ def test_a_cell_longer_than_excel_allows_and_an_entity_bomb_are_refused(
             target.writestr(info.filename, data)
     text = _refused_fast_and_small(client, unit, buffer.getvalue())
     assert "无法读取" in text
+    bad_reference = workbook([_header_row(), '<row r="2">', _text_cell("12", "x"), "</row>"])
+    assert "无法读取" in _refused_fast_and_small(client, unit, bad_reference)
 
 
 def test_a_valid_list_written_by_another_tool_still_imports(client, login, make_user, district):
