@@ -58,6 +58,21 @@ class Config:
     # Minutes after which the files of an interrupted upload (no committed row) are swept
     # (a default; see taskflow/core/storage.py UploadBatch).
     UPLOAD_ORPHAN_MINUTES = _env_int("UPLOAD_ORPHAN_MINUTES", 15)
+    # An imported workbook is read streaming and refused at the first excess of these limits
+    # (taskflow/core/spreadsheets.py ReadLimits). All are defaults, not set by any plan (默认值，
+    # 可调整): a unit's list has 7 columns and a few thousand rows at most.
+    ZIP_MAX_RATIO = _env_int("ZIP_MAX_RATIO", 100)  # per part larger than 1 MB
+    ENTERPRISE_IMPORT_MAX_ROWS = _env_int("ENTERPRISE_IMPORT_MAX_ROWS", 50_000)
+    IMPORT_MAX_COLUMNS = _env_int("IMPORT_MAX_COLUMNS", 100)  # highest column holding a value
+    IMPORT_MAX_CELLS_PER_ROW = _env_int("IMPORT_MAX_CELLS_PER_ROW", 1_000)  # empty ones too
+    IMPORT_MAX_CELLS = _env_int("IMPORT_MAX_CELLS", 2_000_000)  # empty (formatted) ones too
+    IMPORT_MAX_ROW_ELEMENTS = _env_int("IMPORT_MAX_ROW_ELEMENTS", 1_000_000)  # empty ones too
+    IMPORT_MAX_SHARED_STRINGS = _env_int("IMPORT_MAX_SHARED_STRINGS", 500_000)
+    IMPORT_MAX_SHARED_STRINGS_MB = _env_int("IMPORT_MAX_SHARED_STRINGS_MB", 20)
+    IMPORT_MAX_PART_MB = _env_int("IMPORT_MAX_PART_MB", 100)  # uncompressed, any one part
+    # Temporary files under DATA_DIR/imports and DATA_DIR/tmp older than this are a killed
+    # worker's left-overs and are removed by the scheduler (a default).
+    IMPORT_TEMP_MAX_AGE_HOURS = _env_int("IMPORT_TEMP_MAX_AGE_HOURS", 6)
 
     LOGIN_MAX_FAILURES_PER_ACCOUNT = _env_int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)
     LOGIN_MAX_FAILURES_PER_IP = _env_int("LOGIN_MAX_FAILURES_PER_IP", 20)

@@ -154,6 +154,9 @@ def job_table(app: Flask) -> list[tuple[str, object, CronTrigger]]:
     if jobs.enterprise_jobs() is not None:
         table.append(("monthly_dispatch", jobs.run_monthly_dispatch,
                       CronTrigger(hour=8, minute=0, timezone=TIMEZONE)))
+        # Hourly: temporary files of imports a killed worker left (enterprises/jobs.py).
+        table.append(("import_temp_sweep", jobs.enterprise_jobs()[0].sweep_import_files,
+                      CronTrigger(minute=41, timezone=TIMEZONE)))
     return table
 
 

@@ -67,6 +67,9 @@ MANIFEST = "manifest.json"
 BATCH = 1000
 CHUNK = 1024 * 1024
 # Under DATA_DIR: transient upload folders and unfinished writes are not part of a backup.
+# imports/ holds only the copy of an upload while it is being staged: a staged (pending) import
+# lives in the database (enterprise_import_rows), which the backup holds; nothing refers to the
+# file afterwards, and the scheduler's import_temp_sweep removes what a killed worker left.
 SKIP_TOP_DIRS = frozenset({"imports", "tmp"})
 SKIP_PREFIXES = (".incoming-",)
 ALEMBIC_TABLE = "alembic_version"

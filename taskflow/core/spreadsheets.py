@@ -1,12 +1,15 @@
-"""The one helper for Excel files: writing with formulas never interpreted, reading row by row."""
+"""The one helper for Excel files: writing with formulas never interpreted, and reading uploads
+row by row within limits (read_sheet, bounded by ReadLimits)."""
 
+import zipfile
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import date, datetime
 from io import BytesIO
 from typing import Any
 
 from flask import Response
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
@@ -66,14 +69,400 @@ def xlsx_response(filename: str, content: bytes) -> Response:
     return response
 
 
-def read_rows(source, *, max_rows: int | None = None) -> Iterator[tuple[int, list[Any]]]:
-    """(row number, cell values) for every row of the first sheet, streamed in bounded memory."""
-    workbook = load_workbook(source, read_only=True, data_only=True)
+# ---------------------------------------------------------------- bounded reading
+#
+# Uploaded workbooks are read by this streaming reader rather than by openpyxl: openpyxl builds a
+# whole row (and the whole shared-string table, and the styles) in memory before the caller can
+# look at it, so one crafted row of millions of cells costs gigabytes. Here expat feeds callbacks
+# chunk by chunk, every count is checked as it grows, and reading stops at the first excess.
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """What an uploaded workbook may hold; exceeding any of them stops reading at once."""
+
+    max_rows: int = 50_000  # data rows (rows below the header holding a value)
+    max_columns: int = 100  # highest column index holding a value
+    max_cells_per_row: int = 1_000  # <c> elements in one row, empty ones included
+    max_cells: int = 2_000_000  # <c> elements in the sheet, empty (formatted) ones included
+    max_row_elements: int = 1_000_000  # <row> elements in the sheet, empty ones included
+    max_shared_strings: int = 500_000
+    max_shared_string_bytes: int = 20 * 1024 * 1024  # UTF-8 bytes of all shared strings
+    max_cell_chars: int = 32_767  # Excel's own limit for the text of one cell
+    max_styles: int = 64_000  # Excel's own limit of cell formats in a workbook
+    max_part_bytes: int = 100 * 1024 * 1024  # uncompressed bytes read from any one part
+    max_ratio: int = 100  # uncompressed / compressed size of one part ...
+    ratio_floor_bytes: int = 1024 * 1024  # ... checked for parts larger than this
+
+
+class LimitExceeded(ValueError):
+    """The workbook exceeds a ReadLimits field: `limit` names it, `value` is its setting."""
+
+    def __init__(self, limit: str, value: int, where: str = ""):
+        super().__init__(f"{limit} > {value} {where}".strip())
+        self.limit = limit
+        self.value = value
+        self.where = where
+
+
+class WorkbookUnreadable(ValueError):
+    """The archive is not a workbook this reader understands (the message is for the log)."""
+
+
+READ_CHUNK = 64 * 1024
+# Built-in number formats that show a date (ECMA-376 §18.8.30 and the East Asian ones).
+BUILTIN_DATE_FORMATS = frozenset([*range(14, 23), *range(27, 37), *range(45, 48),
+                                  *range(50, 59), *range(71, 82)])
+
+
+def _local(name: str) -> str:
+    return name.rsplit(" ", 1)[-1]
+
+
+def _refuse_dtd(*_args) -> None:
+    raise WorkbookUnreadable("a DTD or entity declaration in a workbook part")
+
+
+def _parser(start, end=None, text=None):
+    """An expat parser with namespaces resolved and no DTDs or entities (no entity bombs)."""
+    from xml.parsers import expat
+
+    parser = expat.ParserCreate(namespace_separator=" ")
+    parser.StartDoctypeDeclHandler = _refuse_dtd
+    parser.EntityDeclHandler = _refuse_dtd
+    parser.StartElementHandler = start
+    if end is not None:
+        parser.EndElementHandler = end
+    if text is not None:
+        parser.CharacterDataHandler = text
+    parser.buffer_text = True
+    return parser
+
+
+def check_ratio(info: zipfile.ZipInfo, limits: ReadLimits) -> None:
+    """LimitExceeded("max_ratio") when a large part is compressed suspiciously well."""
+    if info.file_size <= limits.ratio_floor_bytes:
+        return
+    if info.file_size > limits.max_ratio * max(info.compress_size, 1):
+        raise LimitExceeded("max_ratio", limits.max_ratio, info.filename)
+
+
+def _feed(archive: zipfile.ZipFile, name: str, parser, limits: ReadLimits) -> Iterator[None]:
+    """Feed one part to `parser` chunk by chunk (yielding after each), within the byte budget."""
     try:
-        sheet = workbook.worksheets[0]
-        for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
-            if max_rows is not None and number > max_rows:
+        info = archive.getinfo(name)
+    except KeyError:
+        raise WorkbookUnreadable(f"missing part {name}") from None
+    check_ratio(info, limits)
+    read = 0
+    with archive.open(info) as stream:
+        while True:
+            chunk = stream.read(READ_CHUNK)
+            if not chunk:
                 break
-            yield number, list(row)
-    finally:
-        workbook.close()
+            read += len(chunk)
+            if read > limits.max_part_bytes:
+                raise LimitExceeded("max_part_bytes", limits.max_part_bytes, name)
+            if read > limits.max_ratio * max(info.compress_size, 1) + limits.ratio_floor_bytes:
+                # The declared sizes lied: what actually unpacks is checked as well.
+                raise LimitExceeded("max_ratio", limits.max_ratio, name)
+            parser.Parse(chunk, False)
+            yield
+    parser.Parse(b"", True)
+    yield
+
+
+def _parse_all(archive, name, parser, limits) -> None:
+    for _ in _feed(archive, name, parser, limits):
+        pass
+
+
+def _resolve(base_dir: str, target: str) -> str:
+    import posixpath
+
+    if target.startswith("/"):
+        return target.lstrip("/")
+    return posixpath.normpath(posixpath.join(base_dir, target))
+
+
+def _first_sheet(archive, limits) -> tuple[str, str | None, str | None, bool]:
+    """(sheet part, shared strings part, styles part, 1904 dates) of the workbook's first sheet."""
+    sheets: list[str] = []
+    flags = {"date1904": False}
+
+    def on_workbook(name, attrs):
+        local = _local(name)
+        if local == "sheet":
+            # r:id, whatever the relationships namespace (transitional or strict OOXML).
+            sheets.append(next((v for k, v in attrs.items() if k.endswith(" id")), ""))
+        elif local == "workbookPr":
+            flags["date1904"] = attrs.get("date1904", "0").lower() in ("1", "true")
+
+    _parse_all(archive, "xl/workbook.xml", _parser(on_workbook), limits)
+    targets: dict[str, str] = {}
+    kinds: dict[str, str] = {}
+
+    def on_rels(name, attrs):
+        if _local(name) == "Relationship":
+            rel_id, target = attrs.get("Id", ""), attrs.get("Target", "")
+            targets[rel_id] = _resolve("xl", target)
+            kinds[attrs.get("Type", "").rsplit("/", 1)[-1]] = targets[rel_id]
+
+    _parse_all(archive, "xl/_rels/workbook.xml.rels", _parser(on_rels), limits)
+    if not sheets or sheets[0] not in targets:
+        raise WorkbookUnreadable("the workbook names no sheet")
+    return (targets[sheets[0]], kinds.get("sharedStrings"), kinds.get("styles"),
+            flags["date1904"])
+
+
+def _date_styles(archive, name: str | None, limits) -> list[bool]:
+    """For each cell style index: whether its number format shows a date."""
+    if name is None or name not in archive.namelist():
+        return []
+    from openpyxl.styles.numbers import is_date_format
+
+    custom: dict[int, bool] = {}
+    styles: list[bool] = []
+    state = {"in_xfs": False}
+
+    def start(tag, attrs):
+        local = _local(tag)
+        if local == "numFmt":
+            try:
+                custom[int(attrs.get("numFmtId", "-1"))] = is_date_format(
+                    attrs.get("formatCode", ""))
+            except ValueError:
+                pass
+        elif local == "cellXfs":
+            state["in_xfs"] = True
+        elif local == "xf" and state["in_xfs"]:
+            if len(styles) >= limits.max_styles:
+                raise LimitExceeded("max_styles", limits.max_styles, name)
+            try:
+                number = int(attrs.get("numFmtId", "0"))
+            except ValueError:
+                number = 0
+            styles.append(custom.get(number, number in BUILTIN_DATE_FORMATS))
+
+    def end(tag):
+        if _local(tag) == "cellXfs":
+            state["in_xfs"] = False
+
+    _parse_all(archive, name, _parser(start, end), limits)
+    return styles
+
+
+def _shared_strings(archive, name: str | None, limits) -> list[str]:
+    """The shared-string table, counted and measured as it is read."""
+    if name is None or name not in archive.namelist():
+        return []
+    strings: list[str] = []
+    parts: list[str] = []
+    state = {"depth_rph": 0, "in_t": False, "chars": 0, "bytes": 0}
+
+    def start(tag, attrs):
+        local = _local(tag)
+        if local == "si":
+            parts.clear()
+            state["chars"] = 0
+        elif local == "rPh":
+            state["depth_rph"] += 1
+        elif local == "t" and not state["depth_rph"]:
+            state["in_t"] = True
+
+    def text(data):
+        if state["in_t"]:
+            state["chars"] += len(data)
+            if state["chars"] > limits.max_cell_chars:
+                raise LimitExceeded("max_cell_chars", limits.max_cell_chars, name)
+            parts.append(data)
+
+    def end(tag):
+        local = _local(tag)
+        if local == "t":
+            state["in_t"] = False
+        elif local == "rPh":
+            state["depth_rph"] -= 1
+        elif local == "si":
+            if len(strings) >= limits.max_shared_strings:
+                raise LimitExceeded("max_shared_strings", limits.max_shared_strings, name)
+            value = "".join(parts)
+            state["bytes"] += len(value.encode("utf-8"))
+            if state["bytes"] > limits.max_shared_string_bytes:
+                raise LimitExceeded("max_shared_string_bytes", limits.max_shared_string_bytes,
+                                    name)
+            strings.append(value)
+
+    _parse_all(archive, name, _parser(start, end, text), limits)
+    return strings
+
+
+def column_index(letters: str) -> int:
+    """1 for A, 27 for AA … (ValueError for anything but letters)."""
+    number = 0
+    for char in letters.upper():
+        if not "A" <= char <= "Z":
+            raise ValueError(letters)
+        number = number * 26 + ord(char) - 64
+    if number == 0:
+        raise ValueError(letters)
+    return number
+
+
+def _split_ref(ref: str) -> tuple[int, int]:
+    """(column, row) of a cell reference such as "AB12"."""
+    for i, char in enumerate(ref):
+        if char.isdigit():
+            return column_index(ref[:i]), int(ref[i:])
+    raise ValueError(ref)
+
+
+def _number(text: str):
+    text = text.strip()
+    if not text:
+        return None
+    if text.lstrip("-").isdigit():
+        return int(text)
+    return float(text)
+
+
+def read_sheet(source, limits: ReadLimits = ReadLimits()) -> Iterator[tuple[int, list[Any]]]:
+    """(row number, cell values) of each row with a value of the first sheet, streamed.
+
+    Values as openpyxl's data_only mode gives them (text, int/float, datetime for date-formatted
+    numbers, bool). Raises LimitExceeded at the first excess of `limits` and WorkbookUnreadable,
+    zipfile.BadZipFile or expat errors for what cannot be read; memory stays bounded by the
+    limits whatever the file holds."""
+    from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
+
+    with zipfile.ZipFile(source) as archive:
+        sheet, shared_name, styles_name, date1904 = _first_sheet(archive, limits)
+        epoch = CALENDAR_MAC_1904 if date1904 else CALENDAR_WINDOWS_1900
+        date_styles = _date_styles(archive, styles_name, limits)
+        shared = _shared_strings(archive, shared_name, limits)
+        ready: list[tuple[int, list[Any]]] = []
+        row: dict[int, Any] = {}
+        text: list[str] = []
+        state = {"row": 0, "col": 0, "cells_in_row": 0, "cells": 0, "rows": 0,
+                 "type": "n", "style": 0, "capture": False, "chars": 0, "rph": 0, "data": 0}
+
+        def start(tag, attrs):
+            local = _local(tag)
+            if local == "c":
+                state["cells"] += 1
+                state["cells_in_row"] += 1
+                if state["cells_in_row"] > limits.max_cells_per_row:
+                    raise LimitExceeded("max_cells_per_row", limits.max_cells_per_row,
+                                        f"row {state['row']}")
+                if state["cells"] > limits.max_cells:
+                    raise LimitExceeded("max_cells", limits.max_cells)
+                ref = attrs.get("r")
+                state["col"] = _split_ref(ref)[0] if ref else state["col"] + 1
+                state["type"] = attrs.get("t", "n")
+                try:
+                    state["style"] = int(attrs.get("s", "0"))
+                except ValueError:
+                    state["style"] = 0
+                text.clear()
+                state["chars"] = 0
+            elif local == "row":
+                state["rows"] += 1
+                if state["rows"] > limits.max_row_elements:
+                    raise LimitExceeded("max_row_elements", limits.max_row_elements)
+                number = attrs.get("r")
+                state["row"] = int(number) if number else state["row"] + 1
+                state["col"] = 0
+                state["cells_in_row"] = 0
+                row.clear()
+            elif local == "rPh":
+                state["rph"] += 1
+            elif local in ("v", "t") and not state["rph"]:
+                state["capture"] = True
+
+        def chars(data):
+            if state["capture"]:
+                state["chars"] += len(data)
+                if state["chars"] > limits.max_cell_chars:
+                    raise LimitExceeded("max_cell_chars", limits.max_cell_chars,
+                                        f"row {state['row']}")
+                text.append(data)
+
+        def end(tag):
+            local = _local(tag)
+            if local in ("v", "t"):
+                state["capture"] = False
+            elif local == "rPh":
+                state["rph"] -= 1
+            elif local == "c":
+                value = _value("".join(text))
+                text.clear()
+                if value is None or value == "":
+                    return
+                if state["col"] > limits.max_columns:
+                    raise LimitExceeded("max_columns", limits.max_columns,
+                                        f"row {state['row']}")
+                row[state["col"]] = value
+            elif local == "row" and row:
+                state["data"] += 1
+                if state["data"] > limits.max_rows + 1:  # the header row and max_rows rows
+                    raise LimitExceeded("max_rows", limits.max_rows, f"row {state['row']}")
+                width = max(row)
+                ready.append((state["row"], [row.get(i) for i in range(1, width + 1)]))
+                row.clear()
+
+        def _value(raw: str):
+            kind = state["type"]
+            if not raw:
+                return None
+            if kind == "s":
+                index = _number(raw)
+                if not isinstance(index, int) or not 0 <= index < len(shared):
+                    raise WorkbookUnreadable(f"shared string {raw!r} out of range")
+                return shared[index]
+            if kind in ("inlineStr", "str", "e"):
+                return raw
+            if kind == "b":
+                return raw.strip() in ("1", "true")
+            if kind == "d":
+                return datetime.fromisoformat(raw.strip()) if raw.strip() else None
+            number = _number(raw)
+            style = state["style"]
+            if number is not None and 0 <= style < len(date_styles) and date_styles[style]:
+                try:
+                    return from_excel(number, epoch)
+                except (ValueError, OverflowError):
+                    return number
+            return number
+
+        parser = _parser(start, end, chars)
+        for _ in _feed(archive, sheet, parser, limits):
+            yield from ready
+            ready.clear()
+
+
+def sheet_rows_hint(source, limits: ReadLimits = ReadLimits()) -> int | None:
+    """The first sheet's last row number as its <dimension> declares it (None if it does not);
+    only a hint for a progress bar: reading stops at <sheetData>."""
+    with zipfile.ZipFile(source) as archive:
+        sheet = _first_sheet(archive, limits)[0]
+        found: dict[str, int | None] = {"rows": None}
+
+        class Done(Exception):
+            pass
+
+        def start(tag, attrs):
+            local = _local(tag)
+            if local == "dimension":
+                try:
+                    found["rows"] = _split_ref(attrs.get("ref", "").split(":")[-1])[1]
+                except ValueError:
+                    pass
+                raise Done
+            if local == "sheetData":
+                raise Done
+
+        try:
+            _parse_all(archive, sheet, _parser(start), limits)
+        except Done:
+            pass
+        return found["rows"]

@@ -69,10 +69,14 @@ def import_command(path: Path, unit_name: str, plan_code: str | None, yes: bool)
                 click.echo(f"  row {row.row_number}: {row.message}", err=True)
             db.session.rollback()
             raise click.ClickException("invalid rows: nothing was imported")
-        if not yes and not click.confirm("Write these rows to the register?"):
-            db.session.rollback()
-            click.echo("nothing was written")
-            return
+        if not yes:
+            # The preview is kept while a person answers, so no write lock is held meanwhile.
+            db.session.commit()
+            if not click.confirm("Write these rows to the register?"):
+                importer.discard(batch, None)
+                db.session.commit()
+                click.echo("nothing was written")
+                return
         with tqdm(total=sum(counts.values()), unit="row", desc="import") as bar:
             counts = importer.confirm(batch, None, progress=bar.update)
         db.session.commit()

@@ -2,16 +2,23 @@
 
 Nothing reaches the register until the user confirms; the confirmation re-validates every staged
 row against the register as it is then and applies all of them in the caller's transaction.
-Rows are streamed from the workbook and handled in chunks, so memory stays bounded.
+Rows are streamed from the workbook within limits (core.spreadsheets.read_sheet) and handled in
+chunks, so memory stays bounded. Staging parses with no transaction open, classifies in a read
+transaction and only then writes, briefly (see stage()).
 """
 
+import json
+import logging
 import os
 import secrets
+import tempfile
+import time
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from xml.parsers.expat import ExpatError
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -19,7 +26,17 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import insert, select, update
 
 from taskflow.core import audit, clock
-from taskflow.core.spreadsheets import build_workbook, read_rows
+from taskflow.core import permissions as perm
+from taskflow.core.db import read_transaction, write_transaction
+from taskflow.core.spreadsheets import (
+    LimitExceeded,
+    ReadLimits,
+    WorkbookUnreadable,
+    build_workbook,
+    check_ratio,
+    read_sheet,
+    sheet_rows_hint,
+)
 from taskflow.enterprises import creditcode
 from taskflow.enterprises.models import (
     ClaimConflict,
@@ -37,6 +54,8 @@ from taskflow.enterprises.models import (
 from taskflow.enterprises.operations import attribution_problem
 from taskflow.extensions import db
 from taskflow.units.models import Unit
+
+log = logging.getLogger("taskflow.enterprises.import")
 
 CHUNK = 500
 Progress = Callable[[int], None] | None
@@ -115,8 +134,54 @@ def max_bytes() -> int:
                                        current_app.config["MAX_UPLOAD_MB"])) * 1024 * 1024
 
 
+def read_limits() -> ReadLimits:
+    """The reading limits of an uploaded list, from the settings (config.py)."""
+    config = current_app.config
+    return ReadLimits(
+        max_rows=int(config.get("ENTERPRISE_IMPORT_MAX_ROWS", 50_000)),
+        max_columns=int(config.get("IMPORT_MAX_COLUMNS", 100)),
+        max_cells_per_row=int(config.get("IMPORT_MAX_CELLS_PER_ROW", 1_000)),
+        max_cells=int(config.get("IMPORT_MAX_CELLS", 2_000_000)),
+        max_row_elements=int(config.get("IMPORT_MAX_ROW_ELEMENTS", 1_000_000)),
+        max_shared_strings=int(config.get("IMPORT_MAX_SHARED_STRINGS", 500_000)),
+        max_shared_string_bytes=int(config.get("IMPORT_MAX_SHARED_STRINGS_MB", 20)) * 1048576,
+        max_part_bytes=int(config.get("IMPORT_MAX_PART_MB", 100)) * 1048576,
+        max_ratio=int(config.get("ZIP_MAX_RATIO", 100)),
+    )
+
+
+def limit_message(exc: LimitExceeded) -> str:
+    """The form error for a workbook over one of its reading limits: it names the limit."""
+    n = exc.value
+    messages = {
+        "max_ratio": lambda: _("A part of the workbook is compressed more than %(n)s to 1 (the "
+                               "limit): such a file is refused.", n=n),
+        "max_part_bytes": lambda: _("A part of the workbook unpacks to more than %(mb)s MB (the "
+                                    "limit); split the list.", mb=n // 1048576),
+        "max_rows": lambda: _("The list has more than %(n)s rows; split it.", n=n),
+        "max_columns": lambda: _("A row has a value beyond column %(n)s (the limit of columns); "
+                                 "delete the extra columns.", n=n),
+        "max_cells_per_row": lambda: _("A row has more than %(n)s cells (the limit per row): "
+                                       "such a file is refused.", n=n),
+        "max_cells": lambda: _("The sheet has more than %(n)s cells (the limit); split the "
+                               "list.", n=n),
+        "max_row_elements": lambda: _("The sheet has more than %(n)s rows, empty ones included "
+                                      "(the limit); delete the empty rows.", n=n),
+        "max_shared_strings": lambda: _("The workbook has more than %(n)s distinct texts (the "
+                                        "limit); split the list.", n=n),
+        "max_shared_string_bytes": lambda: _("The workbook's texts take more than %(mb)s MB "
+                                             "(the limit); split the list.", mb=n // 1048576),
+        "max_cell_chars": lambda: _("A cell holds more than %(n)s characters (Excel's limit).",
+                                    n=n),
+        "max_styles": lambda: _("The workbook has more than %(n)s cell formats (Excel's limit).",
+                                n=n),
+    }
+    return messages[exc.limit]()
+
+
 def check_file(path: Path) -> None:
-    """Refuse what is not a sane .xlsx: size, magic number, zip structure, zip-bomb limits."""
+    """Refuse what is not a sane .xlsx: size, magic number, zip structure, zip-bomb limits
+    (declared sizes and each part's compression ratio; read_sheet checks what really unpacks)."""
     size = path.stat().st_size
     limit = max_bytes()
     if size == 0:
@@ -131,6 +196,7 @@ def check_file(path: Path) -> None:
                             "again."))
     if not head.startswith(XLSX_MAGIC):
         raise FileRefused(_("This is not an Excel (.xlsx) file."))
+    limits = read_limits()
     try:
         with zipfile.ZipFile(path) as archive:
             entries = archive.infolist()
@@ -143,6 +209,10 @@ def check_file(path: Path) -> None:
             if unpacked > current_app.config.get("ZIP_MAX_UNCOMPRESSED_MB", 200) * 1048576:
                 raise FileRefused(_("The workbook unpacks to more than %(mb)s MB; split it.",
                                     mb=current_app.config.get("ZIP_MAX_UNCOMPRESSED_MB", 200)))
+            for entry in entries:
+                check_ratio(entry, limits)
+    except LimitExceeded as exc:
+        raise FileRefused(limit_message(exc)) from None
     except zipfile.BadZipFile:
         raise FileRefused(_("The Excel file is damaged and cannot be read.")) from None
 
@@ -385,75 +455,154 @@ def _chunks(iterable: Iterable, size: int) -> Iterator[list]:
 
 def count_rows(path: Path) -> int | None:
     """The sheet's row count from its dimension, for a progress bar (None if unknown)."""
-    from openpyxl import load_workbook
-
-    workbook = load_workbook(path, read_only=True)
     try:
-        return workbook.worksheets[0].max_row
-    finally:
-        workbook.close()
+        return sheet_rows_hint(path, read_limits())
+    except (LimitExceeded, WorkbookUnreadable, zipfile.BadZipFile, ValueError, OSError):
+        return None
+
+
+@dataclass(frozen=True)
+class Target:
+    """What staging needs of the unit and the uploader, read before the file is parsed."""
+
+    unit_id: int
+    name: str
+    kind: str
+    user_id: int | None
+
+
+def _spool():
+    """A temporary file for rows between the phases of staging: in memory while small, then on
+    disk under DATA_DIR/tmp, unlinked at once (a killed worker leaves nothing behind)."""
+    directory = Path(current_app.config["DATA_DIR"]) / "tmp"
+    directory.mkdir(parents=True, exist_ok=True)
+    return tempfile.SpooledTemporaryFile(max_size=1024 * 1024, mode="w+b", dir=directory)
+
+
+def _write_chunk(spool, rows: list) -> None:
+    spool.write(json.dumps(rows, ensure_ascii=False).encode("utf-8") + b"\n")
+
+
+def _read_chunks(spool) -> Iterator[list]:
+    spool.seek(0)
+    for line in spool:
+        yield json.loads(line)
+
+
+def _parse_into(path: Path, target: Target, spool, progress: Progress) -> int:
+    """Read and check every row of the workbook into `spool` (no database); returns how many."""
+    limits = read_limits()
+    today = clock.local_today()
+    seen: dict[str, int] = {}
+    rows = read_sheet(path, limits)
+    header_number, header = next(((n, r) for n, r in rows if any(_text(c) for c in r)),
+                                 (None, None))
+    if header is None:
+        raise FileRefused(_("The workbook's first sheet is empty."))
+    columns = map_header(header)
+
+    def parsed():
+        for number, cells in rows:
+            if not any(_text(c) for c in cells):
+                continue
+            row = parse_row(number, cells, columns, today)
+            if not row.errors:
+                # Departments count attracted enterprises only (the target table's 说明).
+                problem = attribution_problem(target, row.data.get("source"))
+                if problem is not None:
+                    row.errors.append(problem)
+            if not row.errors and row.code:
+                first = seen.get(row.code)
+                if first is not None:
+                    row.errors.append(_("The same credit code is already on row %(row)s.",
+                                        row=first))
+                else:
+                    seen[row.code] = number
+            yield row
+
+    total = 0
+    for chunk in _chunks(parsed(), CHUNK):
+        _write_chunk(spool, [[r.number, _jsonable_data(r.data), r.errors] for r in chunk])
+        total += len(chunk)
+        if progress:
+            progress(len(chunk))
+    return total
+
+
+def _classify_into(parsed_spool, target: Target, staged_spool) -> dict:
+    """Classify the parsed rows against the register (reads only); returns the counts."""
+    counts = {o.value: 0 for o in ImportOutcome}
+    for chunk in _read_chunks(parsed_spool):
+        rows = [ParsedRow(number, _from_json(data), errors) for number, data, errors in chunk]
+        outcomes = classify(rows, target.unit_id)
+        # Rows as the INSERT's parameters, JSON already encoded: the write phase only executes.
+        _write_chunk(staged_spool, [
+            [row.number, row.code[:40], row.data.get("name", "")[:200], outcome, message,
+             json.dumps(_jsonable_data(row.data))]
+            for row, (outcome, message) in zip(rows, outcomes, strict=True)])
+        for outcome, _message in outcomes:
+            counts[outcome] += 1
+    return counts
 
 
 def stage(path: Path, filename: str, unit: Unit, user, *, progress: Progress = None
           ) -> EnterpriseImport:
-    """Check the file and stage every row with its outcome; writes nothing to the register."""
+    """Check the file and stage every row with its outcome; writes nothing to the register.
+
+    Call it before writing anything: it ends the caller's transaction (which must only have
+    read), parses the file with no transaction open, classifies the rows in a read transaction
+    and stores them in a short write transaction, left open for the caller to commit. So a
+    long parse never holds SQLite's write lock (other units' writes go on meanwhile)."""
+    target = Target(unit.id, unit.name, unit.kind, getattr(user, "id", None))
+    db.session.rollback()
+    started = time.monotonic()
     check_file(path)
-    max_rows = int(current_app.config.get("ENTERPRISE_IMPORT_MAX_ROWS", 50_000))
-    today = clock.local_today()
-    batch = EnterpriseImport(token=secrets.token_urlsafe(24), user_id=getattr(user, "id", None),
+    with _spool() as parsed, _spool() as staged:
+        try:
+            total = _parse_into(path, target, parsed, progress)
+        except FileRefused:
+            raise
+        except LimitExceeded as exc:
+            log.warning("import of %s refused after %.1f s: %s", filename,
+                        time.monotonic() - started, exc)
+            raise FileRefused(limit_message(exc)) from None
+        except (zipfile.BadZipFile, WorkbookUnreadable, ExpatError, KeyError, OSError,
+                ValueError) as exc:
+            raise FileRefused(_("The Excel file could not be read (%(error)s).",
+                                error=type(exc).__name__)) from None
+        if total == 0:
+            raise FileRefused(_("The list has a header but no enterprise rows."))
+        parsed_at = time.monotonic()
+        with read_transaction():
+            counts = _classify_into(parsed, target, staged)
+            db.session.rollback()
+        classified_at = time.monotonic()
+        with write_transaction():
+            batch = _store(staged, counts, target, filename, user)
+        log.info("staged %s for %s: %d rows; parsed in %.1f s, classified in %.1f s, stored in "
+                 "%.2f s", filename, target.name, total, parsed_at - started,
+                 classified_at - parsed_at, time.monotonic() - classified_at)
+        return batch
+
+
+def _store(staged_spool, counts: dict, target: Target, filename: str, user) -> EnterpriseImport:
+    """The write phase of stage(): re-check the unit and the uploader's right, insert in batches."""
+    unit = db.session.get(Unit, target.unit_id)
+    # The right to import may have been withdrawn while the file was being read.
+    perm.require(unit is not None and (user is None or perm.can_edit_enterprise(user, unit.id)))
+    batch = EnterpriseImport(token=secrets.token_urlsafe(24), user_id=target.user_id,
                              unit_id=unit.id, filename=(filename or "upload.xlsx")[:255])
     db.session.add(batch)
     db.session.flush()
-    counts = {o.value: 0 for o in ImportOutcome}
-    seen: dict[str, int] = {}
-    try:
-        rows = read_rows(str(path), max_rows=max_rows + 2)
-        header_number, header = next(((n, r) for n, r in rows if any(_text(c) for c in r)),
-                                     (None, None))
-        if header is None:
-            raise FileRefused(_("The workbook's first sheet is empty."))
-        columns = map_header(header)
-
-        def parsed():
-            for number, cells in rows:
-                if number > max_rows + 1:
-                    raise FileRefused(_("The list has more than %(n)s rows; split it.", n=max_rows))
-                if not any(_text(c) for c in cells):
-                    continue
-                row = parse_row(number, cells, columns, today)
-                if not row.errors:
-                    # Departments count attracted enterprises only (the target table's 说明).
-                    problem = attribution_problem(unit, row.data.get("source"))
-                    if problem is not None:
-                        row.errors.append(problem)
-                if not row.errors and row.code:
-                    first = seen.get(row.code)
-                    if first is not None:
-                        row.errors.append(_("The same credit code is already on row %(row)s.",
-                                            row=first))
-                    else:
-                        seen[row.code] = number
-                yield row
-
-        for chunk in _chunks(parsed(), CHUNK):
-            outcomes = classify(chunk, unit.id)
-            db.session.execute(insert(EnterpriseImportRow), [
-                {"import_id": batch.id, "row_number": row.number, "credit_code": row.code[:40],
-                 "name": row.data.get("name", "")[:200], "outcome": outcome, "message": message,
-                 "data": _jsonable_data(row.data)}
-                for row, (outcome, message) in zip(chunk, outcomes, strict=True)
-            ])
-            for outcome, _message in outcomes:
-                counts[outcome] += 1
-            if progress:
-                progress(len(chunk))
-    except FileRefused:
-        raise
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise FileRefused(_("The Excel file could not be read (%(error)s).",
-                            error=type(exc).__name__)) from None
-    if sum(counts.values()) == 0:
-        raise FileRefused(_("The list has a header but no enterprise rows."))
+    # A plain executemany of prepared parameters: the write lock is held ~5 times shorter than
+    # through SQLAlchemy's per-row parameter processing (20,000 rows in a fraction of a second).
+    connection = db.session.connection()
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    table = EnterpriseImportRow.__tablename__
+    statement = (f"INSERT INTO {table} (import_id, row_number, credit_code, name, outcome, "
+                 f"message, data) VALUES ({', '.join([mark] * 7)})")
+    for chunk in _read_chunks(staged_spool):
+        connection.exec_driver_sql(statement, [(batch.id, *row) for row in chunk])
     batch.counts = counts
     audit.record(user, "enterprise.import_stage", batch, after={"file": batch.filename,
                                                                 "unit": unit.name, **counts})
@@ -469,8 +618,10 @@ def save_upload(storage, directory: Path) -> Path:
 
 
 def stage_upload(storage, unit: Unit, user) -> EnterpriseImport:
-    """Stage a werkzeug FileStorage; the temporary copy is removed whatever happens."""
+    """Stage a werkzeug FileStorage; the temporary copy is removed whatever happens (and, should
+    the worker be killed first, by sweep_temp_files)."""
     path = save_upload(storage, Path(current_app.config["DATA_DIR"]) / "imports")
+    storage.close()  # werkzeug's spooled copy of the upload is not needed any more
     try:
         return stage(path, storage.filename or "", unit, user)
     finally:

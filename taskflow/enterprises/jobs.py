@@ -1,15 +1,25 @@
 """Scheduled work of the monthly dispatch; every function is idempotent and commits nothing."""
 
-from datetime import date, timedelta
+import logging
+import os
+from datetime import date, datetime, timedelta
+from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import insert, select, update
 
-from taskflow.core import audit
+from taskflow.core import audit, clock
 from taskflow.enterprises import operations, queries
 from taskflow.enterprises.models import DispatchConfirmation, DispatchPeriod, PeriodState
 from taskflow.extensions import db
 from taskflow.units.models import Unit
+
+log = logging.getLogger("taskflow.enterprises.jobs")
+# Folders of DATA_DIR that only ever hold temporary files: the copy of an upload while it is
+# staged (imports/) and spill files (tmp/). A staged import lives in the database
+# (EnterpriseImportRow); nothing refers to these files once the request ends, so backups skip
+# them (core/backup.py SKIP_TOP_DIRS) and what a killed worker left there is swept.
+TEMP_DIRS = ("imports", "tmp")
 
 
 def open_month_if_due(today: date) -> DispatchPeriod | None:
@@ -80,3 +90,28 @@ def purge_stale_imports(now) -> int:
     from taskflow.enterprises.importer import purge_stale
 
     return purge_stale(now, days=int(current_app.config.get("ENTERPRISE_IMPORT_KEEP_DAYS", 7)))
+
+
+def sweep_import_files(now: datetime | None = None) -> dict:
+    """Remove files under DATA_DIR/imports and DATA_DIR/tmp older than IMPORT_TEMP_MAX_AGE_HOURS:
+    a killed worker's left-overs (an upload being staged is minutes old at most). Idempotent;
+    returns {"removed": n}."""
+    hours = int(current_app.config.get("IMPORT_TEMP_MAX_AGE_HOURS", 6))
+    cutoff = ((now or clock.utcnow()) - timedelta(hours=hours)).timestamp()
+    root = Path(current_app.config["DATA_DIR"])
+    removed: list[str] = []
+    for name in TEMP_DIRS:
+        for folder, _dirs, files in os.walk(root / name):  # symlinks to folders not followed
+            for file_name in files:
+                path = Path(folder) / file_name
+                try:
+                    if path.lstat().st_mtime > cutoff:
+                        continue
+                    path.unlink()
+                except FileNotFoundError:
+                    continue
+                removed.append(path.relative_to(root).as_posix())
+    if removed:
+        log.warning("swept %d temporary import file(s) older than %d h: %s", len(removed), hours,
+                    removed)
+    return {"removed": len(removed)}

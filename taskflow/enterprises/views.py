@@ -1,6 +1,7 @@
 """Pages of the register, imports, claim conflicts and the monthly dispatch."""
 
 from datetime import date
+from functools import wraps
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -9,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from taskflow.core import clock, permissions as perm
+from taskflow.core.db import read_transaction
 from taskflow.core.spreadsheets import build_workbook, xlsx_response
 from taskflow.enterprises import bp, dispatch_bp, importer, operations, queries
 from taskflow.enterprises.forms import (
@@ -294,7 +296,20 @@ def import_template():
     return xlsx_response(_("Enterprise list template.xlsx"), importer.template_bytes())
 
 
+def _reads_without_write_lock(view):
+    """Run a view's reads as plain reads, not in SQLite's write transaction that POSTs begin at
+    their first query: an upload is parsed for seconds, and only importer.stage's short final
+    write takes the lock (a no-op on PostgreSQL)."""
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        with read_transaction():
+            return view(*args, **kwargs)
+
+    return wrapper
+
+
 @bp.route("/import", methods=["GET", "POST"])
+@_reads_without_write_lock
 @login_required
 def import_upload():
     """Upload a list: the rows are checked and staged for a preview; nothing is written yet."""
