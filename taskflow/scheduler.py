@@ -21,7 +21,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from flask import Flask
 from sqlalchemy import delete, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from taskflow.core import clock
 
@@ -122,6 +122,11 @@ class SchedulerLock:
                             mine, table.c.holder == current.holder).values(**take)).rowcount == 1
         except IntegrityError as exc:  # another scheduler inserted the row first
             raise AlreadyRunning("another scheduler took the lease at the same moment") from exc
+        except (OperationalError, ProgrammingError) as exc:
+            if self._table_missing():
+                raise RuntimeError("the scheduler_lease table is missing: run `flask db upgrade` "
+                                   "first") from exc
+            raise
         if not taken:
             beat = clock.to_local(current.heartbeat_at) if current is not None else None
             raise AlreadyRunning(f"the lease is held by {current.holder if current else '?'}, "
@@ -130,6 +135,14 @@ class SchedulerLock:
         self.held = True
         log.info("scheduler lease taken by %s", self.holder)
         return self
+
+    def _table_missing(self) -> bool:
+        from sqlalchemy import inspect
+
+        from taskflow.extensions import db
+
+        with self.app.app_context():
+            return not inspect(db.engine).has_table("scheduler_lease")
 
     def renew(self) -> bool:
         """Move the heartbeat to now; False when the lease is no longer ours."""

@@ -178,3 +178,9 @@ def test_the_heartbeat_must_be_shorter_than_the_ttl(other_app):
     with pytest.raises(ValueError, match="SCHEDULER_HEARTBEAT_SECONDS"):
         scheduler.SchedulerLock(other_app(SCHEDULER_HEARTBEAT_SECONDS=120,
                                           SCHEDULER_LEASE_TTL_SECONDS=120))
+
+
+def test_a_database_without_the_lease_table_asks_for_the_migration(app):
+    SchedulerLease.__table__.drop(db.engine)
+    with pytest.raises(RuntimeError, match="flask db upgrade"):
+        scheduler.SchedulerLock(app).acquire()
