@@ -1,6 +1,7 @@
 """Settings for TaskFlow, read from TASKFLOW_* environment variables."""
 
 import os
+import secrets
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -26,7 +27,13 @@ class Config:
     """Base settings shared by every environment."""
 
     INSTANCE_DIR = Path(_env("INSTANCE_DIR", str(BASE_DIR / "instance")))
+    # Signs sessions and CSRF tokens. Never a value written in the code: a published key lets
+    # anyone forge a signed-in session (taskflow/core/security.py refuses known ones).
     SECRET_KEY = _env("SECRET_KEY")
+    # When SECRET_KEY is not given: generate one on first run and keep it in
+    # INSTANCE_DIR/secret_key (mode 600), shared by every process over that folder. Development
+    # only: production sets TASKFLOW_SECRET_KEY, the same on every host (docs/deploy.md).
+    SECRET_KEY_FROM_INSTANCE = False
     SQLALCHEMY_DATABASE_URI = _env(
         "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'taskflow.sqlite3'}"
     )
@@ -44,7 +51,9 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
+    # Cookies always get Secure over HTTPS (taskflow/core/security.py); this forces it over http too.
     SESSION_COOKIE_SECURE = _env_bool("COOKIE_SECURE", False)
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
 
@@ -138,6 +147,12 @@ class Config:
     # Local time (HH:MM) of the scheduler's nightly recompute of draft score periods.
     SCORES_RECOMPUTE_AT = _env("SCORES_RECOMPUTE_AT", "01:30")
 
+    # The scheduler's single-instance lease in the database (scheduler_lease): renewed every
+    # SCHEDULER_HEARTBEAT_SECONDS, taken over by another scheduler when not renewed for
+    # SCHEDULER_LEASE_TTL_SECONDS. Defaults, not set by the plan.
+    SCHEDULER_HEARTBEAT_SECONDS = _env_int("SCHEDULER_HEARTBEAT_SECONDS", 30)
+    SCHEDULER_LEASE_TTL_SECONDS = _env_int("SCHEDULER_LEASE_TTL_SECONDS", 120)
+
     # Seconds a gunicorn worker reuses the cockpit's rendered figures (0 disables the cache).
     COCKPIT_CACHE_SECONDS = _env_int("COCKPIT_CACHE_SECONDS", 60)
 
@@ -148,14 +163,16 @@ class DevelopmentConfig(Config):
     """Local development: `make run`."""
 
     DEBUG = False
-    SECRET_KEY = Config.SECRET_KEY or "dev-only-secret-change-me"
+    SECRET_KEY_FROM_INSTANCE = True
 
 
 class TestingConfig(Config):
     """The test suite: a throwaway database and data directory per test."""
 
     TESTING = True
-    SECRET_KEY = "testing-secret"
+    # Random per test process (a key written here would be a published one); subprocesses of a
+    # test get it through TASKFLOW_SECRET_KEY.
+    SECRET_KEY = secrets.token_hex(32)
     COCKPIT_CACHE_SECONDS = 0  # tests that want the cache switch it on
     SQLALCHEMY_DATABASE_URI = os.environ.get("TASKFLOW_TEST_DATABASE_URL", "sqlite://")
     WTF_CSRF_ENABLED = True

@@ -45,7 +45,7 @@ def import_models() -> None:
 def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     """Build the Flask app from a settings class (default: from TASKFLOW_ENV)."""
     from config import BASE_DIR
-    from taskflow.core import i18n
+    from taskflow.core import i18n, security
     from taskflow.extensions import babel, csrf, db, login_manager, migrate
 
     app = Flask(
@@ -56,18 +56,20 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     )
     app.config.from_object(config or config_from_env())
     app.config.update(overrides)
-    if not app.config.get("SECRET_KEY"):
-        raise RuntimeError("TASKFLOW_SECRET_KEY must be set")
     from pathlib import Path
 
     for key in ("INSTANCE_DIR", "DATA_DIR"):
         Path(app.config[key]).mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # Environment, else (development) the instance folder's key; a published key is refused.
+    security.configure_secret_key(app)
 
     import_models()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
     csrf.init_app(app)
+    # Before Flask-Login registers its remember-cookie hook (hooks run in reverse order).
+    security.init_cookies(app)
     login_manager.init_app(app)
     i18n.init_app(app, babel)
 

@@ -69,10 +69,14 @@ def _env(tmp_path) -> dict:
 
 
 @pytest.mark.skipif(bool(os.environ.get("TASKFLOW_TEST_DATABASE_URL")),
-                    reason="the subprocess uses its own SQLite file lock")
+                    reason="the subprocesses use a SQLite file of their own")
 def test_a_second_scheduler_process_refuses_to_start(tmp_path):
+    """Even with another instance folder: the lease is in the database, not in the folder."""
     flask = str(Path(sys.executable).parent / "flask")
     env = _env(tmp_path)
+    upgraded = subprocess.run([flask, "db", "upgrade"], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=120)
+    assert upgraded.returncode == 0, upgraded.stderr
     first = subprocess.Popen([flask, "scheduler", "run"], cwd=ROOT, env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -82,7 +86,8 @@ def test_a_second_scheduler_process_refuses_to_start(tmp_path):
             line = first.stdout.readline()
             assert line or first.poll() is None, "first scheduler exited"
         assert "Asia/Shanghai" in line and "deadline_scan" in line
-        second = subprocess.run([flask, "scheduler", "run"], cwd=ROOT, env=env,
+        other = dict(env, TASKFLOW_INSTANCE_DIR=str(tmp_path / "other-instance"))
+        second = subprocess.run([flask, "scheduler", "run"], cwd=ROOT, env=other,
                                 capture_output=True, text=True, timeout=60)
         assert second.returncode == 1
         assert "already running" in second.stderr

@@ -1,6 +1,7 @@
 """Security headers on every response, cookie flags, and no state change on GET."""
 
 import re
+import secrets
 from pathlib import Path
 
 import pytest
@@ -108,7 +109,7 @@ def test_session_cookie_is_httponly_and_samesite(client):
 def production_app(tmp_path):
     app = create_app(
         ProductionConfig,
-        SECRET_KEY="production-test-secret",
+        SECRET_KEY=secrets.token_hex(32),
         FIELD_KEY="00112233445566778899aabbccddeeff",
         SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'prod.sqlite3'}",
         INSTANCE_DIR=tmp_path / "instance",
@@ -138,7 +139,7 @@ def test_production_config_sets_secure_cookies_and_hsts(production_app):
 
 def test_proxy_fix_trusts_forwarded_proto_only_when_configured(tmp_path):
     def app_with(proxies):
-        return create_app(ProductionConfig, SECRET_KEY="s", PROXY_COUNT=proxies,
+        return create_app(ProductionConfig, SECRET_KEY=secrets.token_hex(32), PROXY_COUNT=proxies,
                           FIELD_KEY="00112233445566778899aabbccddeeff",
                           SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'p.sqlite3'}",
                           INSTANCE_DIR=tmp_path / "i", DATA_DIR=tmp_path / "d")
