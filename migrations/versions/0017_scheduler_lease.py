@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0017_scheduler_lease"
-down_revision = "0013_plan_goals"
+down_revision = "0016_confidential_fields"
 branch_labels = None
 depends_on = None
 
