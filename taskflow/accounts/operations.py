@@ -209,7 +209,7 @@ def _set_password(user: User, password: str) -> None:
     db.session.flush()
     stale = list(db.session.scalars(
         select(PasswordHistory.id).where(PasswordHistory.user_id == user.id)
-        .order_by(PasswordHistory.created_at.desc(), PasswordHistory.id.desc()).offset(keep)))
+        .order_by(PasswordHistory.id.desc()).offset(keep)))
     if stale:
         db.session.execute(delete(PasswordHistory).where(PasswordHistory.id.in_(stale)))
 
@@ -222,7 +222,7 @@ def _check_not_reused(user: User, new_password: str, field: str = "new_password"
         return
     hashes = [user.password_hash] + list(db.session.scalars(
         select(PasswordHistory.password_hash).where(PasswordHistory.user_id == user.id)
-        .order_by(PasswordHistory.created_at.desc(), PasswordHistory.id.desc()).limit(keep)))
+        .order_by(PasswordHistory.id.desc()).limit(keep)))
     if any(verify_password(h, new_password) for h in dict.fromkeys(hashes)):
         raise AccountError(_l("You used this password recently: choose one that is not among "
                               "your last %(n)d passwords.", n=keep), field=field)
