@@ -104,7 +104,10 @@ def _pending() -> tuple[User | None, dict | None]:
     if age > current_app.config["SIGN_IN_STEPS_MINUTES"] * 60:
         session.pop(PENDING_KEY, None)
         return None, None
-    user = db.session.get(User, state.get("uid"))
+    # A POST locks the row: two requests with the same code cannot both pass the replay check.
+    lock = request.method == "POST"
+    user = db.session.get(User, state.get("uid"), with_for_update=lock or None,
+                          populate_existing=lock)
     if user is None or not user.active or user.session_version != state.get("sv"):
         session.pop(PENDING_KEY, None)
         return None, None
@@ -145,8 +148,15 @@ def _step_guard(step: str):
     if user is None:
         flash(_("Your sign-in was not completed in time. Please sign in again."), "warning")
         return None, None, redirect(url_for("accounts.login"))
-    if _next_step(user, state) != step:
-        return None, None, _advance(user, state)
+    due = _next_step(user, state)
+    if due is None:
+        # Nothing left to do (the policy changed meanwhile): start again rather than sign in
+        # on a GET or on another step's form.
+        session.pop(PENDING_KEY, None)
+        flash(_("Your sign-in was not completed in time. Please sign in again."), "warning")
+        return None, None, redirect(url_for("accounts.login"))
+    if due != step:
+        return None, None, redirect(url_for(STEP_ENDPOINTS[due]))
     return user, state, None
 
 

@@ -138,7 +138,8 @@ def test_admin_temporary_password_must_be_changed_at_next_sign_in(app, client, m
         "new_password": temporary, "confirm": temporary}).status_code == 302
     db.session.refresh(user)
     assert user.must_change_password
-    assert "下次登录时须修改" in admin_client.get(f"/admin/users/{user.id}").get_data(as_text=True)
+    admin_page = admin_client.get(f"/admin/users/{user.id}").get_data(as_text=True)
+    assert "下次登录时须修改" in admin_page
 
     response = password_step(client, user, temporary)
     assert location(response).endswith("/login/password")
