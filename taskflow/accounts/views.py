@@ -3,7 +3,17 @@
 import logging
 import math
 
-from flask import abort, flash, g, redirect, render_template, request, session, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user
 
@@ -98,8 +108,6 @@ def _pending() -> tuple[User | None, dict | None]:
     state = session.get(PENDING_KEY)
     if not isinstance(state, dict):
         return None, None
-    from flask import current_app
-
     age = clock.utcnow().timestamp() - float(state.get("at", 0))
     if age > current_app.config["SIGN_IN_STEPS_MINUTES"] * 60:
         session.pop(PENDING_KEY, None)
