@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0016_confidential_fields"
-down_revision = "0014_audit_security"
+down_revision = "0015_second_factor"
 branch_labels = None
 depends_on = None
 

@@ -1,4 +1,5 @@
-"""`flask users …`: create and list accounts from the command line."""
+"""`flask users …`: create and list accounts, and reset a second factor, from the command
+line."""
 
 import click
 from flask import current_app
@@ -7,7 +8,12 @@ from sqlalchemy.orm import joinedload
 
 from taskflow.accounts import bp
 from taskflow.accounts.models import Role, User
-from taskflow.accounts.operations import AccountError, create_user, prune_login_attempts
+from taskflow.accounts.operations import (
+    AccountError,
+    create_user,
+    prune_login_attempts,
+    reset_second_factor,
+)
 from taskflow.accounts.queries import district_plans, find_district_units
 from taskflow.extensions import db
 
@@ -75,3 +81,23 @@ def prune_attempts_command(days):
     removed = prune_login_attempts(days)
     db.session.commit()
     click.echo(f"deleted {removed} sign-in attempts older than {days} days")
+
+
+@bp.cli.command("reset-second-factor")
+@click.argument("username")
+def reset_second_factor_command(username):
+    """Remove an account's authenticator app and recovery codes (audited).
+
+    For the administrator who lost both: nobody else can reset it on the web (an administrator
+    cannot reset their own), but whoever runs commands on the server can."""
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        _fail(f"unknown user: {username!r}")
+    try:
+        reset_second_factor(user, actor=None)
+    except AccountError as exc:
+        db.session.rollback()
+        _fail(exc)
+    db.session.commit()
+    click.echo(f"second factor of {user.username} reset; they enrol again at next sign-in "
+               "where their role requires it")

@@ -21,7 +21,9 @@ DEMO_ACCOUNTS = (
 def create_demo_accounts(district_plan) -> list[tuple[str, str, str, str | None]]:
     """Create one account per role when no user exists yet; (username, password, role, unit).
 
-    Passwords are random (secrets.token_urlsafe); the caller prints them and commits. Returns
+    Passwords are random (secrets.token_urlsafe); the caller prints them and commits. The
+    development policy applies as configured: office, supervisor, leader and admin enrol an
+    authenticator app at their first sign-in (TOTP_REQUIRED_ROLES). Returns
     an empty list, creating nothing, when any user already exists. A unit missing from the plan
     raises AccountError naming it.
     """

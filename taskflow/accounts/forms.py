@@ -183,3 +183,59 @@ class UserFilterForm(FlaskForm):
     def setup_choices(self, units) -> None:
         self.role.choices = role_choices(with_any=True)
         self.unit.choices = unit_choices(units, empty_label=_l("All units"))
+
+
+class SecondFactorCodeForm(FlaskForm):
+    """The authenticator app's 6-digit code, or one recovery code."""
+
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=40)],
+                       description=_l("The 6-digit code your authenticator app shows now, or "
+                                      "one of your recovery codes."),
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "text",
+                                  "autofocus": True})
+    submit = SubmitField(_l("Verify"))
+
+
+class EnrolForm(FlaskForm):
+    """Confirm an authenticator app with the code it shows."""
+
+    code = StringField(_l("Code from the app"), validators=[DataRequired(), Length(max=20)],
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
+    submit = SubmitField(_l("Confirm"))
+
+
+class RegenerateRecoveryCodesForm(FlaskForm):
+    """New recovery codes, confirmed by a current app code."""
+
+    code = StringField(_l("Code from the app"), validators=[DataRequired(), Length(max=20)],
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
+    submit = SubmitField(_l("Make new recovery codes"))
+
+
+class ContinueForm(FlaskForm):
+    """A button that goes on (a POST, so it carries the CSRF token)."""
+
+    submit = SubmitField(_l("Continue"))
+
+
+class CancelSignInForm(FlaskForm):
+    """Leave the sign-in's further steps (the only way out of them)."""
+
+    submit = SubmitField(_l("Sign out"))
+
+
+class RequiredPasswordChangeForm(FlaskForm):
+    """The new password a sign-in requires (expired or temporary password)."""
+
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(), StrongPassword()])
+    confirm = PasswordField(_l("Repeat the new password"), validators=[
+        DataRequired(), EqualTo("new_password", message=_l("The two passwords do not match."))])
+    submit = SubmitField(_l("Change password"))
+
+
+class ResetSecondFactorForm(FlaskForm):
+    """An administrator removes a user's authenticator app (confirmed by a tick)."""
+
+    confirm = BooleanField(_l("Yes, remove this user's authenticator app and recovery codes"),
+                           validators=[DataRequired(message=_l("Tick the box to confirm."))])
+    submit = SubmitField(_l("Reset second factor"))

@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from taskflow.core.crypto import EncryptedString
@@ -54,6 +54,15 @@ class User(UserMixin, db.Model):
     mobile: Mapped[str | None] = mapped_column(EncryptedString(255, index="mobile_index"),
                                                deferred=True)
     mobile_index: Mapped[str | None] = mapped_column(String(64), index=True)
+    # Second factor (RFC 6238 TOTP): the base32 secret, set when enrolment is confirmed; the
+    # last accepted 30-second time step, so an accepted code cannot be replayed.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    totp_last_step: Mapped[int | None]
+    # Password lifecycle: expiry counts from here (NULL: accounts older than the column, from
+    # created_at); an administrator's temporary password must be changed at next sign-in.
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     unit: Mapped[Unit | None] = relationship()
 
@@ -68,8 +77,36 @@ class User(UserMixin, db.Model):
     def is_unit_user(self) -> bool:
         return self.role in UNIT_ROLES
 
+    @property
+    def has_second_factor(self) -> bool:
+        """True when the user has confirmed an authenticator app."""
+        return self.totp_secret is not None and self.totp_confirmed_at is not None
+
     def __repr__(self) -> str:
         return f"<User {self.username} {self.role}>"
+
+
+class RecoveryCode(db.Model):
+    """A one-time code that stands in for the authenticator app (argon2 hash; used once)."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_default)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PasswordHistory(db.Model):
+    """A password a user had (argon2 hash), so the last few cannot be chosen again."""
+
+    __tablename__ = "password_history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_default)
 
 
 class LoginAttempt(db.Model):

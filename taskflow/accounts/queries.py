@@ -1,9 +1,11 @@
 """Reads about users and the units they can belong to."""
 
+from datetime import datetime, timedelta
+
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import joinedload, undefer
 
-from taskflow.accounts.models import User
+from taskflow.accounts.models import RecoveryCode, User
 from taskflow.core import crypto
 from taskflow.extensions import db
 from taskflow.plans.models import Plan
@@ -96,3 +98,47 @@ def find_unit_in_plan(plan_id: int, name: str) -> Unit | None:
 def user_count() -> int:
     """How many users exist."""
     return db.session.scalar(select(func.count(User.id))) or 0
+
+
+def recovery_codes_left(user: User) -> int:
+    """How many of the user's recovery codes are still unused."""
+    return db.session.scalar(
+        select(func.count(RecoveryCode.id))
+        .where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))) or 0
+
+
+def _not_enrolled():
+    return or_(User.totp_secret.is_(None), User.totp_confirmed_at.is_(None))
+
+
+def users_without_second_factor() -> list[User]:
+    """Active users whose role requires a second factor (TOTP_REQUIRED_ROLES) and who have not
+    enrolled, by role and username."""
+    from taskflow.accounts.operations import totp_required_roles
+
+    roles = sorted(totp_required_roles())
+    if not roles:
+        return []
+    return list(db.session.scalars(
+        select(User).where(User.active.is_(True), User.role.in_(roles), _not_enrolled())
+        .order_by(User.role, User.username)))
+
+
+def count_users_without_second_factor() -> int:
+    """How many users, of any role and active or not, have no second factor."""
+    return db.session.scalar(select(func.count(User.id)).where(_not_enrolled())) or 0
+
+
+def users_with_expired_password(as_of: datetime) -> list[User]:
+    """Active users whose password is older than PASSWORD_MAX_AGE_DAYS at `as_of`, or who must
+    change an administrator's temporary password (empty when expiry is off and none must)."""
+    from flask import current_app
+
+    days = int(current_app.config.get("PASSWORD_MAX_AGE_DAYS", 0))
+    conditions = [User.must_change_password.is_(True)]
+    if days > 0:
+        cutoff = as_of - timedelta(days=days)
+        conditions.append(func.coalesce(User.password_changed_at, User.created_at) < cutoff)
+    return list(db.session.scalars(
+        select(User).where(User.active.is_(True), or_(*conditions))
+        .order_by(User.role, User.username)))

@@ -3,16 +3,33 @@
 import logging
 import math
 
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user
 
 from taskflow.accounts import bp, sessions
 from taskflow.accounts.forms import (
+    CancelSignInForm,
     ChangePasswordForm,
+    ContinueForm,
+    EnrolForm,
     LanguageForm,
     LoginForm,
+    RegenerateRecoveryCodesForm,
+    RequiredPasswordChangeForm,
     ResetPasswordForm,
+    ResetSecondFactorForm,
+    SecondFactorCodeForm,
     UserCreateForm,
     UserEditForm,
     UserFilterForm,
@@ -23,17 +40,28 @@ from taskflow.accounts.operations import (
     EditConflict,
     WrongPassword,
     change_password,
+    complete_sign_in,
+    confirm_second_factor,
     create_user,
     mask_mobile,
+    forced_password_change,
+    new_totp_secret,
+    password_expired,
     record_login_attempt,
+    regenerate_recovery_codes,
     reset_password,
+    reset_second_factor,
+    second_factor_required,
+    sign_in_steps,
+    totp_qr_data_uri,
+    verify_second_factor,
     set_user_locale,
     sign_in,
     sign_out,
     throttled_until,
     update_user,
 )
-from taskflow.accounts.queries import district_units, users_query
+from taskflow.accounts.queries import district_units, recovery_codes_left, users_query
 from taskflow.core import clock
 from taskflow.core.i18n import LOCALE_SESSION_KEY
 from taskflow.core.permissions import can_manage_users, require
@@ -56,9 +84,99 @@ def _throttle_message(retry_at) -> str:
              time=clock.to_local(retry_at).strftime("%H:%M"))
 
 
+def rotate_csrf_token() -> None:
+    """Drop the session's CSRF secret so the next form gets a new one: a token seen before
+    sign-in (on a shared PC, in a cached page) is worthless after it."""
+    session.pop("csrf_token", None)
+    g.pop("csrf_token", None)
+
+
+# The sign-in's further steps (second factor, enrolment, forced password change) happen before
+# login_user: until they are done the session holds only this note, and no page but the steps.
+PENDING_KEY = "_tf_sign_in"
+STEP_ENDPOINTS = {"code": "accounts.login_code", "enrol": "accounts.login_enrol",
+                  "password": "accounts.login_password"}
+
+
+def _start_steps(user: User, next_url: str | None) -> None:
+    session[PENDING_KEY] = {"uid": user.id, "sv": user.session_version,
+                            "at": clock.utcnow().timestamp(), "next": next_url, "factor": None}
+    rotate_csrf_token()
+
+
+def _pending() -> tuple[User | None, dict | None]:
+    """The user half-way through signing in, and the note, while it is fresh."""
+    state = session.get(PENDING_KEY)
+    if not isinstance(state, dict):
+        return None, None
+    age = clock.utcnow().timestamp() - float(state.get("at", 0))
+    if age > current_app.config["SIGN_IN_STEPS_MINUTES"] * 60:
+        session.pop(PENDING_KEY, None)
+        return None, None
+    # A POST locks the row: two requests with the same code cannot both pass the replay check.
+    lock = request.method == "POST"
+    user = db.session.get(User, state.get("uid"), with_for_update=lock or None,
+                          populate_existing=lock)
+    if user is None or not user.active or user.session_version != state.get("sv"):
+        session.pop(PENDING_KEY, None)
+        return None, None
+    return user, state
+
+
+def _next_step(user: User, state: dict) -> str | None:
+    steps = sign_in_steps(user, factor_carried=bool(state.get("factor")))
+    return steps[0] if steps else None
+
+
+def _advance(user: User, state: dict):
+    """Go to the sign-in's next step, or, when none is left, sign the user in."""
+    step = _next_step(user, state)
+    if step is not None:
+        return redirect(url_for(STEP_ENDPOINTS[step]))
+    ip = request.remote_addr or ""
+    factor = state.get("factor")
+    complete_sign_in(user, ip, second_factor=factor)
+    db.session.commit()
+    session.pop(PENDING_KEY, None)
+    login_user(user)
+    rotate_csrf_token()
+    log.info("sign-in %s (%s) from %s%s", user.username, user.role, ip,
+             f" with {factor}" if factor else "")
+    if factor == "recovery":
+        flash(_("You signed in with a recovery code. %(n)d recovery codes are left: make new "
+                "ones in My account if you are running out.", n=recovery_codes_left(user)),
+              "warning")
+    return redirect(same_site_path(state.get("next")) or url_for("core.home"))
+
+
+def _step_guard(step: str):
+    """(user, state, None) when this step is the one due; else (None, None, a redirect)."""
+    if current_user.is_authenticated:
+        return None, None, redirect(url_for("core.home"))
+    user, state = _pending()
+    if user is None:
+        flash(_("Your sign-in was not completed in time. Please sign in again."), "warning")
+        return None, None, redirect(url_for("accounts.login"))
+    due = _next_step(user, state)
+    if due is None:
+        # Nothing left to do (the policy changed meanwhile): start again rather than sign in
+        # on a GET or on another step's form.
+        session.pop(PENDING_KEY, None)
+        flash(_("Your sign-in was not completed in time. Please sign in again."), "warning")
+        return None, None, redirect(url_for("accounts.login"))
+    if due != step:
+        return None, None, redirect(url_for(STEP_ENDPOINTS[due]))
+    return user, state, None
+
+
+def _save_state(state: dict) -> None:
+    session[PENDING_KEY] = state
+    session.modified = True
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    """Sign in with username and password (throttled per account and per IP)."""
+    """Sign in with username and password (throttled per account and, gently, per IP)."""
     if current_user.is_authenticated:
         return redirect(url_for("core.home"))
     form = LoginForm()
@@ -66,12 +184,19 @@ def login():
     if form.validate_on_submit():
         ip = request.remote_addr or ""
         username = form.username.data.strip()
+        session.pop(PENDING_KEY, None)
         result = sign_in(username, form.password.data, ip)
         db.session.commit()
         if result.status == "ok":
             login_user(result.user)
+            rotate_csrf_token()
             log.info("sign-in %s (%s) from %s", result.user.username, result.user.role, ip)
             return redirect(same_site_path(request.args.get("next")) or url_for("core.home"))
+        if result.status == "steps":
+            log.info("password accepted for %s from %s; next: %s", result.user.username, ip,
+                     ", ".join(result.steps))
+            _start_steps(result.user, same_site_path(request.args.get("next")))
+            return redirect(url_for(STEP_ENDPOINTS[result.steps[0]]))
         if result.status == "throttled":
             log.warning("sign-in throttled for %r from %s until %s", username, ip,
                         result.retry_at.isoformat())
@@ -85,6 +210,131 @@ def login():
             log.warning("sign-in failed for %r from %s", username, ip)
             flash(_("Wrong username or password."), "danger")
     return render_template("accounts/login.html", form=form), status
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+def login_code():
+    """Sign-in, second step: the authenticator app's code or a recovery code."""
+    user, state, elsewhere = _step_guard("code")
+    if elsewhere is not None:
+        return elsewhere
+    form = SecondFactorCodeForm()
+    status = 200
+    if form.validate_on_submit():
+        ip = request.remote_addr or ""
+        retry_at = throttled_until(user.username, ip)
+        if retry_at is not None:
+            log.warning("second factor throttled for %s from %s until %s", user.username, ip,
+                        retry_at.isoformat())
+            session.pop(PENDING_KEY, None)
+            flash(_throttle_message(retry_at), "danger")
+            return redirect(url_for("accounts.login"))
+        factor = verify_second_factor(user, form.code.data)
+        if factor is None:
+            db.session.rollback()
+            # Counted with the password failures: the account locks after as many wrong codes.
+            record_login_attempt(user.username, ip, False)
+            db.session.commit()
+            log.warning("wrong second-factor code for %s from %s", user.username, ip)
+            form.code.errors.append(_("The code is wrong or has already been used."))
+            status = 400
+        else:
+            state["factor"] = factor
+            _save_state(state)
+            return _advance(user, state)
+    elif request.method == "POST":
+        status = 400
+    return render_template("accounts/login_code.html", form=form, user=user,
+                           cancel_form=CancelSignInForm()), status
+
+
+def _enrol_page(user, form, secret, *, action, cancel_form=None, status=200):
+    return render_template("accounts/second_factor_enrol.html", form=form, user=user,
+                           secret=secret, qr=totp_qr_data_uri(user, secret), action=action,
+                           cancel_form=cancel_form), status
+
+
+def _codes_page(codes, *, continue_form=None):
+    return render_template("accounts/recovery_codes.html", codes=codes,
+                           continue_form=continue_form)
+
+
+@bp.route("/login/enrol", methods=["GET", "POST"])
+def login_enrol():
+    """Sign-in, required enrolment: set up an authenticator app before going on."""
+    user, state, elsewhere = _step_guard("enrol")
+    if elsewhere is not None:
+        return elsewhere
+    # The secret waits in the (signed) session until a code confirms it: a GET writes nothing.
+    secret = state.get("secret")
+    if not secret:
+        secret = state["secret"] = new_totp_secret()
+        _save_state(state)
+    form = EnrolForm()
+    if form.validate_on_submit():
+        try:
+            codes = confirm_second_factor(user, secret, form.code.data)
+        except AccountError as exc:
+            db.session.rollback()
+            _show_error(form, exc)
+        else:
+            db.session.commit()
+            log.info("second factor enrolled by %s at sign-in", user.username)
+            state.pop("secret", None)
+            state["factor"] = "totp"
+            _save_state(state)
+            return _codes_page(codes, continue_form=ContinueForm())
+    return _enrol_page(user, form, secret, action=url_for("accounts.login_enrol"),
+                       cancel_form=CancelSignInForm(),
+                       status=400 if request.method == "POST" else 200)
+
+
+@bp.route("/login/continue", methods=["POST"])
+def login_continue():
+    """Go on with the sign-in after the recovery codes were shown."""
+    if current_user.is_authenticated:
+        return redirect(url_for("core.home"))
+    user, state = _pending()
+    if user is None or not ContinueForm().validate_on_submit():
+        flash(_("Your sign-in was not completed in time. Please sign in again."), "warning")
+        return redirect(url_for("accounts.login"))
+    return _advance(user, state)
+
+
+@bp.route("/login/password", methods=["GET", "POST"])
+def login_password():
+    """Sign-in, forced password change: the password expired or was set by an administrator."""
+    user, state, elsewhere = _step_guard("password")
+    if elsewhere is not None:
+        return elsewhere
+    form = RequiredPasswordChangeForm()
+    form.username_for_rules = user.username
+    if form.validate_on_submit():
+        try:
+            forced_password_change(user, form.new_password.data)
+        except AccountError as exc:
+            db.session.rollback()
+            _show_error(form, exc)
+        else:
+            db.session.commit()
+            log.info("password changed at sign-in by %s", user.username)
+            state["sv"] = user.session_version
+            _save_state(state)
+            flash(_("Your password has been changed."), "success")
+            return _advance(user, state)
+    return render_template("accounts/login_password.html", form=form, user=user,
+                           temporary=user.must_change_password,
+                           expired=password_expired(user),
+                           cancel_form=CancelSignInForm()), 400 if request.method == "POST" else 200
+
+
+@bp.route("/login/cancel", methods=["POST"])
+def login_cancel():
+    """Leave the sign-in's further steps."""
+    session.pop(PENDING_KEY, None)
+    if CancelSignInForm().validate_on_submit():
+        flash(_("You have signed out."), "info")
+    return redirect(url_for("accounts.login"))
 
 
 @bp.route("/logout", methods=["POST"])
@@ -103,13 +353,17 @@ def logout():
 # ---------------------------------------------------------------- my account
 
 
-def _account_page(password_form=None, language_form=None, status=200):
+def _account_page(password_form=None, language_form=None, codes_form=None, status=200):
     language_form = language_form or LanguageForm(
         locale=current_user.locale or session.get(LOCALE_SESSION_KEY) or "zh_CN")
+    user = current_user._get_current_object()
     return render_template(
         "accounts/account.html",
         password_form=password_form or ChangePasswordForm(),
         language_form=language_form,
+        codes_form=codes_form or RegenerateRecoveryCodesForm(),
+        factor_required=second_factor_required(user),
+        codes_left=recovery_codes_left(user) if user.has_second_factor else 0,
     ), status
 
 
@@ -153,6 +407,62 @@ def account_password():
     sessions.end_session()
     flash(_("Your password has been changed. Please sign in with the new password."), "success")
     return redirect(url_for("accounts.login"))
+
+
+ENROL_SECRET_KEY = "_tf_enrol_secret"
+
+
+@bp.route("/account/second-factor", methods=["GET", "POST"])
+@login_required
+def account_second_factor():
+    """Set up an authenticator app from My account."""
+    user = current_user._get_current_object()
+    if user.has_second_factor:
+        return redirect(url_for("accounts.account"))
+    secret = session.get(ENROL_SECRET_KEY)
+    if not secret:
+        secret = session[ENROL_SECRET_KEY] = new_totp_secret()
+    form = EnrolForm()
+    if form.validate_on_submit():
+        try:
+            codes = confirm_second_factor(user, secret, form.code.data)
+        except AccountError as exc:
+            db.session.rollback()
+            _show_error(form, exc)
+        else:
+            db.session.commit()
+            session.pop(ENROL_SECRET_KEY, None)
+            log.info("second factor enrolled by %s", user.username)
+            return _codes_page(codes)
+    return _enrol_page(user, form, secret, action=url_for("accounts.account_second_factor"),
+                       status=400 if request.method == "POST" else 200)
+
+
+@bp.route("/account/recovery-codes", methods=["POST"])
+@login_required
+def account_recovery_codes():
+    """Replace my recovery codes (the old ones stop working), confirmed by an app code."""
+    user = current_user._get_current_object()
+    form = RegenerateRecoveryCodesForm()
+    if not form.validate_on_submit():
+        return _account_page(codes_form=form, status=400)
+    ip = request.remote_addr or ""
+    retry_at = throttled_until(user.username, ip)
+    if retry_at is not None:
+        form.code.errors.append(_throttle_message(retry_at))
+        return _account_page(codes_form=form, status=429)
+    try:
+        codes = regenerate_recovery_codes(user, form.code.data)
+    except AccountError as exc:
+        db.session.rollback()
+        if isinstance(exc, WrongPassword):
+            record_login_attempt(user.username, ip, False)
+            db.session.commit()
+        form.code.errors.append(str(exc))
+        return _account_page(codes_form=form, status=400)
+    db.session.commit()
+    log.info("recovery codes regenerated by %s", user.username)
+    return _codes_page(codes)
 
 
 @bp.route("/account/language", methods=["POST"])
@@ -266,7 +576,9 @@ def user_edit(user_id: int):
             # again (deliberately, having seen it) applies them over the current version.
             form.version.data = user.version
             return render_template("accounts/user_form.html", form=form, user=user,
-                                   reset_form=ResetPasswordForm(), conflict=True), 409
+                                   reset_form=ResetPasswordForm(),
+                                   factor_form=ResetSecondFactorForm(),
+                                   codes_left=recovery_codes_left(user), conflict=True), 409
         except AccountError as exc:
             db.session.rollback()
             _show_error(form, exc)
@@ -278,7 +590,9 @@ def user_edit(user_id: int):
                 flash(_("Nothing was changed."), "info")
             return redirect(url_for("accounts.user_edit", user_id=user.id))
     return render_template("accounts/user_form.html", form=form, user=user,
-                           reset_form=ResetPasswordForm()), 400 if request.method == "POST" else 200
+                           reset_form=ResetPasswordForm(), factor_form=ResetSecondFactorForm(),
+                           codes_left=recovery_codes_left(user)), \
+        400 if request.method == "POST" else 200
 
 
 @bp.route("/admin/users/<int:user_id>/password", methods=["POST"])
@@ -305,4 +619,31 @@ def user_reset_password(user_id: int):
     form = UserEditForm(obj=user, unit_id=user.unit_id, formdata=None)
     form.setup_choices(district_units())
     return render_template("accounts/user_form.html", form=form, user=user,
-                           reset_form=reset_form), 400
+                           reset_form=reset_form, factor_form=ResetSecondFactorForm(),
+                           codes_left=recovery_codes_left(user)), 400
+
+
+@bp.route("/admin/users/<int:user_id>/second-factor/reset", methods=["POST"])
+@login_required
+def user_reset_second_factor(user_id: int):
+    """Remove a user's authenticator app and recovery codes (a lost phone); audited."""
+    require(can_manage_users(current_user))
+    user = _load_user(user_id, for_update=True)
+    factor_form = ResetSecondFactorForm()
+    if factor_form.validate_on_submit():
+        try:
+            reset_second_factor(user, actor=current_user._get_current_object())
+        except AccountError as exc:
+            db.session.rollback()
+            factor_form.confirm.errors.append(str(exc))
+        else:
+            db.session.commit()
+            log.info("second factor of %s reset by %s", user.username, current_user.username)
+            flash(_("The second factor of %(username)s has been reset; their sessions have "
+                    "ended.", username=user.username), "success")
+            return redirect(url_for("accounts.user_edit", user_id=user.id))
+    form = UserEditForm(obj=user, unit_id=user.unit_id, formdata=None)
+    form.setup_choices(district_units())
+    return render_template("accounts/user_form.html", form=form, user=user,
+                           reset_form=ResetPasswordForm(), factor_form=factor_form,
+                           codes_left=recovery_codes_left(user)), 400

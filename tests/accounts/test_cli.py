@@ -1,4 +1,4 @@
-"""`flask users create` and `flask users list`."""
+"""`flask users create`, `flask users list` and `flask users reset-second-factor`."""
 
 import pytest
 from sqlalchemy import select
@@ -107,3 +107,25 @@ def test_list_users(runner, make_user, make_unit):
     assert lines[0].split()[:4] == ["username", "role", "unit", "status"]
     assert any("gunan_rep" in line and "古南街道" in line and "active" in line for line in lines)
     assert any("sys_admin" in line and "admin" in line for line in lines)
+
+
+def test_reset_second_factor_from_the_command_line(runner, make_user):
+    import pyotp
+
+    from taskflow.accounts.operations import confirm_second_factor, new_totp_secret
+
+    admin = make_user("admin", username="only_admin")
+    secret = new_totp_secret()
+    confirm_second_factor(admin, secret, pyotp.TOTP(secret).now())
+    db.session.commit()
+    result = runner.invoke(args=["users", "reset-second-factor", "only_admin"])
+    assert result.exit_code == 0, result.output
+    db.session.refresh(admin)
+    assert not admin.has_second_factor
+    event = db.session.scalar(select(AuditEvent).where(
+        AuditEvent.action == "user.second_factor_reset"))
+    assert event.actor_name == "system" and event.object_id == admin.id
+    again = runner.invoke(args=["users", "reset-second-factor", "only_admin"])
+    assert again.exit_code != 0 and "没有可重置" in again.output
+    unknown = runner.invoke(args=["users", "reset-second-factor", "nobody"])
+    assert unknown.exit_code != 0 and "unknown user" in unknown.output

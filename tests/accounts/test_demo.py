@@ -39,6 +39,22 @@ def test_one_account_per_role_with_working_random_passwords(app, client, plan, d
     assert response.status_code == 302 and "/login" not in response.headers["Location"]
 
 
+def test_office_roles_enrol_a_second_factor_at_first_sign_in(app, client, plan, demo_units):
+    from config import Config
+
+    app.config["TOTP_REQUIRED_ROLES"] = Config.TOTP_REQUIRED_ROLES  # the development policy
+    accounts = {username: password for username, password, _, _ in create_demo_accounts(plan)}
+    db.session.commit()
+    for username in ("office", "supervisor", "leader", "admin"):
+        fresh = app.test_client()
+        response = fresh.post("/login", data={"username": username,
+                                              "password": accounts[username]})
+        assert response.headers["Location"].endswith("/login/enrol"), username
+    response = client.post("/login", data={"username": "unit_head",
+                                           "password": accounts["unit_head"]})
+    assert "/login" not in response.headers["Location"]
+
+
 def test_nothing_is_created_when_users_exist(app, plan, demo_units, make_user):
     make_user("admin")
     assert create_demo_accounts(plan) == []

@@ -67,6 +67,7 @@ def test_failures_below_the_limit_then_success_start_the_account_count_afresh(
 
 def test_ip_locks_after_max_failures_and_success_does_not_reset_it(app, client, make_user):
     app.config["LOGIN_MAX_FAILURES_PER_IP"] = 6
+    app.config["LOGIN_IP_MIN_DISTINCT_ACCOUNTS"] = 6
     victim, own = make_user("office"), make_user("supervisor")
     with frozen_at(T0):
         for i in range(3):
@@ -83,6 +84,56 @@ def test_ip_locks_after_max_failures_and_success_does_not_reset_it(app, client, 
         # Another IP is unaffected.
         assert signed_in(post_login(app.test_client(), victim.username, TEST_PASSWORD,
                                     ip="10.0.0.2"))
+
+
+def test_colleagues_behind_one_nat_mistyping_do_not_lock_the_address(app, client, make_user):
+    """The district office signs in from one address: 9 people failing 4 times each (36
+    failures, once enough to lock the whole IP at 20) lock nobody but leave the IP open."""
+    assert app.config["LOGIN_MAX_FAILURES_PER_IP"] == 100
+    assert app.config["LOGIN_IP_MIN_DISTINCT_ACCOUNTS"] == 10
+    colleagues = [make_user("office") for _ in range(9)]
+    newcomer = make_user("supervisor")
+    with frozen_at(T0):
+        for user in colleagues:
+            for _ in range(4):
+                assert post_login(client, user.username, "wrong-password",
+                                  ip="10.20.0.1").status_code == 200
+        for user in colleagues + [newcomer]:
+            assert signed_in(post_login(app.test_client(), user.username, TEST_PASSWORD,
+                                        ip="10.20.0.1"))
+
+
+def test_password_spraying_from_one_address_still_locks_it(app, client, make_user):
+    """Many failures against many accounts (LOGIN_MAX_FAILURES_PER_IP over at least
+    LOGIN_IP_MIN_DISTINCT_ACCOUNTS names) lock the address for everyone."""
+    user = make_user("office")
+    with frozen_at(T0):
+        # 99 earlier failures against 99 names from this address (as the table holds them).
+        db.session.add_all(LoginAttempt(username=f"name{i}", ip="10.30.0.1", success=False,
+                                        attempted_at=T0 - timedelta(minutes=5))
+                           for i in range(99))
+        db.session.commit()
+        assert signed_in(post_login(client, user.username, TEST_PASSWORD, ip="10.30.0.1"))
+        client.post("/logout")
+        post_login(client, "name99", "wrong-password", ip="10.30.0.1")  # the 100th
+        refused = post_login(client, user.username, TEST_PASSWORD, ip="10.30.0.1")
+        assert refused.status_code == 429
+        assert signed_in(post_login(client, user.username, TEST_PASSWORD, ip="10.30.0.2"))
+    with frozen_at(T0 + timedelta(minutes=11)):  # the oldest failure leaves the window
+        assert signed_in(post_login(app.test_client(), user.username, TEST_PASSWORD,
+                                    ip="10.30.0.1"))
+
+
+def test_many_failures_against_few_accounts_do_not_lock_the_address(app, client, make_user):
+    """100 failures naming fewer than 10 accounts are the accounts' business (each locks
+    itself), not the address's."""
+    user = make_user("office")
+    with frozen_at(T0):
+        db.session.add_all(LoginAttempt(username=f"name{i % 9}", ip="10.40.0.1", success=False,
+                                        attempted_at=T0 - timedelta(minutes=1))
+                           for i in range(150))
+        db.session.commit()
+        assert signed_in(post_login(client, user.username, TEST_PASSWORD, ip="10.40.0.1"))
 
 
 def test_throttling_holds_across_two_app_instances(app, client, make_user, second_app):
@@ -104,9 +155,11 @@ def test_throttling_holds_across_two_app_instances(app, client, make_user, secon
 
 def test_ip_throttling_holds_across_two_app_instances(app, client, make_user, second_app):
     app.config["LOGIN_MAX_FAILURES_PER_IP"] = 4
+    app.config["LOGIN_IP_MIN_DISTINCT_ACCOUNTS"] = 4
     user = make_user("office")
     with second_app() as other_app:
         other_app.config["LOGIN_MAX_FAILURES_PER_IP"] = 4
+        other_app.config["LOGIN_IP_MIN_DISTINCT_ACCOUNTS"] = 4
         other = other_app.test_client()
         with frozen_at(T0):
             post_login(client, "a1", "wrong", ip="10.7.7.7")

@@ -11,7 +11,10 @@ from taskflow.extensions import db
 # Routes anyone may open without signing in.
 PUBLIC_ENDPOINTS = {"core.health", "readyz", "core.asset", "core.set_locale", "accounts.login", "static"}
 # POST routes every signed-in user may use on their own session or account.
-SELF_SERVICE_POSTS = re.compile(r"^(accounts\.(logout|account_language|account_password)|core\.set_locale|"
+# (The sign-in's further steps, login_*, just send a signed-in user home.)
+SELF_SERVICE_POSTS = re.compile(r"^(accounts\.(logout|account_language|account_password|"
+                                r"account_second_factor|account_recovery_codes|"
+                                r"login_(code|enrol|password|continue|cancel))|core\.set_locale|"
                                 r"notices\.(read_all|open_notification))$")
 ROLES = ("reporter", "unit_head", "office", "supervisor", "leader", "admin")
 
