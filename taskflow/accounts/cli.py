@@ -75,9 +75,19 @@ def list_command():
 
 
 @bp.cli.command("prune-attempts")
-@click.option("--days", default=90, show_default=True, help="Keep this many days of attempts.")
+@click.option("--days", type=int, default=None,
+              help="Keep this many days of attempts (default and minimum: the security log's "
+                   "retention, SECURITY_LOG_RETENTION_DAYS).")
 def prune_attempts_command(days):
-    """Delete old sign-in attempts."""
+    """Delete sign-in attempts older than the security log's retention."""
+    from taskflow.audit.retention import retention_days
+
+    keep = retention_days()
+    if days is None:
+        days = keep
+    elif days < keep:
+        # Sign-in attempts are part of the security log that the law keeps six months.
+        _fail(f"--days {days} is shorter than the security log's retention of {keep} days")
     removed = prune_login_attempts(days)
     db.session.commit()
     click.echo(f"deleted {removed} sign-in attempts older than {days} days")

@@ -56,7 +56,9 @@ class User(UserMixin, db.Model):
     mobile_index: Mapped[str | None] = mapped_column(String(64), index=True)
     # Second factor (RFC 6238 TOTP): the base32 secret, set when enrolment is confirmed; the
     # last accepted 30-second time step, so an accepted code cannot be replayed.
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # Stored SM4-encrypted like other confidential fields (core/crypto.py): a copy of the
+    # database alone cannot mint codes. Deferred: only the code check decrypts it.
+    totp_secret: Mapped[str | None] = mapped_column(EncryptedString(255), deferred=True)
     totp_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     totp_last_step: Mapped[int | None]
     # Password lifecycle: expiry counts from here (NULL: accounts older than the column, from
@@ -80,7 +82,9 @@ class User(UserMixin, db.Model):
     @property
     def has_second_factor(self) -> bool:
         """True when the user has confirmed an authenticator app."""
-        return self.totp_secret is not None and self.totp_confirmed_at is not None
+        # Enrolment sets the secret and this time together and a reset clears both: the time
+        # alone answers, so the (encrypted, deferred) secret is not loaded for the question.
+        return self.totp_confirmed_at is not None
 
     def __repr__(self) -> str:
         return f"<User {self.username} {self.role}>"

@@ -108,7 +108,7 @@ def recovery_codes_left(user: User) -> int:
 
 
 def _not_enrolled():
-    return or_(User.totp_secret.is_(None), User.totp_confirmed_at.is_(None))
+    return User.totp_confirmed_at.is_(None)
 
 
 def users_without_second_factor() -> list[User]:

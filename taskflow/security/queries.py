@@ -77,3 +77,22 @@ def audit_log_status() -> dict:
         "anchor": anchor,
         "events_since_anchor": (head_id or 0) - (anchor.event_id if anchor else 0),
     }
+
+
+def accounts_status(as_of: datetime) -> dict:
+    """Who signs in without a required second factor, and whose password has expired at `as_of`."""
+    from taskflow.accounts.operations import totp_required_roles
+    from taskflow.accounts.queries import (
+        count_users_without_second_factor,
+        users_with_expired_password,
+        users_without_second_factor,
+    )
+
+    return {
+        "required_roles": sorted(totp_required_roles()),
+        "without_factor": users_without_second_factor(),
+        "without_factor_any_role": count_users_without_second_factor(),
+        "max_age_days": int(current_app.config.get("PASSWORD_MAX_AGE_DAYS", 0)),
+        "history": int(current_app.config.get("PASSWORD_HISTORY", 0)),
+        "expired": users_with_expired_password(as_of),
+    }

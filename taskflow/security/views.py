@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from flask import render_template
 from flask_login import current_user, login_required
 
+from taskflow.core import clock
 from taskflow.core.permissions import is_admin, require
 from taskflow.security import bp, queries
 
@@ -32,6 +33,7 @@ def page():
     sections = [
         _section("_backup.html", backup=queries.latest_backup()),
         _section("_field_key.html", field_key=queries.field_key_status()),
+        _section("_accounts.html", accounts=queries.accounts_status(clock.utcnow())),
         _section("_audit_log.html", log=queries.audit_log_status()),
     ]
     return render_template("security/page.html", sections=sections)

@@ -1,7 +1,7 @@
 """`flask users create`, `flask users list` and `flask users reset-second-factor`."""
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from taskflow.accounts.models import User
 from taskflow.audit.models import AuditEvent
@@ -129,3 +129,26 @@ def test_reset_second_factor_from_the_command_line(runner, make_user):
     assert again.exit_code != 0 and "没有可重置" in again.output
     unknown = runner.invoke(args=["users", "reset-second-factor", "nobody"])
     assert unknown.exit_code != 0 and "unknown user" in unknown.output
+
+
+def test_prune_attempts_keeps_the_security_log_retention(runner):
+    from datetime import timedelta
+
+    from taskflow.accounts.models import LoginAttempt
+    from taskflow.core import clock
+
+    now = clock.utcnow()
+    for days in (10, 179, 181, 400):
+        db.session.add(LoginAttempt(username=f"u{days}", ip="10.0.0.1", success=False,
+                                    attempted_at=now - timedelta(days=days)))
+    db.session.commit()
+
+    refused = runner.invoke(args=["users", "prune-attempts", "--days", "90"])
+    assert refused.exit_code != 0 and "180" in refused.output
+    assert db.session.scalar(select(func.count(LoginAttempt.id))) == 4
+
+    result = runner.invoke(args=["users", "prune-attempts"])
+    assert result.exit_code == 0, result.output
+    assert "deleted 2 " in result.output
+    kept = set(db.session.scalars(select(LoginAttempt.username)))
+    assert kept == {"u10", "u179"}

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pyotp
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from taskflow.accounts.models import LoginAttempt, RecoveryCode, User
 from taskflow.accounts.operations import confirm_second_factor, new_totp_secret
@@ -99,6 +99,10 @@ def test_required_role_must_enrol_after_the_password_before_any_page(app, client
         assert signed_in(client)
     user = db.session.get(User, user.id)
     assert user.totp_secret == secret and user.totp_confirmed_at is not None
+    # The secret is stored SM4-encrypted: the raw column holds a token, never the secret.
+    raw = db.session.execute(text("SELECT totp_secret FROM users WHERE id = :id"),
+                             {"id": user.id}).scalar_one()
+    assert raw.startswith("v1:") and secret not in raw
     # Stored hashed: no code appears in the table.
     hashes = db.session.scalars(select(RecoveryCode.code_hash)
                                 .where(RecoveryCode.user_id == user.id)).all()
