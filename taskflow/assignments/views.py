@@ -40,6 +40,7 @@ from taskflow.assignments.models import Assignment, Milestone
 from taskflow.assignments.operations import REPORTABLE_STATES, ReportingError, StaleEdit
 from taskflow.core import clock
 from taskflow.core.http import attachment_headers
+from taskflow.core.input_guard import bounded_int, page_number
 from taskflow.core.permissions import (
     can_close_milestone,
     can_decide_extension,
@@ -143,7 +144,7 @@ def assignment_detail(assignment_id: int):
     """An assignment: milestones with lights, timeline, evidence; the team's updates for a lead."""
     assignment = _assignment_or_404(assignment_id)
     page = queries.assignment_page(assignment,
-                                   team_page=request.args.get("team_page", 1, type=int))
+                                   team_page=page_number("team_page"))
     return render_template(
         "assignments/assignment.html", page=page, assignment=assignment,
         may_report=can_report(current_user, assignment),
@@ -425,10 +426,10 @@ def review_queue():
     state = request.args.get("state", "waiting")
     if state not in queries.QUEUE_STATES:
         state = "waiting"
-    task_id = request.args.get("task", type=int)
-    unit_id = request.args.get("unit", type=int)
+    task_id = request.args.get("task", type=bounded_int)
+    unit_id = request.args.get("unit", type=bounded_int)
     page = queries.review_queue(task_id=task_id, unit_id=unit_id, state=state,
-                                page=request.args.get("page", 1, type=int))
+                                page=page_number())
     tasks, units = queries.queue_filter_choices()
     return render_template("assignments/review_queue.html", page=page, tasks=tasks, units=units,
                            state=state, task_id=task_id, unit_id=unit_id,
@@ -483,7 +484,7 @@ def new_consolidated_report(assignment_id: int):
     require(can_write_consolidated_report(current_user, assignment))
     form = ConsolidatedReportForm()
     team = queries.task_team_updates(assignment.task_id,
-                                     page=request.args.get("team_page", 1, type=int))
+                                     page=page_number("team_page"))
     cited = [int(i) for i in request.form.getlist("cite") if i.isdigit()]
     status = 200
     if request.method == "POST":

@@ -20,6 +20,7 @@ from taskflow.core import clock
 from taskflow.core import permissions as perms
 from taskflow.core.cache import app_cache, ttl_setting
 from taskflow.core.http import attachment_headers
+from taskflow.core.input_guard import bounded_int, query_year
 from taskflow.core.spreadsheets import xlsx_response
 from taskflow.extensions import db
 from taskflow.plans.models import Plan
@@ -246,7 +247,7 @@ def _recompute(plan, key: str):
 def period(key: str):
     """A period's peer rankings, its state, its revisions and the supervision actions."""
     perms.require(perms.can_view_scores(current_user))
-    shown = _period_or_404(key, request.args.get("revision", type=int))
+    shown = _period_or_404(key, request.args.get("revision", type=bounded_int))
     revisions = [r for r in queries.period_revisions(shown.plan_id, shown.key)
                  if not _published_only() or r.state == PeriodState.PUBLISHED]
     latest = revisions[0] if revisions else shown
@@ -276,7 +277,7 @@ def recompute(key: str):
 def card(key: str, unit_id: int):
     """Why a unit's score is what it is: every item, the limits applied, the adjustments."""
     perms.require_visible(perms.can_view_score_card(current_user, unit_id))
-    shown = _period_or_404(key, request.args.get("revision", type=int))
+    shown = _period_or_404(key, request.args.get("revision", type=bounded_int))
     score_card = queries.card_for(shown, unit_id)
     perms.require_visible(score_card is not None)
     form = AdjustForm() if perms.can_score(current_user) and shown.state == PeriodState.DRAFT else None
@@ -527,9 +528,7 @@ def colour_map():
     perms.require(perms.can_view_reports(current_user))
     plan = _plan()
     today = clock.local_today()
-    year = request.args.get("year", type=int) or today.year
-    if not 2000 <= year <= 2100:
-        abort(404)
+    year = query_year("year", today.year)
     grid = queries.five_colour_map(plan.id, year)
     return render_template("scores/map.html", grid=grid, year=year, plan=plan,
                            tasks=queries.task_progress(plan.id, today),
@@ -732,7 +731,7 @@ def cockpit_data():
     perms.require(perms.can_view_cockpit(current_user))
     plan_id = _cockpit_plan_id()
     today = clock.local_today()
-    year = request.args.get("year", type=int) or today.year
+    year = query_year("year", today.year)
     entry = app_cache(COCKPIT_CACHE).get_or_compute(
         _cockpit_key("data", plan_id, today, year), _cockpit_ttl(),
         lambda: _cockpit_series(_cockpit_plan(plan_id), today, year))
