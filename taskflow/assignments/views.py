@@ -5,6 +5,7 @@ Every handler: load → permission check (404 for another unit's object, 403 for
 action) → validate → call an operation → commit once → flash → redirect.
 """
 
+from datetime import timedelta
 from decimal import Decimal
 
 from flask import (
@@ -40,7 +41,7 @@ from taskflow.assignments.models import Assignment, Milestone
 from taskflow.assignments.operations import REPORTABLE_STATES, ReportingError, StaleEdit
 from taskflow.core import clock
 from taskflow.core.http import attachment_headers
-from taskflow.core.input_guard import bounded_int, page_number
+from taskflow.core.input_guard import bounded_int, page_number, plan_window
 from taskflow.core.permissions import (
     can_close_milestone,
     can_decide_extension,
@@ -58,7 +59,7 @@ from taskflow.core.permissions import (
 )
 from taskflow.extensions import db
 from taskflow.measures import milestones as measures
-from taskflow.plans.models import KeyTask
+from taskflow.plans.models import KeyTask, Plan
 
 # ---------------------------------------------------------------- loading helpers
 
@@ -153,6 +154,21 @@ def assignment_detail(assignment_id: int):
     )
 
 
+def _plan_of(milestone: Milestone) -> Plan:
+    return db.session.get(Plan, milestone.assignment.task.plan_id)
+
+
+def _extension_form(milestone: Milestone) -> ExtensionRequestForm:
+    """The extension form, its dates bounded: after the current due date and no later than the
+    end of the year after the plan ends."""
+    form = ExtensionRequestForm()
+    last = plan_window(_plan_of(milestone))[1]
+    form.date_window = (milestone.due_date + timedelta(days=1), last)
+    form.requested_due_date.render_kw = {"min": form.date_window[0].isoformat(),
+                                         "max": last.isoformat()}
+    return form
+
+
 def _render_milestone(milestone: Milestone, *, form=None, extension_form=None, close_form=None,
                       status=200):
     updates, extensions = queries.milestone_history(milestone)
@@ -178,7 +194,7 @@ def _render_milestone(milestone: Milestone, *, form=None, extension_form=None, c
             form.problems.data = last.problems
             form.next_steps.data = last.next_steps
     if extension_form is None and may_extend:
-        extension_form = ExtensionRequestForm()
+        extension_form = _extension_form(milestone)
     if close_form is None and may_close:
         close_form = CloseMilestoneForm()
         close_form.version_id.data = str(milestone.version_id)
@@ -260,7 +276,7 @@ def request_extension(milestone_id: int):
     """Ask for a later due date, before the due date."""
     milestone = _milestone_or_404(milestone_id)
     require(can_request_extension(current_user, milestone.assignment))
-    form = ExtensionRequestForm()
+    form = _extension_form(milestone)
     if not form.validate_on_submit():
         flash(_("The extension request was not sent: please correct the marked fields."),
               "danger")
@@ -666,6 +682,7 @@ def edit_milestone(milestone_id: int):
     if milestone is None:
         abort(404)
     form = MilestoneEditForm(obj=milestone if request.method == "GET" else None)
+    form.date_window = plan_window(_plan_of(milestone))
     conflict = None
     status = 200
     if request.method == "POST":

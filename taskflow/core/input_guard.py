@@ -2,6 +2,7 @@
 integers beyond a 64-bit column in URLs and query strings, NaN or infinite decimals, years far
 outside the plan (issue 12, A.6)."""
 
+from datetime import date
 from decimal import Decimal
 
 from flask import Flask, abort, request
@@ -9,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
 from wtforms import DecimalField
-from wtforms.validators import ValidationError
+from wtforms.validators import StopValidation, ValidationError
 
 # The largest value of a signed 64-bit integer column (SQLite INTEGER, PostgreSQL BIGINT); a
 # larger number in a query makes the database driver fail, so it can name no row.
@@ -60,9 +61,40 @@ def query_year(name: str = "year", default: int | None = None) -> int | None:
     digits = text[1:] if text.startswith("-") else text
     year = int(text) if digits.isascii() and digits.isdigit() and len(text) <= 6 else None
     if year is None or not MIN_YEAR <= year <= MAX_YEAR:
-        raise InputRefused(description=str(_l("The year must be between %(low)s and %(high)s.",
-                                              low=MIN_YEAR, high=MAX_YEAR)))
+        raise InputRefused(description=year_message(MIN_YEAR, MAX_YEAR))
     return year
+
+
+def plan_years(plan) -> tuple[int, int]:
+    """Years an entry about the plan may name: its own and one either side."""
+    return plan.start_year - 1, plan.end_year + 1
+
+
+def plan_window(plan) -> tuple[date, date]:
+    """Dates an entry about the plan may carry: from 1 January of the year before it starts to
+    31 December of the year after it ends."""
+    first, last = plan_years(plan)
+    return date(first, 1, 1), date(last, 12, 31)
+
+
+def year_message(low: int, high: int) -> str:
+    """The message for a year outside [low, high] (shared by forms and query strings)."""
+    return str(_l("The year must be between %(low)s and %(high)s.", low=low, high=high))
+
+
+class PlausibleDate:
+    """Form validator: the date lies in the form's `date_window` (a (first, last) pair the view
+    sets from the plan); without one, in MIN_YEAR–MAX_YEAR. Refuses 1900-01-01 or 9999-12-31,
+    which a date picker accepts and every later computation would carry along."""
+
+    def __call__(self, form, field):
+        if field.data is None:
+            return
+        first, last = getattr(form, "date_window", None) or (date(MIN_YEAR, 1, 1),
+                                                              date(MAX_YEAR, 12, 31))
+        if not first <= field.data <= last:
+            raise ValidationError(_l("Choose a date from %(first)s to %(last)s.",
+                                     first=first.isoformat(), last=last.isoformat()))
 
 
 def form_int(value, default: int = 0) -> int:
@@ -83,11 +115,13 @@ class FiniteDecimalField(DecimalField):
         super().process_formdata(valuelist)
         if isinstance(self.data, Decimal) and not self.data.is_finite():
             self.data = None
-            raise ValueError(_l("Enter a number."))
+            raise ValueError(_l("Enter a number (not NaN or Infinity)."))
 
     def pre_validate(self, form):
-        if isinstance(self.data, Decimal) and not self.data.is_finite():
-            raise ValidationError(_l("Enter a number."))
+        # The value could not be read (its error is already listed): the range checks have
+        # nothing to compare, so they would only add a second, misleading message.
+        if self.process_errors:
+            raise StopValidation()
 
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

@@ -10,7 +10,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from taskflow.core import clock, permissions as perm
 from taskflow.core.spreadsheets import build_workbook, xlsx_response
-from taskflow.core.input_guard import bounded_int, form_int, page_number
+from taskflow.core.input_guard import bounded_int, form_int, page_number, plan_years
 from taskflow.enterprises import bp, dispatch_bp, importer, operations, queries
 from taskflow.enterprises.forms import (
     ClaimDecisionForm,
@@ -420,8 +420,12 @@ def open_month():
     """The office opens a month."""
     perm.require(perm.can_open_dispatch(current_user))
     form = OpenMonthForm()
+    plan = queries.district_plan()
+    if plan is not None:
+        form.years = plan_years(plan)
     if not form.validate_on_submit():
-        flash(_("Give the month as YYYY-MM."), "danger")
+        flash("; ".join(str(e) for errors in form.errors.values() for e in errors)
+              or _("Give the month as YYYY-MM."), "danger")
         return redirect(url_for("dispatch.index"))
     try:
         period = operations.open_month(form.month.data, current_user)

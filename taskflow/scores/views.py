@@ -20,7 +20,13 @@ from taskflow.core import clock
 from taskflow.core import permissions as perms
 from taskflow.core.cache import app_cache, ttl_setting
 from taskflow.core.http import attachment_headers
-from taskflow.core.input_guard import bounded_int, query_year
+from taskflow.core.input_guard import (
+    bounded_int,
+    plan_window,
+    plan_years,
+    query_year,
+    year_message,
+)
 from taskflow.core.spreadsheets import xlsx_response
 from taskflow.extensions import db
 from taskflow.plans.models import Plan
@@ -28,6 +34,7 @@ from taskflow.scores import bp, operations, queries, reports
 from taskflow.scores.forms import (
     AdjustForm,
     BulletinCreateForm,
+    BulletinForm,
     CorrectForm,
     RecognitionForm,
     RecomputeForm,
@@ -226,13 +233,19 @@ def recompute_any():
     perms.require(perms.can_recompute_scores(current_user))
     plan = _plan()
     form = RecomputeForm()
+    form.years = plan_years(plan)
     if not form.validate_on_submit():
-        flash("; ".join(e for errors in form.errors.values() for e in errors), "danger")
+        flash("; ".join(str(e) for errors in form.errors.values() for e in errors), "danger")
         return redirect(url_for("scores.index"))
     return _recompute(plan, form.period.data)
 
 
 def _recompute(plan, key: str):
+    # A period far outside the plan (1900) would be created and scored; refused, as in the form.
+    low, high = plan_years(plan)
+    if not low <= parse_period_key(key).year <= high:
+        flash(year_message(low, high), "danger")
+        return redirect(url_for("scores.index"))
     try:
         period = operations.recompute(plan.id, key, current_user)
     except operations.ScoreError as exc:
@@ -497,6 +510,7 @@ def recognitions():
     form = None
     if perms.can_score(current_user):
         form = RecognitionForm()
+        form.date_window = plan_window(plan)
         form.unit_id.choices = [(u.id, u.name) for u in queries.scored_units(plan.id)]
         if request.method == "GET":
             form.awarded_on.data = clock.local_today()
@@ -600,14 +614,21 @@ def bulletin(bulletin_id: int):
     """A bulletin's text; the office edits a draft section by section."""
     perms.require(perms.can_view_reports(current_user))
     found = _bulletin_or_404(bulletin_id)
-    form = VersionForm()
+    form = BulletinForm()
     if request.method == "POST":
         perms.require(perms.can_edit_bulletin(current_user))
-        if not form.validate_on_submit():
-            abort(400)
         sections = {s.key: request.form.get(f"section-{s.key}", s.body) for s in found.sections}
+        if not form.validate_on_submit():
+            if "csrf_token" in form.errors:
+                abort(400)
+            # Too long for its column (a 1 MB title once broke every download): nothing saved.
+            flash("; ".join(str(e) for e in form.title.errors), "danger")
+            return redirect(url_for("scores.bulletin", bulletin_id=bulletin_id))
+        if problems := form.section_errors(sections):
+            flash("; ".join(problems), "danger")
+            return redirect(url_for("scores.bulletin", bulletin_id=bulletin_id))
         try:
-            operations.update_bulletin(found, current_user, title=request.form.get("title", ""),
+            operations.update_bulletin(found, current_user, title=form.title.data or "",
                                        sections=sections, expected_version=form.expected_version())
         except operations.ScoreError as exc:
             _refuse(exc)
