@@ -15,9 +15,22 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
-from taskflow.core.input_guard import FiniteDecimalField, PlausibleDate
+from taskflow.core.input_guard import (
+    MAX_YEAR,
+    MIN_YEAR,
+    FiniteDecimalField,
+    PlausibleDate,
+    year_message,
+)
 
 REASON_LABELS = {
     "incomplete": _l("Incomplete"),
@@ -140,6 +153,14 @@ class GenerateMilestonesForm(FlaskForm):
         validators=[Length(max=2000)],
     )
     submit = SubmitField(_l("Generate milestones"))
+    # The years milestones may be generated for: the view sets the plan's (plan_years).
+    years: tuple[int, int] = (MIN_YEAR, MAX_YEAR)
+
+    def validate_start_year(self, field):
+        if field.data is not None and not self.years[0] <= field.data <= self.years[1]:
+            raise ValidationError(year_message(*self.years))
+
+    validate_end_year = validate_start_year
 
 
 class MilestoneEditForm(FlaskForm):

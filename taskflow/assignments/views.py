@@ -41,7 +41,7 @@ from taskflow.assignments.models import Assignment, Milestone
 from taskflow.assignments.operations import REPORTABLE_STATES, ReportingError, StaleEdit
 from taskflow.core import clock
 from taskflow.core.http import attachment_headers
-from taskflow.core.input_guard import bounded_int, page_number, plan_window
+from taskflow.core.input_guard import bounded_int, page_number, plan_window, plan_years
 from taskflow.core.permissions import (
     can_close_milestone,
     can_decide_extension,
@@ -653,6 +653,7 @@ def generate_milestones(task_id: int):
     require(can_edit_plan(current_user))
     task = _task_or_404(task_id)
     form = GenerateMilestonesForm()
+    form.years = plan_years(db.session.get(Plan, task.plan_id))
     if not form.validate_on_submit():
         flash(_("The milestones were not generated: please correct the marked fields."),
               "danger")
