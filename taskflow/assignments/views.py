@@ -41,7 +41,13 @@ from taskflow.assignments.models import Assignment, Milestone
 from taskflow.assignments.operations import REPORTABLE_STATES, ReportingError, StaleEdit
 from taskflow.core import clock
 from taskflow.core.http import attachment_headers
-from taskflow.core.input_guard import bounded_int, page_number, plan_window, plan_years
+from taskflow.core.input_guard import (
+    bounded_int,
+    form_int,
+    page_number,
+    plan_window,
+    plan_years,
+)
 from taskflow.core.permissions import (
     can_close_milestone,
     can_decide_extension,
@@ -501,7 +507,7 @@ def new_consolidated_report(assignment_id: int):
     form = ConsolidatedReportForm()
     team = queries.task_team_updates(assignment.task_id,
                                      page=page_number("team_page"))
-    cited = [int(i) for i in request.form.getlist("cite") if i.isdigit()]
+    cited = [n for n in (form_int(i) for i in request.form.getlist("cite")) if n > 0]
     status = 200
     if request.method == "POST":
         if form.validate_on_submit():

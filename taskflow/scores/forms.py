@@ -78,7 +78,8 @@ class RecomputeForm(FlaskForm):
 class RuleSetForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     effective_from = DateField(_l("Effective from"), validators=[DataRequired(), PlausibleDate()])
-    parameters = TextAreaField(_l("Parameters (JSON)"), validators=[DataRequired()],
+    # The defaults take ~1,300 characters as JSON; ample room for notes and new rules.
+    parameters = TextAreaField(_l("Parameters (JSON)"), validators=[DataRequired(), Length(max=50000)],
                                render_kw={"rows": 24, "class": "font-monospace"})
     note = TextAreaField(_l("What changed and why"), validators=[DataRequired(), Length(max=2000)])
 
