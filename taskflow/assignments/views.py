@@ -165,13 +165,13 @@ def _plan_of(milestone: Milestone) -> Plan:
 
 
 def _extension_form(milestone: Milestone) -> ExtensionRequestForm:
-    """The extension form, its dates bounded: after the current due date and no later than the
-    end of the year after the plan ends."""
+    """The extension form, its date within the plan's window (no later than the end of the year
+    after the plan ends); "later than the current due date" is the operation's own check."""
     form = ExtensionRequestForm()
-    last = plan_window(_plan_of(milestone))[1]
-    form.date_window = (milestone.due_date + timedelta(days=1), last)
-    form.requested_due_date.render_kw = {"min": form.date_window[0].isoformat(),
-                                         "max": last.isoformat()}
+    form.date_window = plan_window(_plan_of(milestone))
+    form.requested_due_date.render_kw = {
+        "min": (milestone.due_date + timedelta(days=1)).isoformat(),
+        "max": form.date_window[1].isoformat()}
     return form
 
 

@@ -12,14 +12,15 @@ from werkzeug.routing import IntegerConverter
 from wtforms import DecimalField
 from wtforms.validators import StopValidation, ValidationError
 
-# The largest value of a signed 64-bit integer column (SQLite INTEGER, PostgreSQL BIGINT); a
-# larger number in a query makes the database driver fail, so it can name no row.
+# The largest integer SQLite stores (and PostgreSQL's BIGINT); the SQLite driver fails with an
+# OverflowError (a 500) on a larger one in a query, and no row can have such an id.
 DB_INT_MAX = 2**63 - 1
 # Pages of a list: beyond this the offset is meaningless (and page × page size must stay a
 # database integer). A default, not given by the plan.
 MAX_PAGE = 100_000
-# Years any screen may ask about: the plan runs 2022–2027; a wider window than the plan keeps
-# history and the next plan open while refusing nonsense such as -5 or 9999. A default.
+# Years a screen without a plan at hand may ask about (the cockpit's charts, the colour map):
+# wider than any plan, so history and the next plan stay open, while -5 or 9999 are refused.
+# A default, not given by the plan.
 MIN_YEAR, MAX_YEAR = 2000, 2100
 
 
@@ -105,17 +106,27 @@ def form_int(value, default: int = 0) -> int:
         return default
 
 
+# Decimal input at or beyond 10**DECIMAL_MAX_DIGITS is refused: no points or weight comes near,
+# and 1e999999 cannot be rounded to two places (InvalidOperation) nor stored in a NUMERIC column.
+DECIMAL_MAX_DIGITS = 12
+
+
 class FiniteDecimalField(DecimalField):
-    """A DecimalField that refuses NaN, sNaN and Infinity, which Python's Decimal accepts.
+    """A DecimalField that refuses NaN, sNaN, Infinity and absurd magnitudes, which Python's
+    Decimal accepts.
 
     An sNaN even raises InvalidOperation on the first comparison, so without this a NumberRange
     validator or the operation's own checks fail with a 500."""
 
     def process_formdata(self, valuelist):
         super().process_formdata(valuelist)
-        if isinstance(self.data, Decimal) and not self.data.is_finite():
-            self.data = None
-            raise ValueError(_l("Enter a number (not NaN or Infinity)."))
+        if isinstance(self.data, Decimal):
+            if not self.data.is_finite():
+                self.data = None
+                raise ValueError(_l("Enter a number (not NaN or Infinity)."))
+            if self.data and self.data.adjusted() >= DECIMAL_MAX_DIGITS:
+                self.data = None
+                raise ValueError(_l("The number is too large."))
 
     def pre_validate(self, form):
         # The value could not be read (its error is already listed): the range checks have

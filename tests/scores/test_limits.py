@@ -47,6 +47,19 @@ def test_an_adjustment_of_nan_or_infinity_is_a_form_error(client, login, plan, s
     assert float(_card(period, unit).adjustment) == 0
 
 
+@pytest.mark.parametrize("points", ["1e999999", "-1E12", "123456789012345"])
+def test_an_adjustment_of_absurd_size_is_a_form_error(client, login, plan, scored, points):
+    login(scored.users["supervisor"])
+    period = queries.latest_period(plan.id, "2024-03")
+    unit = scored.units["B"]
+    response = client.post(f"/scores/periods/2024-03/r1/units/{unit.id}/adjust",
+                           data={"points": points, "reason": "核实", "version": period.version_id})
+    assert response.status_code == 400
+    assert "数字过大" in response.get_data(as_text=True)
+    db.session.rollback()
+    assert float(_card(period, unit).adjustment) == 0
+
+
 def test_a_recognition_of_snan_points_is_a_form_error(client, login, plan, scored):
     login(scored.users["supervisor"])
     before = db.session.scalar(select(func.count(Recognition.id)))
