@@ -12,11 +12,12 @@ from werkzeug.routing import IntegerConverter
 from wtforms import DecimalField
 from wtforms.validators import StopValidation, ValidationError
 
-# The largest integer SQLite stores (and PostgreSQL's BIGINT); the SQLite driver fails with an
-# OverflowError (a 500) on a larger one in a query, and no row can have such an id.
-DB_INT_MAX = 2**63 - 1
-# Pages of a list: beyond this the offset is meaningless (and page × page size must stay a
-# database integer). A default, not given by the plan.
+# The largest value of an INTEGER column on PostgreSQL (32-bit), the type of every id, version
+# and year here: PostgreSQL refuses a larger parameter bound as INTEGER ("integer out of range")
+# and the SQLite driver one beyond 2**63 - 1 (OverflowError), each a 500; no row has such an id.
+DB_INT_MAX = 2**31 - 1
+# Pages of a list: beyond this the offset is meaningless (and page × page size must stay an
+# integer the database accepts). A default, not given by the plan.
 MAX_PAGE = 100_000
 # Years a screen without a plan at hand may ask about (the cockpit's charts, the colour map):
 # wider than any plan, so history and the next plan stay open, while -5 or 9999 are refused.
@@ -42,7 +43,7 @@ def bounded_int(value: str) -> int:
     Anything else raises ValueError, which request.args.get turns into the default, as it
     already does for a value that is not a number."""
     value = (value or "").strip()
-    if not value.isascii() or not value.isdigit() or len(value) > 19 or int(value) > DB_INT_MAX:
+    if not value.isascii() or not value.isdigit() or len(value) > 12 or int(value) > DB_INT_MAX:
         raise ValueError(f"not a database integer: {value[:30]!r}")
     return int(value)
 

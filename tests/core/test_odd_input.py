@@ -4,9 +4,10 @@ ids, a negative year — never a server error; an id that cannot exist is a 404.
 import pytest
 from sqlalchemy import select
 
+from taskflow.core.input_guard import DB_INT_MAX
 from taskflow.extensions import db
 
-HUGE = (str(2**63), str(2**64), "9" * 40)
+HUGE = (str(2**31), str(2**63), str(2**64), "9" * 40)
 # Query parameters some route reads as an integer (ids, pages, years, revisions).
 INT_PARAMS = ("page", "team_page", "unit", "task", "revision", "year", "object_id")
 
@@ -54,10 +55,10 @@ def _fill(rule, plan_code, ints, value):
 
 def test_the_int_converter_refuses_values_no_database_column_holds(app):
     adapter = app.url_map.bind("localhost")
-    assert adapter.match(f"/scores/bulletins/{2**63 - 1}")[1] == {"bulletin_id": 2**63 - 1}
+    assert adapter.match(f"/scores/bulletins/{DB_INT_MAX}")[1] == {"bulletin_id": DB_INT_MAX}
     from werkzeug.exceptions import NotFound
 
-    for value in (str(2**63), str(2**64), "-1"):
+    for value in (str(DB_INT_MAX + 1), str(2**63), str(2**64), "-1"):
         with pytest.raises(NotFound):
             adapter.match(f"/scores/bulletins/{value}")
 
@@ -68,11 +69,11 @@ def test_huge_and_negative_ids_in_every_get_route_are_not_found(app, client, wor
     rules = list(_get_rules_with_ints(app))
     assert len(rules) > 20
     for rule, ints in rules:
-        for value in (*HUGE, "-1", str(2**63 - 1)):
+        for value in (*HUGE, "-1", str(DB_INT_MAX)):
             url = _fill(rule, world["plan"].code, ints, value)
             response = client.get(url)
             assert response.status_code < 500, (role, url, response.status_code)
-            if value != str(2**63 - 1):
+            if value != str(DB_INT_MAX):
                 assert response.status_code == 404, (role, url, response.status_code)
 
 
@@ -84,7 +85,7 @@ def test_huge_integers_in_query_parameters_never_crash(app, client, world, login
             if "GET" in rule.methods and not rule.arguments and rule.endpoint != "readyz"]
     urls += [f"/scores/periods/2024-03?revision={2**64}"]
     for url in urls:
-        for value in (*HUGE, "-5", str(2**63 - 1)):
+        for value in (*HUGE, "-5", str(DB_INT_MAX)):
             query = "&".join(f"{name}={value}" for name in INT_PARAMS)
             sep = "&" if "?" in url else "?"
             response = client.get(f"{url}{sep}{query}")
