@@ -45,7 +45,7 @@ def import_models() -> None:
 def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     """Build the Flask app from a settings class (default: from TASKFLOW_ENV)."""
     from config import BASE_DIR
-    from taskflow.core import i18n, security
+    from taskflow.core import i18n, input_guard, security
     from taskflow.extensions import babel, csrf, db, login_manager, migrate
 
     app = Flask(
@@ -54,6 +54,7 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
         static_folder=str(BASE_DIR / "taskflow" / "static"),
         static_url_path="/static",
     )
+    input_guard.register_converters(app)  # the bounded `int` converter, before any route
     app.config.from_object(config or config_from_env())
     app.config.update(overrides)
     from pathlib import Path

@@ -64,6 +64,7 @@ from taskflow.accounts.operations import (
 from taskflow.accounts.queries import district_units, recovery_codes_left, users_query
 from taskflow.core import clock
 from taskflow.core.i18n import LOCALE_SESSION_KEY
+from taskflow.core.input_guard import bounded_int, page_number
 from taskflow.core.permissions import can_manage_users, require
 from taskflow.core.security import same_site_path
 from taskflow.extensions import db
@@ -512,10 +513,10 @@ def user_list():
     form = UserFilterForm(request.args)
     form.setup_choices(units)
     role = request.args.get("role") or None
-    unit_id = request.args.get("unit", type=int)
+    unit_id = request.args.get("unit", type=bounded_int)
     search = (request.args.get("q") or "").strip() or None
     pagination = db.paginate(users_query(role=role, unit_id=unit_id, search=search),
-                             per_page=USERS_PER_PAGE, max_per_page=USERS_PER_PAGE)
+                             page=page_number(), per_page=USERS_PER_PAGE, max_per_page=USERS_PER_PAGE)
     filters = {k: v for k, v in {"role": role, "unit": unit_id, "q": search}.items() if v}
     return render_template("accounts/user_list.html", pagination=pagination, form=form,
                            filters=filters, mask_mobile=mask_mobile)

@@ -5,7 +5,6 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
-    DecimalField,
     HiddenField,
     IntegerField,
     MultipleFileField,
@@ -16,7 +15,22 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
+
+from taskflow.core.input_guard import (
+    MAX_YEAR,
+    MIN_YEAR,
+    FiniteDecimalField,
+    PlausibleDate,
+    year_message,
+)
 
 REASON_LABELS = {
     "incomplete": _l("Incomplete"),
@@ -89,8 +103,11 @@ class ReviewForm(FlaskForm):
 class ExtensionRequestForm(FlaskForm):
     """Ask for a later due date."""
 
+    # The view sets date_window: after the current due date, and no later than the end of the
+    # year after the plan ends (9999-12-31 would be accepted by a date picker).
     requested_due_date = DateField(_l("New due date"),
-                                   validators=[InputRequired(_l("Choose the new date."))])
+                                   validators=[InputRequired(_l("Choose the new date.")),
+                                               PlausibleDate()])
     reason = TextAreaField(_l("Reason"),
                            validators=[DataRequired(_l("Give the reason for the extension.")),
                                        Length(max=5000)])
@@ -128,7 +145,7 @@ class GenerateMilestonesForm(FlaskForm):
                             choices=[SelectChoice(k, v) for k, v in FREQUENCY_LABELS.items()],
                             default="quarterly")
     only_future = BooleanField(_l("Leave out periods that have already ended"))
-    weight = DecimalField(_l("Weight"), default=1, places=2,
+    weight = FiniteDecimalField(_l("Weight"), default=1, places=2,
                           validators=[InputRequired(), NumberRange(0, 1000)])
     required_evidence = TextAreaField(
         _l("Required evidence"),
@@ -136,6 +153,14 @@ class GenerateMilestonesForm(FlaskForm):
         validators=[Length(max=2000)],
     )
     submit = SubmitField(_l("Generate milestones"))
+    # The years milestones may be generated for: the view sets the plan's (plan_years).
+    years: tuple[int, int] = (MIN_YEAR, MAX_YEAR)
+
+    def validate_start_year(self, field):
+        if field.data is not None and not self.years[0] <= field.data <= self.years[1]:
+            raise ValidationError(year_message(*self.years))
+
+    validate_end_year = validate_start_year
 
 
 class MilestoneEditForm(FlaskForm):
@@ -143,8 +168,8 @@ class MilestoneEditForm(FlaskForm):
 
     version_id = HiddenField()
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
-    due_date = DateField(_l("Due date"), validators=[InputRequired()])
-    weight = DecimalField(_l("Weight"), places=2, validators=[InputRequired(),
+    due_date = DateField(_l("Due date"), validators=[InputRequired(), PlausibleDate()])
+    weight = FiniteDecimalField(_l("Weight"), places=2, validators=[InputRequired(),
                                                               NumberRange(0, 1000)])
     required_evidence = TextAreaField(_l("Required evidence"), validators=[Length(max=2000)])
     submit = SubmitField(_l("Save"))

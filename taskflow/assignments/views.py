@@ -5,6 +5,7 @@ Every handler: load → permission check (404 for another unit's object, 403 for
 action) → validate → call an operation → commit once → flash → redirect.
 """
 
+from datetime import timedelta
 from decimal import Decimal
 
 from flask import (
@@ -40,6 +41,13 @@ from taskflow.assignments.models import Assignment, Milestone
 from taskflow.assignments.operations import REPORTABLE_STATES, ReportingError, StaleEdit
 from taskflow.core import clock
 from taskflow.core.http import attachment_headers
+from taskflow.core.input_guard import (
+    bounded_int,
+    form_int,
+    page_number,
+    plan_window,
+    plan_years,
+)
 from taskflow.core.permissions import (
     can_close_milestone,
     can_decide_extension,
@@ -57,7 +65,7 @@ from taskflow.core.permissions import (
 )
 from taskflow.extensions import db
 from taskflow.measures import milestones as measures
-from taskflow.plans.models import KeyTask
+from taskflow.plans.models import KeyTask, Plan
 
 # ---------------------------------------------------------------- loading helpers
 
@@ -143,13 +151,28 @@ def assignment_detail(assignment_id: int):
     """An assignment: milestones with lights, timeline, evidence; the team's updates for a lead."""
     assignment = _assignment_or_404(assignment_id)
     page = queries.assignment_page(assignment,
-                                   team_page=request.args.get("team_page", 1, type=int))
+                                   team_page=page_number("team_page"))
     return render_template(
         "assignments/assignment.html", page=page, assignment=assignment,
         may_report=can_report(current_user, assignment),
         may_consolidate=can_write_consolidated_report(current_user, assignment),
         today=clock.local_today(),
     )
+
+
+def _plan_of(milestone: Milestone) -> Plan:
+    return db.session.get(Plan, milestone.assignment.task.plan_id)
+
+
+def _extension_form(milestone: Milestone) -> ExtensionRequestForm:
+    """The extension form, its date within the plan's window (no later than the end of the year
+    after the plan ends); "later than the current due date" is the operation's own check."""
+    form = ExtensionRequestForm()
+    form.date_window = plan_window(_plan_of(milestone))
+    form.requested_due_date.render_kw = {
+        "min": (milestone.due_date + timedelta(days=1)).isoformat(),
+        "max": form.date_window[1].isoformat()}
+    return form
 
 
 def _render_milestone(milestone: Milestone, *, form=None, extension_form=None, close_form=None,
@@ -177,7 +200,7 @@ def _render_milestone(milestone: Milestone, *, form=None, extension_form=None, c
             form.problems.data = last.problems
             form.next_steps.data = last.next_steps
     if extension_form is None and may_extend:
-        extension_form = ExtensionRequestForm()
+        extension_form = _extension_form(milestone)
     if close_form is None and may_close:
         close_form = CloseMilestoneForm()
         close_form.version_id.data = str(milestone.version_id)
@@ -314,7 +337,7 @@ def request_extension(milestone_id: int):
     """Ask for a later due date, before the due date."""
     milestone = _milestone_or_404(milestone_id)
     require(can_request_extension(current_user, milestone.assignment))
-    form = ExtensionRequestForm()
+    form = _extension_form(milestone)
     if not form.validate_on_submit():
         flash(_("The extension request was not sent: please correct the marked fields."),
               "danger")
@@ -480,10 +503,10 @@ def review_queue():
     state = request.args.get("state", "waiting")
     if state not in queries.QUEUE_STATES:
         state = "waiting"
-    task_id = request.args.get("task", type=int)
-    unit_id = request.args.get("unit", type=int)
+    task_id = request.args.get("task", type=bounded_int)
+    unit_id = request.args.get("unit", type=bounded_int)
     page = queries.review_queue(task_id=task_id, unit_id=unit_id, state=state,
-                                page=request.args.get("page", 1, type=int))
+                                page=page_number())
     tasks, units = queries.queue_filter_choices()
     return render_template("assignments/review_queue.html", page=page, tasks=tasks, units=units,
                            state=state, task_id=task_id, unit_id=unit_id,
@@ -538,8 +561,8 @@ def new_consolidated_report(assignment_id: int):
     require(can_write_consolidated_report(current_user, assignment))
     form = ConsolidatedReportForm()
     team = queries.task_team_updates(assignment.task_id,
-                                     page=request.args.get("team_page", 1, type=int))
-    cited = [int(i) for i in request.form.getlist("cite") if i.isdigit()]
+                                     page=page_number("team_page"))
+    cited = [n for n in (form_int(i) for i in request.form.getlist("cite")) if n > 0]
     status = 200
     if request.method == "POST":
         if form.validate_on_submit():
@@ -691,6 +714,7 @@ def generate_milestones(task_id: int):
     require(can_edit_plan(current_user))
     task = _task_or_404(task_id)
     form = GenerateMilestonesForm()
+    form.years = plan_years(db.session.get(Plan, task.plan_id))
     if not form.validate_on_submit():
         flash(_("The milestones were not generated: please correct the marked fields."),
               "danger")
@@ -720,6 +744,7 @@ def edit_milestone(milestone_id: int):
     if milestone is None:
         abort(404)
     form = MilestoneEditForm(obj=milestone if request.method == "GET" else None)
+    form.date_window = plan_window(_plan_of(milestone))
     conflict = None
     status = 200
     if request.method == "POST":

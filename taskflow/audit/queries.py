@@ -9,6 +9,7 @@ from sqlalchemy import Select, func, select
 from taskflow.audit.models import AuditEvent
 from taskflow.core.audit import HASH_SCHEMES, SCHEME_V1, event_hash, hashed_payload
 from taskflow.core.clock import LOCAL_TZ
+from taskflow.core.input_guard import bounded_int
 from taskflow.extensions import db
 
 
@@ -34,9 +35,9 @@ class AuditFilters:
         )
         raw_id = (args.get("object_id") or "").strip()
         if raw_id:
-            if raw_id.isdigit() and len(raw_id) < 19:
-                filters.object_id = int(raw_id)
-            else:
+            try:  # beyond an INTEGER column, PostgreSQL refuses the query itself
+                filters.object_id = bounded_int(raw_id)
+            except ValueError:
                 filters.errors.append("object_id")
         for name in ("date_from", "date_to"):
             raw = (args.get(name) or "").strip()

@@ -15,6 +15,7 @@ from taskflow.audit.queries import (
     export_rows,
 )
 from taskflow.core import clock
+from taskflow.core.input_guard import page_number
 from taskflow.core.permissions import can_view_audit, require
 from taskflow.core.spreadsheets import build_workbook, xlsx_response
 from taskflow.extensions import db
@@ -41,7 +42,7 @@ def event_list():
     """Audit events, newest first, filtered by actor, action, object and dates."""
     require(can_view_audit(current_user))
     filters = _filters()
-    pagination = db.paginate(events_query(filters), per_page=EVENTS_PER_PAGE,
+    pagination = db.paginate(events_query(filters), page=page_number(), per_page=EVENTS_PER_PAGE,
                              max_per_page=EVENTS_PER_PAGE)
     return render_template(
         "audit/list.html",

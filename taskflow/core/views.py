@@ -81,8 +81,12 @@ def asset(package: str, filename: str):
 
 @bp.app_errorhandler(400)
 def bad_request(error):
-    """A request the app cannot accept (bad form token, invalid characters)."""
-    return render_template("errors/400.html", reason=getattr(error, "description", "")), 400
+    """A request the app cannot accept (bad form token, invalid characters, a value out of range)."""
+    from taskflow.core.input_guard import InputRefused
+
+    message = error.description if isinstance(error, InputRefused) else None
+    return render_template("errors/400.html", reason=getattr(error, "description", ""),
+                           message=message), 400
 
 
 @bp.app_errorhandler(403)

@@ -1,5 +1,7 @@
 """Forms of the register, the import, claims and the dispatch."""
 
+from datetime import date
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -13,7 +15,9 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, Optional, Regexp
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
+
+from taskflow.core.input_guard import DB_INT_MAX, MAX_YEAR, MIN_YEAR, year_message
 
 SOURCE_CHOICES = [("stock", _l("Stock (2022)")), ("cultivated", _l("Cultivated")),
                   ("attracted", _l("Attracted"))]
@@ -75,16 +79,32 @@ class ClaimDecisionForm(FlaskForm):
         ("keep", _l("Keep with the current unit")),
         ("transfer", _l("Transfer to the claiming unit"))])
     note = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=500)])
-    version = IntegerField(validators=[DataRequired()])
+    version = IntegerField(validators=[DataRequired(), NumberRange(min=1, max=DB_INT_MAX)])
     submit = SubmitField(_l("Decide"))
 
 
 class OpenMonthForm(FlaskForm):
     """The office opens a month of the dispatch."""
 
-    month = StringField(_l("Month"), validators=[DataRequired(), Regexp(r"^\d{4}-\d{2}$")],
+    month = StringField(_l("Month"),
+                        validators=[DataRequired(), Regexp(r"^\d{4}-\d{2}$",
+                                                           message=_l("Give the month as YYYY-MM."))],
                         description=_l("YYYY-MM"))
     submit = SubmitField(_l("Open the month"))
+    # The years a month may fall in: the view sets the plan's (plan_years); this is the fallback.
+    years: tuple[int, int] = (MIN_YEAR, MAX_YEAR)
+
+    def validate_month(self, field):
+        """A real month within the plan's years (1900-01 or 2024-13 are refused)."""
+        if field.errors:  # not YYYY-MM at all: said once already
+            return
+        try:
+            year, month = (int(part) for part in (field.data or "").strip().split("-"))
+            date(year, month, 1)
+        except ValueError:
+            raise ValidationError(_l("Give the month as YYYY-MM.")) from None
+        if not self.years[0] <= year <= self.years[1]:
+            raise ValidationError(year_message(*self.years))
 
 
 class ConfirmFiguresForm(FlaskForm):

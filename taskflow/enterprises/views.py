@@ -12,6 +12,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from taskflow.core import clock, permissions as perm
 from taskflow.core.db import read_transaction
 from taskflow.core.spreadsheets import build_workbook, xlsx_response
+from taskflow.core.input_guard import bounded_int, form_int, page_number, plan_years
 from taskflow.enterprises import bp, dispatch_bp, importer, operations, queries
 from taskflow.enterprises.forms import (
     ClaimDecisionForm,
@@ -93,11 +94,11 @@ def register():
     perm.require(perm.can_view_register(current_user))
     args = request.args
     own = _own_unit_id()
-    unit_id = own or args.get("unit", type=int)
+    unit_id = own or args.get("unit", type=bounded_int)
     filters = _register_filters(args)
     plan = queries.district_plan()
     stmt = _register_stmt(filters, unit_id, plan)
-    page = db.paginate(stmt, page=args.get("page", 1, type=int), per_page=PER_PAGE,
+    page = db.paginate(stmt, page=page_number(), per_page=PER_PAGE,
                        error_out=False)
     units = [] if own else _unit_choices(plan)
     open_claims = 0
@@ -117,7 +118,7 @@ def register_export():
     """The filtered register as Excel."""
     perm.require(perm.can_view_register(current_user))
     args = request.args
-    unit_id = _own_unit_id() or args.get("unit", type=int)
+    unit_id = _own_unit_id() or args.get("unit", type=bounded_int)
     today = clock.local_today()
     filters = _register_filters(args)
     stmt = _register_stmt(filters, unit_id, queries.district_plan())
@@ -222,7 +223,7 @@ def edit(enterprise_id: int):
         data = form.data_dict()
         data.pop("credit_code")
         try:
-            version = int(form.version.data or 0)
+            version = form_int(form.version.data)
             changes = operations.update_enterprise(enterprise, data, current_user, version=version)
         except operations.EnterpriseError as exc:
             db.session.rollback()
@@ -348,7 +349,7 @@ def import_preview(token: str):
     if outcome in {o.value for o in ImportOutcome}:
         stmt = stmt.where(EnterpriseImportRow.outcome == outcome)
     page = db.paginate(stmt.order_by(EnterpriseImportRow.row_number),
-                       page=request.args.get("page", 1, type=int), per_page=100, error_out=False)
+                       page=page_number(), per_page=100, error_out=False)
     return render_template("enterprises/import_preview.html", batch=batch, page=page,
                            outcome=outcome, form=ConfirmForm())
 
@@ -434,8 +435,12 @@ def open_month():
     """The office opens a month."""
     perm.require(perm.can_open_dispatch(current_user))
     form = OpenMonthForm()
+    plan = queries.district_plan()
+    if plan is not None:
+        form.years = plan_years(plan)
     if not form.validate_on_submit():
-        flash(_("Give the month as YYYY-MM."), "danger")
+        flash("; ".join(str(e) for errors in form.errors.values() for e in errors)
+              or _("Give the month as YYYY-MM."), "danger")
         return redirect(url_for("dispatch.index"))
     try:
         period = operations.open_month(form.month.data, current_user)

@@ -13,6 +13,7 @@ from taskflow.assignments.models import Milestone
 from taskflow.core import clock
 from taskflow.core import permissions as perms
 from taskflow.core.calendar import UnknownCalendarYear, WorkCalendar
+from taskflow.core.input_guard import bounded_int, page_number
 from taskflow.extensions import db
 from taskflow.notices import bp, links, messages, operations, queries
 from taskflow.notices.forms import (
@@ -77,7 +78,7 @@ def calendar_banner_years() -> list[int]:
 
 
 def _page() -> int:
-    return max(1, request.args.get("page", 1, type=int) or 1)
+    return page_number()
 
 
 def _safe_local_path(path: str) -> str | None:
@@ -230,8 +231,8 @@ def overdue():
             as_of = min(date.fromisoformat(raw_as_of), today)
         except ValueError:
             abort(404)
-    unit_id = request.args.get("unit", type=int)
-    task_id = request.args.get("task", type=int)
+    unit_id = request.args.get("unit", type=bounded_int)
+    task_id = request.args.get("task", type=bounded_int)
     try:
         everything = queries.overdue_items(as_of)
     except UnknownCalendarYear as exc:  # working days late cannot be counted: say so, no guess
@@ -378,8 +379,8 @@ def calendar_years():
                 status = 400
         else:
             status = 400
-    elif request.args.get("year", type=int):
-        form.year.data = request.args.get("year", type=int)
+    elif request.args.get("year", type=bounded_int):
+        form.year.data = request.args.get("year", type=bounded_int)
     years = queries.calendar_years_status(clock.local_today())
     return render_template("notices/calendar_years.html", form=form, preview=preview, years=years,
                            can_enter=can_enter), status

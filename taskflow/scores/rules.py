@@ -230,6 +230,8 @@ def parse_period_key(key: str) -> Period:
     if not match:
         raise PeriodError(f"not a period: {key!r} (use 2024-03, 2024Q1 or 2024)")
     year = int(match.group(1))
+    if year < 1:  # 0000 matches the pattern but is no calendar year
+        raise PeriodError(f"not a year: {key!r}")
     if match.group(2):
         month = int(match.group(2))
         if not 1 <= month <= 12:

@@ -20,6 +20,13 @@ from taskflow.core import clock
 from taskflow.core import permissions as perms
 from taskflow.core.cache import app_cache, ttl_setting
 from taskflow.core.http import attachment_headers
+from taskflow.core.input_guard import (
+    bounded_int,
+    plan_window,
+    plan_years,
+    query_year,
+    year_message,
+)
 from taskflow.core.spreadsheets import xlsx_response
 from taskflow.extensions import db
 from taskflow.plans.models import Plan
@@ -27,6 +34,7 @@ from taskflow.scores import bp, operations, queries, reports
 from taskflow.scores.forms import (
     AdjustForm,
     BulletinCreateForm,
+    BulletinForm,
     CorrectForm,
     RecognitionForm,
     RecomputeForm,
@@ -225,13 +233,19 @@ def recompute_any():
     perms.require(perms.can_recompute_scores(current_user))
     plan = _plan()
     form = RecomputeForm()
+    form.years = plan_years(plan)
     if not form.validate_on_submit():
-        flash("; ".join(e for errors in form.errors.values() for e in errors), "danger")
+        flash("; ".join(str(e) for errors in form.errors.values() for e in errors), "danger")
         return redirect(url_for("scores.index"))
     return _recompute(plan, form.period.data)
 
 
 def _recompute(plan, key: str):
+    # A period far outside the plan (1900) would be created and scored; refused, as in the form.
+    low, high = plan_years(plan)
+    if not low <= parse_period_key(key).year <= high:
+        flash(year_message(low, high), "danger")
+        return redirect(url_for("scores.index"))
     try:
         period = operations.recompute(plan.id, key, current_user)
     except operations.ScoreError as exc:
@@ -246,7 +260,7 @@ def _recompute(plan, key: str):
 def period(key: str):
     """A period's peer rankings, its state, its revisions and the supervision actions."""
     perms.require(perms.can_view_scores(current_user))
-    shown = _period_or_404(key, request.args.get("revision", type=int))
+    shown = _period_or_404(key, request.args.get("revision", type=bounded_int))
     revisions = [r for r in queries.period_revisions(shown.plan_id, shown.key)
                  if not _published_only() or r.state == PeriodState.PUBLISHED]
     latest = revisions[0] if revisions else shown
@@ -276,7 +290,7 @@ def recompute(key: str):
 def card(key: str, unit_id: int):
     """Why a unit's score is what it is: every item, the limits applied, the adjustments."""
     perms.require_visible(perms.can_view_score_card(current_user, unit_id))
-    shown = _period_or_404(key, request.args.get("revision", type=int))
+    shown = _period_or_404(key, request.args.get("revision", type=bounded_int))
     score_card = queries.card_for(shown, unit_id)
     perms.require_visible(score_card is not None)
     form = AdjustForm() if perms.can_score(current_user) and shown.state == PeriodState.DRAFT else None
@@ -496,6 +510,7 @@ def recognitions():
     form = None
     if perms.can_score(current_user):
         form = RecognitionForm()
+        form.date_window = plan_window(plan)
         form.unit_id.choices = [(u.id, u.name) for u in queries.scored_units(plan.id)]
         if request.method == "GET":
             form.awarded_on.data = clock.local_today()
@@ -527,9 +542,7 @@ def colour_map():
     perms.require(perms.can_view_reports(current_user))
     plan = _plan()
     today = clock.local_today()
-    year = request.args.get("year", type=int) or today.year
-    if not 2000 <= year <= 2100:
-        abort(404)
+    year = query_year("year", today.year)
     grid = queries.five_colour_map(plan.id, year)
     return render_template("scores/map.html", grid=grid, year=year, plan=plan,
                            tasks=queries.task_progress(plan.id, today),
@@ -601,14 +614,21 @@ def bulletin(bulletin_id: int):
     """A bulletin's text; the office edits a draft section by section."""
     perms.require(perms.can_view_reports(current_user))
     found = _bulletin_or_404(bulletin_id)
-    form = VersionForm()
+    form = BulletinForm()
     if request.method == "POST":
         perms.require(perms.can_edit_bulletin(current_user))
-        if not form.validate_on_submit():
-            abort(400)
         sections = {s.key: request.form.get(f"section-{s.key}", s.body) for s in found.sections}
+        if not form.validate_on_submit():
+            if "csrf_token" in form.errors:
+                abort(400)
+            # Too long for its column (a 1 MB title once broke every download): nothing saved.
+            flash("; ".join(str(e) for e in form.title.errors), "danger")
+            return redirect(url_for("scores.bulletin", bulletin_id=bulletin_id))
+        if problems := form.section_errors(sections):
+            flash("; ".join(problems), "danger")
+            return redirect(url_for("scores.bulletin", bulletin_id=bulletin_id))
         try:
-            operations.update_bulletin(found, current_user, title=request.form.get("title", ""),
+            operations.update_bulletin(found, current_user, title=form.title.data or "",
                                        sections=sections, expected_version=form.expected_version())
         except operations.ScoreError as exc:
             _refuse(exc)
@@ -732,7 +752,7 @@ def cockpit_data():
     perms.require(perms.can_view_cockpit(current_user))
     plan_id = _cockpit_plan_id()
     today = clock.local_today()
-    year = request.args.get("year", type=int) or today.year
+    year = query_year("year", today.year)
     entry = app_cache(COCKPIT_CACHE).get_or_compute(
         _cockpit_key("data", plan_id, today, year), _cockpit_ttl(),
         lambda: _cockpit_series(_cockpit_plan(plan_id), today, year))
