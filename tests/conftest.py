@@ -30,7 +30,8 @@ class CSRFClient(FlaskClient):
             if data is None:
                 data = kwargs["data"] = {}
             if isinstance(data, dict) and "csrf_token" not in data:
-                data["csrf_token"] = self.csrf_token()
+                # A copy: a dict reused after sign-in must not carry the old session's token.
+                data = kwargs["data"] = {**data, "csrf_token": self.csrf_token()}
         # The test's own transaction ends first (so it holds no lock and reads no old snapshot);
         # each request gets its own app context (own `g`, own DB session), as in production;
         # the test's session is expired afterwards so it reads what the request committed.

@@ -3,6 +3,7 @@ key rotation."""
 
 import base64
 import os
+import secrets
 import stat
 
 import pytest
@@ -92,7 +93,8 @@ def test_development_key_is_generated_once_with_mode_600(app):
 
 
 def test_production_refuses_to_start_without_a_key(tmp_path):
-    settings = dict(SECRET_KEY="s", SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'p.sqlite3'}",
+    settings = dict(SECRET_KEY=secrets.token_hex(32),
+                    SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'p.sqlite3'}",
                     INSTANCE_DIR=tmp_path / "i", DATA_DIR=tmp_path / "d")
     with pytest.raises(RuntimeError, match="TASKFLOW_FIELD_KEY must be set"):
         create_app(ProductionConfig, FIELD_KEY=None, **settings)

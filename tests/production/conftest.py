@@ -135,6 +135,9 @@ def server_env(app, **extra: str) -> dict[str, str]:
         FLASK_APP="taskflow:create_app",
         TASKFLOW_ENV="production",
         TASKFLOW_SECRET_KEY=str(app.secret_key),
+        # Production needs the field key: the same one the test app generated or was given.
+        TASKFLOW_FIELD_KEY=str(app.config.get("FIELD_KEY")
+                               or (Path(app.config["INSTANCE_DIR"]) / "field_key").read_text().strip()),
         TASKFLOW_DATABASE_URL=database_url(app),
         TASKFLOW_INSTANCE_DIR=str(app.config["INSTANCE_DIR"]),
         TASKFLOW_DATA_DIR=str(app.config["DATA_DIR"]),
