@@ -10,7 +10,7 @@ Each event carries the name of the hash scheme it was chained with (audit_events
 
 import hashlib
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -88,7 +88,9 @@ def hashed_payload(event, scheme: str | None = None) -> dict:
     """The fields of an event that its hash covers under its scheme."""
     scheme = scheme or getattr(event, "hash_scheme", None) or SCHEME_V1
     payload = {
-        "occurred_at": event.occurred_at.isoformat(),
+        # In UTC, as the column stores it: an event made at a local-time instant (a frozen clock)
+        # hashes the same before and after the round trip through the database.
+        "occurred_at": event.occurred_at.astimezone(timezone.utc).isoformat(),
         "actor_id": event.actor_id,
         "action": event.action,
         "object_type": event.object_type,

@@ -173,3 +173,19 @@ def test_legacy_v1_events_still_verify_and_new_events_chain_onto_them(app, make_
     assert schemes == ["v1"] * 4 + ["v2-sha256"]
     report = verify_chain()
     assert report.intact and report.events == 5
+
+
+def test_an_event_made_at_a_local_time_instant_verifies(app, make_user):
+    """The clock may hand out an aware local time (a frozen clock in Asia/Shanghai): the event's
+    hash covers the instant in UTC, as stored, so the chain verifies after the round trip."""
+    from datetime import datetime
+
+    from taskflow.audit.queries import verify_chain
+    from taskflow.core import audit, clock
+
+    user = make_user("office")
+    with clock.frozen_at(datetime(2026, 12, 1, 9, 0, tzinfo=clock.LOCAL_TZ)):
+        audit.record(user, "test.local_time", object_type="test", object_id=1, summary="local")
+        db.session.commit()
+    db.session.expire_all()
+    assert verify_chain().intact

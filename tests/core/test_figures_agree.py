@@ -28,6 +28,12 @@ def demo(app, runner):
     with clock.frozen_at(NOW):
         result = runner.invoke(args=["demo", "setup"])
         assert result.exit_code == 0, result.output
+        # The demo's audit trail is intact and anchored outside the database.
+        from taskflow.audit.queries import verify_chain
+
+        assert "chain head anchored" in result.output
+        report = verify_chain()
+        assert report.intact and report.anchors_checked == 1, report
         yield district_plan()
 
 
