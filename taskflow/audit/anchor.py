@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 
 from taskflow.audit.models import AuditEvent
 from taskflow.core import clock
-from taskflow.core.audit import sm3_digest
+from taskflow.core.crypto import hmac_sm3
 from taskflow.extensions import db
 
 log = logging.getLogger("taskflow.audit.anchor")
@@ -69,21 +69,11 @@ def _key() -> bytes:
                     hashlib.sha256).digest()
 
 
-def _hmac_sm3(key: bytes, message: bytes) -> bytes:
-    """HMAC (RFC 2104) with SM3, whose block is 64 bytes."""
-    block = 64
-    if len(key) > block:
-        key = sm3_digest(key)
-    key = key.ljust(block, b"\0")
-    inner = sm3_digest(bytes(b ^ 0x36 for b in key) + message)
-    return sm3_digest(bytes(b ^ 0x5C for b in key) + inner)
-
-
 def _signature(body: dict) -> str:
     message = json.dumps({name: body.get(name) for name in SIGNED_FIELDS}, sort_keys=True,
                          ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     if body.get("alg") == "hmac-sm3":
-        return _hmac_sm3(_key(), message).hex()
+        return hmac_sm3(_key(), message).hex()
     if body.get("alg") == "hmac-sha256":
         return hmac.new(_key(), message, hashlib.sha256).hexdigest()
     raise ValueError(f"unknown anchor signature algorithm {body.get('alg')!r}")

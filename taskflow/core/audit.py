@@ -17,6 +17,7 @@ from typing import Any
 from flask import has_request_context, request
 from sqlalchemy import select, text
 
+from taskflow.core.crypto import sm3_digest
 from taskflow.core.db import is_postgres, now_default
 from taskflow.extensions import db
 
@@ -44,13 +45,6 @@ SCHEME_SM3 = "v2-sm3"
 HASH_SCHEMES = (SCHEME_V1, SCHEME_SHA256, SCHEME_SM3)
 # AUDIT_HASH setting -> the scheme new events are chained with.
 SETTING_SCHEMES = {"sha256": SCHEME_SHA256, "sm3": SCHEME_SM3}
-
-
-def sm3_digest(data: bytes) -> bytes:
-    """SM3 (GB/T 32905-2016) digest of the bytes, by gmssl."""
-    from gmssl import func, sm3
-
-    return bytes.fromhex(sm3.sm3_hash(func.bytes_to_list(data)))
 
 
 def digest(scheme: str, data: bytes) -> str:

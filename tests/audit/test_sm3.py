@@ -112,7 +112,7 @@ class _SM3:
 def test_hmac_sm3_matches_the_standard_hmac_construction(key):
     import hmac
 
-    from taskflow.audit.anchor import _hmac_sm3
+    from taskflow.core.crypto import hmac_sm3 as _hmac_sm3
 
     message = "锚点 anchor".encode("utf-8")
     assert _hmac_sm3(key, message) == hmac.new(key, message, _SM3).digest()
