@@ -260,6 +260,19 @@ def _codes_page(codes, *, continue_form=None):
                            continue_form=continue_form)
 
 
+def _confirm_enrolment(user, secret: str, form) -> list[str] | None:
+    """Confirm the app with the form's code and commit: the new recovery codes, or None (the
+    form then carries the refusal)."""
+    try:
+        codes = confirm_second_factor(user, secret, form.code.data)
+    except AccountError as exc:
+        db.session.rollback()
+        _show_error(form, exc)
+        return None
+    db.session.commit()
+    return codes
+
+
 @bp.route("/login/enrol", methods=["GET", "POST"])
 def login_enrol():
     """Sign-in, required enrolment: set up an authenticator app before going on."""
@@ -273,13 +286,8 @@ def login_enrol():
         _save_state(state)
     form = EnrolForm()
     if form.validate_on_submit():
-        try:
-            codes = confirm_second_factor(user, secret, form.code.data)
-        except AccountError as exc:
-            db.session.rollback()
-            _show_error(form, exc)
-        else:
-            db.session.commit()
+        codes = _confirm_enrolment(user, secret, form)
+        if codes is not None:
             log.info("second factor enrolled by %s at sign-in", user.username)
             state.pop("secret", None)
             state["factor"] = "totp"
@@ -425,13 +433,8 @@ def account_second_factor():
         secret = session[ENROL_SECRET_KEY] = new_totp_secret()
     form = EnrolForm()
     if form.validate_on_submit():
-        try:
-            codes = confirm_second_factor(user, secret, form.code.data)
-        except AccountError as exc:
-            db.session.rollback()
-            _show_error(form, exc)
-        else:
-            db.session.commit()
+        codes = _confirm_enrolment(user, secret, form)
+        if codes is not None:
             session.pop(ENROL_SECRET_KEY, None)
             log.info("second factor enrolled by %s", user.username)
             return _codes_page(codes)
