@@ -41,6 +41,9 @@ class Config:
     # SQLite: CLI commands and the scheduler begin their transactions IMMEDIATE (see core/db.py).
     SQLITE_IMMEDIATE_OUTSIDE_REQUESTS = True
     DATA_DIR = Path(_env("DATA_DIR", str(INSTANCE_DIR / "data")))
+    # Where each area's .po catalogs are compiled to .mo at start (recompiled only when a .po
+    # is newer). Processes over one checkout can share it; the test suite shares one per worker.
+    CATALOG_BUILD_DIR = Path(_env("CATALOG_BUILD_DIR", str(INSTANCE_DIR / "translations")))
     SEEDS_DIR = Path(_env("SEEDS_DIR", str(BASE_DIR / "seeds")))
     ASSETS_DIR = Path(_env("ASSETS_DIR", str(BASE_DIR / "node_modules")))
 

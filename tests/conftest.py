@@ -2,22 +2,23 @@
 
 import os
 import re
-from contextlib import contextmanager
+import shutil
+from contextlib import ExitStack, contextmanager
 from datetime import date
 from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
 from itsdangerous import URLSafeTimedSerializer
-from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import event, text
+from sqlalchemy.exc import ProgrammingError
 
 from config import TestingConfig
 from taskflow import create_app
+from taskflow.core import clock
 from taskflow.extensions import db
+from tests.helpers import POSTGRES_URL, TEST_PASSWORD, minimal_pdf, postgres_database
 
-TEST_PASSWORD = "correct-horse-battery"
-POSTGRES_URL = os.environ.get("TASKFLOW_TEST_DATABASE_URL", "")
 
 
 class CSRFClient(FlaskClient):
@@ -53,46 +54,78 @@ class CSRFClient(FlaskClient):
         return serializer.dumps(raw)
 
 
-def _worker_database_url() -> str:
-    """A PostgreSQL database of its own for each xdist worker, created on first use."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    url = make_url(POSTGRES_URL)
-    name = f"{url.database}_{worker}"
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar()
-        if not exists:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
+@pytest.fixture(scope="session")
+def database_url() -> str | None:
+    """PostgreSQL when TASKFLOW_TEST_DATABASE_URL is set (this worker's own database), else None."""
+    return postgres_database() if POSTGRES_URL else None
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory) -> str | None:
-    """PostgreSQL when TASKFLOW_TEST_DATABASE_URL is set, else None (SQLite per test)."""
-    return _worker_database_url() if POSTGRES_URL else None
+def catalog_build_dir(tmp_path_factory) -> Path:
+    """One compiled copy of the message catalogs for every app this worker builds."""
+    return tmp_path_factory.mktemp("catalogs")
 
 
-@pytest.fixture
-def app(tmp_path, database_url):
-    """A new app over an empty database and an empty data directory."""
-    uri = database_url or f"sqlite:///{tmp_path / 'test.sqlite3'}"
+def _test_app(tmp_path: Path, uri: str, catalogs: Path):
     app = create_app(
         TestingConfig,
         SQLALCHEMY_DATABASE_URI=uri,
         INSTANCE_DIR=tmp_path / "instance",
         DATA_DIR=tmp_path / "data",
         BACKUP_DIR=tmp_path / "backups",
+        CATALOG_BUILD_DIR=catalogs,
     )
     app.test_client_class = CSRFClient
+    return app
+
+
+@pytest.fixture(scope="session")
+def schema_template(tmp_path_factory, database_url, catalog_build_dir) -> Path | None:
+    """SQLite: a database file holding the empty schema, copied for each test.
+    PostgreSQL: the worker's database gets the schema once (tests then start from empty tables)."""
+    base = tmp_path_factory.mktemp("schema")
+    uri = database_url or f"sqlite:///{base / 'template.sqlite3'}"
+    app = _test_app(base, uri, catalog_build_dir)
     with app.app_context():
         if database_url:
-            db.drop_all()
+            db.drop_all()  # a previous run may have left an older schema behind
         db.create_all()
+        db.session.remove()
+        db.engine.dispose()
+    return None if database_url else base / "template.sqlite3"
+
+
+def _empty_every_table() -> None:
+    """Every table emptied and every id sequence restarted, in one statement (PostgreSQL).
+
+    A test that dropped or altered a table (a migration check, a restore) leaves a schema the
+    statement fails on: then the schema is built again."""
+    names = ", ".join(f'"{table.name}"' for table in db.metadata.sorted_tables)
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    except ProgrammingError:
+        db.drop_all()
+        db.create_all()
+
+
+@pytest.fixture
+def app(tmp_path, database_url, schema_template, catalog_build_dir):
+    """A new app over an empty database and an empty data directory.
+
+    The schema is not rebuilt per test: SQLite copies a template file, PostgreSQL empties the
+    tables before the test. Both give each test the same empty database a fresh one would."""
+    if database_url:
+        uri = database_url
+    else:
+        shutil.copyfile(schema_template, tmp_path / "test.sqlite3")
+        uri = f"sqlite:///{tmp_path / 'test.sqlite3'}"
+    app = _test_app(tmp_path, uri, catalog_build_dir)
+    with app.app_context():
+        if database_url:
+            _empty_every_table()
         yield app
         db.session.remove()
-        if database_url:
-            db.drop_all()
         db.engine.dispose()
 
 
@@ -223,6 +256,21 @@ def make_user(app):
 
 
 @pytest.fixture
+def freeze():
+    """freeze(moment): the app's clock pinned until the test ends; moment is a datetime or ISO
+    text (read as Asia/Shanghai when it has no zone). Returns the pinned moment."""
+    with ExitStack() as pins:
+
+        def pin(moment):
+            if isinstance(moment, str):
+                moment = clock.parse_now(moment)
+            pins.enter_context(clock.frozen_at(moment))
+            return moment
+
+        yield pin
+
+
+@pytest.fixture
 def login(client):
     """Sign a user in on the shared client: login(user)."""
 
@@ -267,28 +315,9 @@ def count_queries(app):
     return counting
 
 
-def minimal_pdf(text: str = "evidence") -> bytes:
-    """A small well-formed PDF (header, objects, xref, trailer, %%EOF) that passes validation."""
-    stream = b"BT /F1 12 Tf 20 100 Td (" + text.encode("ascii", "replace") + b") Tj ET"
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 4 0 R >>",
-               b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream"]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, obj in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + obj + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1, xref)
-    return bytes(out)
-
-
 @pytest.fixture
 def pdf_factory():
-    """minimal_pdf(text): a small well-formed PDF, unique per text (test modules cannot import it)."""
+    """minimal_pdf(text) as a fixture (tests may also import it from tests.helpers)."""
     return minimal_pdf
 
 

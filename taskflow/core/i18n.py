@@ -73,8 +73,8 @@ def select_locale() -> Locale:
 
 
 def init_app(app: Flask, babel) -> None:
-    """Compile the catalogs into the instance folder and initialise Flask-Babel."""
-    target = Path(app.config["INSTANCE_DIR"]) / "translations"
+    """Compile the catalogs into CATALOG_BUILD_DIR and initialise Flask-Babel."""
+    target = Path(app.config["CATALOG_BUILD_DIR"])
     dirs = compile_catalogs(target)
     babel.init_app(
         app,

@@ -8,8 +8,8 @@ from sqlalchemy import select
 from taskflow.accounts.models import User
 from taskflow.audit.models import AuditEvent
 from taskflow.extensions import db
+from tests.helpers import TEST_PASSWORD
 
-TEST_PASSWORD = "correct-horse-battery"
 ROLES = ("reporter", "unit_head", "office", "supervisor", "leader", "admin")
 
 

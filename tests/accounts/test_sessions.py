@@ -3,8 +3,8 @@
 from datetime import datetime, timedelta, timezone
 
 from taskflow.core.clock import frozen_at
+from tests.helpers import TEST_PASSWORD
 
-TEST_PASSWORD = "correct-horse-battery"
 NEW_PASSWORD = "river-lantern-47"
 T0 = datetime(2024, 5, 6, 1, 0, tzinfo=timezone.utc)
 

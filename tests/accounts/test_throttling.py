@@ -8,8 +8,8 @@ from sqlalchemy import select
 from taskflow.accounts.models import LoginAttempt
 from taskflow.core.clock import frozen_at
 from taskflow.extensions import db
+from tests.helpers import TEST_PASSWORD
 
-TEST_PASSWORD = "correct-horse-battery"  # the password tests/conftest.py gives every user
 T0 = datetime(2024, 5, 6, 2, 0, tzinfo=timezone.utc)  # 10:00 in Qijiang
 
 

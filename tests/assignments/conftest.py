@@ -8,6 +8,7 @@ import pytest
 
 from taskflow.core import clock
 from taskflow.extensions import db
+from tests.helpers import LazyUsers
 
 # Before the default milestone due date (2024-03-31).
 NOW = datetime(2024, 3, 20, 10, 0, tzinfo=clock.LOCAL_TZ)
@@ -20,27 +21,9 @@ def pdf_bytes(pdf_factory) -> bytes:
 
 
 @pytest.fixture
-def frozen():
+def frozen(freeze):
     """The clock pinned to NOW (2024-03-20 10:00 in Shanghai)."""
-    with clock.frozen_at(NOW):
-        yield NOW
-
-
-class LazyUsers:
-    """Users created on first use (argon2 hashing is deliberately slow)."""
-
-    def __init__(self, factory, specs):
-        self._factory = factory
-        self._specs = specs
-        self._made = {}
-
-    def __getattr__(self, name):
-        if name.startswith("_"):
-            raise AttributeError(name)
-        if name not in self._made:
-            role, unit, extra = self._specs[name]
-            self._made[name] = self._factory(role, unit=unit, username=name, **extra)
-        return self._made[name]
+    return freeze(NOW)
 
 
 @pytest.fixture

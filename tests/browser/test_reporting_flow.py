@@ -10,10 +10,10 @@ from urllib.parse import quote, urlsplit
 import pytest
 
 from taskflow.core import clock
+from tests.helpers import TEST_PASSWORD
 
 pytestmark = pytest.mark.browser
 
-PASSWORD = "correct-horse-battery"  # tests/conftest.py's make_user password
 FILE_NAME = "古南街道2024年第1季度工作总结.pdf"
 
 
@@ -64,7 +64,7 @@ def open_first_in_queue(page):
 def test_report_return_resubmit_accept(page, live_server, sign_in, sample_pdf, network,
                                        reporting_world):
     world = reporting_world
-    sign_in(page, live_server, "gunan", PASSWORD)
+    sign_in(page, live_server, "gunan", TEST_PASSWORD)
     assert urlsplit(page.url).path == "/my"  # the reporter's home is 我的任务
     row = page.locator(f"tr[data-assignment='{world['assignment']}']")
     assert row.get_attribute("data-light") == "yellow"
@@ -76,7 +76,7 @@ def test_report_return_resubmit_accept(page, live_server, sign_in, sample_pdf, n
     sign_out(page)
 
     # The office returns it with a reason and a comment.
-    sign_in(page, live_server, "office", PASSWORD)
+    sign_in(page, live_server, "office", TEST_PASSWORD)
     open_first_in_queue(page)
     assert FILE_NAME in page.inner_text("main")
     page.get_by_label("退回责任单位").check()
@@ -88,7 +88,7 @@ def test_report_return_resubmit_accept(page, live_server, sign_in, sample_pdf, n
     sign_out(page)
 
     # The reporter sees the reason on the workspace and resubmits.
-    sign_in(page, live_server, "gunan", PASSWORD)
+    sign_in(page, live_server, "gunan", TEST_PASSWORD)
     main = page.inner_text("main")
     assert "数据前后不一致" in main and "新增入库数与台账不一致，请核实。" in main
     assert page.locator(f"tr[data-assignment='{world['assignment']}']").get_attribute(
@@ -101,7 +101,7 @@ def test_report_return_resubmit_accept(page, live_server, sign_in, sample_pdf, n
     sign_out(page)
 
     # The office accepts.
-    sign_in(page, live_server, "office", PASSWORD)
+    sign_in(page, live_server, "office", TEST_PASSWORD)
     open_first_in_queue(page)
     assert "经核实新增入库 10 家" in page.inner_text("main")
     page.get_by_label("审核通过").check()
@@ -111,7 +111,7 @@ def test_report_return_resubmit_accept(page, live_server, sign_in, sample_pdf, n
     sign_out(page)
 
     # The light is green; history and both files are kept; the Chinese name survives.
-    sign_in(page, live_server, "gunan", PASSWORD)
+    sign_in(page, live_server, "gunan", TEST_PASSWORD)
     assert page.locator(f"tr[data-assignment='{world['assignment']}']").get_attribute(
         "data-light") == "green"
     page.goto(f"/assignments/{world['assignment']}")

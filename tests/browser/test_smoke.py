@@ -7,11 +7,11 @@ from urllib.parse import urlsplit
 import pytest
 
 from taskflow.accounts.operations import create_user
+from tests.helpers import TEST_PASSWORD
 
 pytestmark = pytest.mark.browser
 
 PASSWORD = "Qj-双倍增-2027-secret"
-FACTORY_PASSWORD = "correct-horse-battery"  # what tests/conftest.py's make_user gives every user
 
 
 def test_sign_in_page_renders_in_chinese_with_local_assets(page, live_server, network):
@@ -81,7 +81,7 @@ def test_data_created_while_the_server_runs_is_visible(page, live_server, sign_i
     make_user("admin", username="factory-admin", display_name="系统管理员赵六")
     page.get_by_role("button", name="退出").click()
     page.wait_for_url("**/login**")
-    sign_in(page, live_server, "factory-admin", FACTORY_PASSWORD)
+    sign_in(page, live_server, "factory-admin", TEST_PASSWORD)
     assert "系统管理员赵六" in page.locator("nav.navbar").inner_text()
 
 

@@ -2,24 +2,12 @@
 ids, a negative year — never a server error; an id that cannot exist is a 404."""
 
 import pytest
-from sqlalchemy import select
 
 from taskflow.core.input_guard import DB_INT_MAX
-from taskflow.extensions import db
 
 HUGE = (str(2**31), str(2**63), str(2**64), "9" * 40)
 # Query parameters some route reads as an integer (ids, pages, years, revisions).
 INT_PARAMS = ("page", "team_page", "unit", "task", "revision", "year", "object_id")
-
-
-@pytest.fixture
-def world(app, imported_plans, make_user):
-    """Both plans imported, an office user and a reporter at 古南街道."""
-    from taskflow.units.models import Unit
-
-    unit = db.session.scalar(select(Unit).where(Unit.plan_id == imported_plans.id, Unit.name == "古南街道"))
-    return {"plan": imported_plans, "office": make_user("office"), "admin": make_user("admin"),
-            "reporter": make_user("reporter", unit=unit)}
 
 
 def _get_rules_with_ints(app):
@@ -65,7 +53,7 @@ def test_the_int_converter_refuses_values_no_database_column_holds(app):
 
 @pytest.mark.parametrize("role", ["office", "admin", "reporter"])
 def test_huge_and_negative_ids_in_every_get_route_are_not_found(app, client, world, login, role):
-    login(world[role])
+    login(world["users"][role])
     rules = list(_get_rules_with_ints(app))
     assert len(rules) > 20
     for rule, ints in rules:
@@ -80,7 +68,7 @@ def test_huge_and_negative_ids_in_every_get_route_are_not_found(app, client, wor
 @pytest.mark.parametrize("role", ["office", "admin", "reporter"])
 def test_huge_integers_in_query_parameters_never_crash(app, client, world, login, role):
     """Every GET route without segments, with every integer query parameter set out of range."""
-    login(world[role])
+    login(world["users"][role])
     urls = [rule.rule for rule in app.url_map.iter_rules()
             if "GET" in rule.methods and not rule.arguments and rule.endpoint != "readyz"]
     urls += [f"/scores/periods/2024-03?revision={2**64}"]

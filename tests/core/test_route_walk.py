@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from taskflow.extensions import db
+from tests.helpers import ROLES
 
 # Routes anyone may open without signing in.
 PUBLIC_ENDPOINTS = {"core.health", "readyz", "core.asset", "core.set_locale", "accounts.login", "static"}
@@ -16,18 +17,6 @@ SELF_SERVICE_POSTS = re.compile(r"^(accounts\.(logout|account_language|account_p
                                 r"account_second_factor|account_recovery_codes|"
                                 r"login_(code|enrol|password|continue|cancel))|core\.set_locale|"
                                 r"notices\.(read_all|open_notification))$")
-ROLES = ("reporter", "unit_head", "office", "supervisor", "leader", "admin")
-
-
-@pytest.fixture
-def world(app, imported_plans, make_user):
-    """Both plans imported and one user per role (unit roles at 古南街道)."""
-    from taskflow.units.models import Unit
-
-    unit = db.session.scalar(select(Unit).where(Unit.plan_id == imported_plans.id, Unit.name == "古南街道"))
-    users = {role: make_user(role, unit=unit if role in ("reporter", "unit_head") else None)
-             for role in ROLES}
-    return {"plan": imported_plans, "unit": unit, "users": users}
 
 
 def _urls(app, plan_code):

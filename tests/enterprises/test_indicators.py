@@ -49,8 +49,8 @@ def _register_total(client, url: str) -> int:
 
 
 def test_board_lights_follow_the_printed_rule_on_the_demo_register(
-        client, login, make_user, imported_plans, frozen, app):
-    frozen("2026-12-01T09:00")
+        client, login, make_user, imported_plans, freeze, app):
+    freeze("2026-12-01T09:00")
     generate_demo_register(imported_plans, seed=2023)
     office = make_user("office")
     period = _open_month("2026-11", office)
@@ -88,8 +88,8 @@ def _links(page) -> list[tuple[int, str]]:
 
 
 def test_every_count_opens_a_register_list_of_exactly_that_many_rows(
-        client, login, make_user, district, frozen, make_unit):
-    frozen("2024-12-02T09:00")
+        client, login, make_user, district, freeze, make_unit):
+    freeze("2024-12-02T09:00")
     generate_demo_register(district.plan, seed=5)
     office = make_user("office")
     period = _open_month("2024-11", office)
@@ -111,8 +111,8 @@ def test_every_count_opens_a_register_list_of_exactly_that_many_rows(
 
 
 def test_cockpit_figures_link_to_filters_the_register_applies(
-        client, login, make_user, district, make_enterprise, frozen):
-    frozen("2024-06-30T20:00")
+        client, login, make_user, district, make_enterprise, freeze):
+    freeze("2024-06-30T20:00")
     unit = district.unit("古南街道")
     make_enterprise(unit, tech_in_library_on=date(2023, 3, 1))
     make_enterprise(unit, high_tech_cert_on=date(2023, 5, 1))
@@ -131,8 +131,8 @@ def test_cockpit_figures_link_to_filters_the_register_applies(
 
 
 def test_board_export_innovation_report_and_cockpit_give_the_same_totals(
-        client, login, make_user, imported_plans, frozen):
-    frozen("2026-11-30T18:00")
+        client, login, make_user, imported_plans, freeze):
+    freeze("2026-11-30T18:00")
     generate_demo_register(imported_plans, seed=11)
     office = make_user("office")
     period = _open_month("2026-11", office)
@@ -189,8 +189,8 @@ def _data(codes, source, **fields):
 
 
 def test_a_department_counts_only_attracted_enterprises(
-        app, district, department, codes, make_user, frozen):
-    frozen("2024-04-01T09:00")
+        app, district, department, codes, make_user, freeze):
+    freeze("2024-04-01T09:00")
     office = make_user("office")
     for source in ("stock", "cultivated"):
         with pytest.raises(operations.EnterpriseError, match="部门只计新招引企业"):
@@ -209,8 +209,8 @@ def test_a_department_counts_only_attracted_enterprises(
 
 
 def test_the_office_cannot_transfer_a_cultivated_enterprise_to_a_department(
-        district, department, codes, make_user, make_enterprise, frozen):
-    frozen("2024-04-01T09:00")
+        district, department, codes, make_user, make_enterprise, freeze):
+    freeze("2024-04-01T09:00")
     office = make_user("office")
     street = district.unit("古南街道")
     cultivated = make_enterprise(street, source="cultivated", tech_in_library_on=date(2024, 1, 5))
@@ -225,8 +225,8 @@ def test_the_office_cannot_transfer_a_cultivated_enterprise_to_a_department(
     db.session.commit()
 
 
-def test_the_form_shows_the_refusal(client, login, make_user, department, codes, frozen):
-    frozen("2024-04-01T09:00")
+def test_the_form_shows_the_refusal(client, login, make_user, department, codes, freeze):
+    freeze("2024-04-01T09:00")
     login(make_user("office"))
     response = client.post("/enterprises/new", data={
         "unit_id": department.id, "name": "重庆培育科技有限公司", "credit_code": codes(),
@@ -237,8 +237,8 @@ def test_the_form_shows_the_refusal(client, login, make_user, department, codes,
 
 
 def test_a_department_import_marks_non_attracted_rows_invalid(
-        client, login, make_user, department, codes, make_xlsx, frozen):
-    frozen("2024-04-01T09:00")
+        client, login, make_user, department, codes, make_xlsx, freeze):
+    freeze("2024-04-01T09:00")
     login(make_user("office"))
     content = make_xlsx([
         ["重庆甲科技有限公司", codes(), "招引", "2024-01-10", None, None, "否"],
@@ -260,8 +260,8 @@ def test_a_department_import_marks_non_attracted_rows_invalid(
 
 
 def test_the_demo_register_attributes_only_attracted_enterprises_to_departments(
-        imported_plans, frozen):
-    frozen("2026-12-01T09:00")
+        imported_plans, freeze):
+    freeze("2026-12-01T09:00")
     generate_demo_register(imported_plans, seed=2023)
     db.session.commit()
     sources = dict(db.session.execute(

@@ -22,9 +22,9 @@ def _count(model, *where):
     ("0000-01", "请按 YYYY-MM 格式填写月份"),
     ("24-03", "请按 YYYY-MM 格式填写月份"),
 ])
-def test_the_office_cannot_open_an_implausible_month(client, login, make_user, district, frozen,
+def test_the_office_cannot_open_an_implausible_month(client, login, make_user, district, freeze,
                                                      month, message):
-    frozen("2024-04-02T09:00")
+    freeze("2024-04-02T09:00")
     login(make_user("office"))
     page = client.post("/dispatch/open", data={"month": month}, follow_redirects=True)
     assert page.status_code == 200
@@ -33,8 +33,8 @@ def test_the_office_cannot_open_an_implausible_month(client, login, make_user, d
     assert _count(AuditEvent, AuditEvent.action == "dispatch.open") == 0
 
 
-def test_the_first_month_of_the_window_still_opens(client, login, make_user, district, frozen):
-    frozen("2024-04-02T09:00")
+def test_the_first_month_of_the_window_still_opens(client, login, make_user, district, freeze):
+    freeze("2024-04-02T09:00")
     login(make_user("office"))
     assert client.post("/dispatch/open", data={"month": "2022-01"}).status_code == 302
     assert _count(DispatchPeriod) == 1

@@ -19,8 +19,8 @@ ROLES = ("reporter_own", "reporter_other", "unit_head", "office", "supervisor", 
 
 
 @pytest.fixture
-def world(district, make_user, make_enterprise, frozen, make_xlsx, codes):
-    frozen("2024-04-03T09:00")
+def world(district, make_user, make_enterprise, freeze, make_xlsx, codes):
+    freeze("2024-04-03T09:00")
     own, other = district.unit("古南街道"), district.unit("文龙街道")
     enterprise = make_enterprise(own, name="本单位企业")
     foreign = make_enterprise(other, name="外单位企业")

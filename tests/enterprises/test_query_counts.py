@@ -29,8 +29,8 @@ def _measure(client, count_queries, url):
 
 
 def test_register_and_board_query_counts_do_not_grow(client, login, make_user, district, codes,
-                                                     count_queries, make_unit, frozen):
-    frozen("2024-04-03T09:00")
+                                                     count_queries, make_unit, freeze):
+    freeze("2024-04-03T09:00")
     office = make_user("office")
     period = operations.open_month("2024-03", office)
     db.session.commit()

@@ -3,7 +3,6 @@ role (with e-mail addresses), a real SMTP server, a real webhook receiver, and h
 simulated time."""
 
 import json
-import socket
 import threading
 from datetime import date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,12 +12,7 @@ import pytest
 
 from taskflow.core import clock
 from taskflow.extensions import db
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.helpers import free_port
 
 
 def at(day: date, hour: int = 8, minute: int = 30) -> datetime:

@@ -8,7 +8,6 @@ from datetime import date
 import pytest
 
 from taskflow.assignments import operations as ops
-from taskflow.core import clock
 from taskflow.extensions import db
 from taskflow.measures import milestones as measures
 
@@ -17,9 +16,8 @@ TODAY = D("2024-10-14")
 
 
 @pytest.fixture
-def frozen(sim):
-    with clock.frozen_at(sim.at(TODAY, 10, 0)):
-        yield
+def frozen(freeze, sim):
+    freeze(sim.at(TODAY, 10, 0))
 
 
 def test_waiting_reports_stay_overdue_but_cannot_be_urged(app, world, milestone_at, client_for,

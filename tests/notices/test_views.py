@@ -17,9 +17,8 @@ TODAY = D("2024-10-14")
 
 
 @pytest.fixture
-def frozen(sim):
-    with clock.frozen_at(sim.at(TODAY, 10, 0)):
-        yield
+def frozen(freeze, sim):
+    freeze(sim.at(TODAY, 10, 0))
 
 
 @pytest.fixture

@@ -1,10 +1,7 @@
 """Fixtures for the production proofs: fuzzing, upload attacks, load and faults.
 
-    minimal_pdf(text)      a small well-formed PDF that passes upload validation (unique per text)
-    free_port()            a free 127.0.0.1 port
     reporting_world        a task, a town with a reporter and a unit head, an office user, an
                            admin, a milestone; the clock is NOT frozen (real time)
-    fresh()                end the test session's read snapshot, so it sees what requests committed
     row_counts(*models)    {model name: row count}, read fresh
     evidence_files(app)    every stored blob under DATA_DIR/evidence (temp files included)
     server_env(app, ...)   environment for a `flask …` or gunicorn subprocess over the test's own
@@ -21,7 +18,6 @@ import http.cookiejar
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -38,22 +34,10 @@ import pytest
 from sqlalchemy import func, select
 
 from taskflow.extensions import db
+from tests.helpers import TEST_PASSWORD, LazyUsers, free_port, fresh, minimal_pdf
 
 ROOT = Path(__file__).resolve().parents[2]
-TEST_PASSWORD = "correct-horse-battery"
 CSRF_INPUT = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def fresh() -> None:
-    """End the test session's transaction: the next read sees every committed write."""
-    db.session.rollback()
-    db.session.expire_all()
 
 
 def row_counts(*models) -> dict[str, int]:
@@ -68,21 +52,6 @@ def evidence_files(app) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
 
 
-class LazyUsers:
-    """Users created on first use (argon2 hashing is deliberately slow)."""
-
-    def __init__(self, factory, specs):
-        self._factory, self._specs, self._made = factory, specs, {}
-
-    def __getattr__(self, name):
-        if name.startswith("_"):
-            raise AttributeError(name)
-        if name not in self._made:
-            role, unit, username = self._specs[name]
-            self._made[name] = self._factory(role, unit=unit, username=username)
-        return self._made[name]
-
-
 @pytest.fixture
 def reporting_world(app, make_task, make_unit, make_assignment, make_milestone, make_user):
     """A responsible town with a reporter, a unit head, the office, an admin and one milestone
@@ -95,10 +64,10 @@ def reporting_world(app, make_task, make_unit, make_assignment, make_milestone, 
     due = clock.local_today() + timedelta(days=30)
     milestone = make_milestone(assignment=assignment, due=due, title="第1季度进展")
     users = LazyUsers(make_user, {
-        "reporter": ("reporter", town, "town_reporter"),
-        "head": ("unit_head", town, "town_head"),
-        "office": ("office", None, "office_user"),
-        "admin": ("admin", None, "admin_user"),
+        "reporter": ("reporter", town, {"username": "town_reporter"}),
+        "head": ("unit_head", town, {"username": "town_head"}),
+        "office": ("office", None, {"username": "office_user"}),
+        "admin": ("admin", None, {"username": "admin_user"}),
     })
     return SimpleNamespace(task=task, town=town, assignment=assignment, milestone=milestone,
                            users=users, due=due)
@@ -319,10 +288,10 @@ def today_plus(days: int) -> date:
 
 
 @pytest.fixture
-def prod(pdf_factory):
-    """The helpers of this folder as one namespace (test modules cannot import conftest)."""
+def prod():
+    """The helpers of this folder as one namespace."""
     return SimpleNamespace(
-        minimal_pdf=pdf_factory, free_port=free_port, fresh=fresh, row_counts=row_counts,
+        minimal_pdf=minimal_pdf, free_port=free_port, fresh=fresh, row_counts=row_counts,
         evidence_files=evidence_files, server_env=server_env, flask_bin=flask_bin,
         database_url=database_url, WebSession=WebSession, csrf_from=csrf_from, ROOT=ROOT,
         TEST_PASSWORD=TEST_PASSWORD, today_plus=today_plus,

@@ -8,33 +8,21 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, inspect, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, inspect, select, text
 
 from config import TestingConfig
 from taskflow import create_app
 from taskflow.core.backup import BackupError, create_backup, restore_backup, verify_backup
 from taskflow.extensions import db
+from tests.helpers import POSTGRES_URL, postgres_database
 
-POSTGRES_URL = os.environ.get("TASKFLOW_TEST_DATABASE_URL", "")
-
-
-def _fresh_postgres_database(suffix: str) -> str:
-    url = make_url(POSTGRES_URL)
-    name = f"{url.database}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{suffix}"
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
 
 
 TARGETS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
 
 
 def _fresh_app(tmp_path: Path, kind: str, name: str):
-    uri = (_fresh_postgres_database(name) if kind == "postgresql"
+    uri = (postgres_database(name, empty=True) if kind == "postgresql"
            else f"sqlite:///{tmp_path / f'{name}.sqlite3'}")
     app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=uri,
                      INSTANCE_DIR=tmp_path / f"{name}-instance", DATA_DIR=tmp_path / f"{name}-data")

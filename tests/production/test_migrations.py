@@ -1,33 +1,24 @@
 """The migration chain builds the models' schema from nothing, on SQLite and on PostgreSQL."""
 
-import os
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import inspect, text
 
 from config import TestingConfig
 from taskflow import create_app
 from taskflow.extensions import db
+from tests.helpers import POSTGRES_URL, postgres_database
 
-POSTGRES_URL = os.environ.get("TASKFLOW_TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
 
 
 def _empty_database(kind: str, tmp_path) -> str:
     if kind == "sqlite":
         return f"sqlite:///{tmp_path / 'migrations.sqlite3'}"
-    url = make_url(POSTGRES_URL)
-    name = f"{url.database}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_migrations"
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
+    return postgres_database("migrations", empty=True)
 
 
 def _render_item(type_, obj, autogen_context):

@@ -10,8 +10,8 @@ from taskflow.core import clock
 from taskflow.core.cache import EXTENSION_KEY
 from taskflow.extensions import db
 from taskflow.scores import operations
+from tests.helpers import TEST_PASSWORD
 
-PASSWORD = "correct-horse-battery"  # tests/conftest.py TEST_PASSWORD
 TODAY_NOW = datetime(2024, 4, 10, 2, 0, tzinfo=timezone.utc)  # 10:00 in Shanghai
 # Tables only the cockpit's aggregates read (the request's own user/plan look-ups do not).
 DATA_TABLES = ("enterprises", "milestones", "score_cards", "score_periods", "assignments")
@@ -70,7 +70,7 @@ def test_the_block_is_shared_by_roles_but_the_page_around_it_is_each_users(
         user = scenario.users[role]
         browser = app.test_client()  # a browser of its own: its own session
         assert browser.post("/login", data={"username": user.username,
-                                            "password": PASSWORD}).status_code == 302
+                                            "password": TEST_PASSWORD}).status_code == 302
         with count_queries() as counter:
             page = browser.get("/cockpit")
         assert page.status_code == 200

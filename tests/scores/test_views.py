@@ -9,7 +9,6 @@ from docx import Document
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from taskflow.core import clock
 from taskflow.extensions import db
 from taskflow.scores import operations, queries
 from taskflow.scores.models import Bulletin, ScoreCard
@@ -19,9 +18,8 @@ NOW = datetime(2024, 4, 10, 2, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture
-def frozen():
-    with clock.frozen_at(NOW):
-        yield
+def frozen(freeze):
+    freeze(NOW)
 
 
 @pytest.fixture

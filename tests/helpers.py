@@ -1,0 +1,94 @@
+"""Helpers shared by every test area (tests is a package: `from tests.helpers import ...`)."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from taskflow.extensions import db
+
+TEST_PASSWORD = "correct-horse-battery"
+ROLES = ("reporter", "unit_head", "office", "supervisor", "leader", "admin")
+# Set by .ci/with-postgres.sh: the suite then runs on PostgreSQL, one database per xdist worker.
+POSTGRES_URL = os.environ.get("TASKFLOW_TEST_DATABASE_URL", "")
+
+
+def xdist_worker() -> str:
+    """This process's xdist worker name ("gw0", ...), or "main" without xdist."""
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def postgres_database(suffix: str = "", *, empty: bool = False) -> str:
+    """The URL of a PostgreSQL database of this worker's own, created if missing.
+
+    `suffix` names a second database beside the worker's (a migration or restore target);
+    `empty=True` drops and recreates it first."""
+    url = make_url(POSTGRES_URL)
+    name = "_".join(part for part in (url.database, xdist_worker(), suffix) if part)
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            if empty:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                                  {"n": name}).scalar()
+            if not exists:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def fresh() -> None:
+    """End the test session's transaction: the next read sees every committed write."""
+    db.session.rollback()
+    db.session.expire_all()
+
+
+def minimal_pdf(text: str = "evidence") -> bytes:
+    """A small well-formed PDF (header, objects, xref, trailer, %%EOF) that passes validation."""
+    stream = b"BT /F1 12 Tf 20 100 Td (" + text.encode("ascii", "replace") + b") Tj ET"
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 4 0 R >>",
+               b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream"]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, obj in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + obj + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1, xref)
+    return bytes(out)
+
+
+class LazyUsers:
+    """Users created on first attribute access (argon2 hashing is deliberately slow).
+
+    `specs` maps an attribute name to (role, unit) or (role, unit, extra user fields); the
+    attribute name is the username unless the extra fields give one."""
+
+    def __init__(self, factory, specs):
+        self._factory, self._specs, self._made = factory, specs, {}
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name not in self._made:
+            role, unit, *rest = self._specs[name]
+            extra = dict(rest[0]) if rest else {}
+            extra.setdefault("username", name)
+            self._made[name] = self._factory(role, unit=unit, **extra)
+        return self._made[name]
