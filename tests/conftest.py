@@ -1,6 +1,6 @@
-"""Shared fixtures: a fresh database per test, a CSRF-aware client, login, factories, query counts."""
+"""Shared fixtures: an empty database per test, a CSRF-aware client, login, factories, query
+counts, a frozen clock. Plain helpers live in tests/helpers.py."""
 
-import os
 import re
 import shutil
 from contextlib import ExitStack, contextmanager
@@ -8,50 +8,13 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from flask.testing import FlaskClient
-from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import event, text
 from sqlalchemy.exc import ProgrammingError
 
-from config import TestingConfig
-from taskflow import create_app
 from taskflow.core import clock
 from taskflow.extensions import db
-from tests.helpers import POSTGRES_URL, TEST_PASSWORD, minimal_pdf, postgres_database
-
-
-
-class CSRFClient(FlaskClient):
-    """A test client that adds a valid CSRF token to every form it posts, like a browser would."""
-
-    def open(self, *args, **kwargs):
-        method = (kwargs.get("method") or "GET").upper()
-        data = kwargs.get("data")
-        if method in {"POST", "PUT", "PATCH", "DELETE"} and kwargs.pop("csrf", True):
-            if data is None:
-                data = kwargs["data"] = {}
-            if isinstance(data, dict) and "csrf_token" not in data:
-                # A copy: a dict reused after sign-in must not carry the old session's token.
-                data = kwargs["data"] = {**data, "csrf_token": self.csrf_token()}
-        # The test's own transaction ends first (so it holds no lock and reads no old snapshot);
-        # each request gets its own app context (own `g`, own DB session), as in production;
-        # the test's session is expired afterwards so it reads what the request committed.
-        db.session.commit()
-        with self.application.app_context():
-            response = super().open(*args, **kwargs)
-        db.session.commit()
-        db.session.expire_all()
-        return response
-
-    def csrf_token(self) -> str:
-        """The signed token Flask-WTF expects for this client's session."""
-        app = self.application
-        with self.session_transaction() as session:
-            raw = session.get("csrf_token")
-            if raw is None:
-                raw = session["csrf_token"] = os.urandom(20).hex()
-        serializer = URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token")
-        return serializer.dumps(raw)
+from tests.helpers import (POSTGRES_URL, TEST_PASSWORD, CSRFClient, make_test_app, minimal_pdf,
+                           postgres_database)
 
 
 @pytest.fixture(scope="session")
@@ -66,26 +29,13 @@ def catalog_build_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("catalogs")
 
 
-def _test_app(tmp_path: Path, uri: str, catalogs: Path):
-    app = create_app(
-        TestingConfig,
-        SQLALCHEMY_DATABASE_URI=uri,
-        INSTANCE_DIR=tmp_path / "instance",
-        DATA_DIR=tmp_path / "data",
-        BACKUP_DIR=tmp_path / "backups",
-        CATALOG_BUILD_DIR=catalogs,
-    )
-    app.test_client_class = CSRFClient
-    return app
-
-
 @pytest.fixture(scope="session")
 def schema_template(tmp_path_factory, database_url, catalog_build_dir) -> Path | None:
     """SQLite: a database file holding the empty schema, copied for each test.
     PostgreSQL: the worker's database gets the schema once (tests then start from empty tables)."""
     base = tmp_path_factory.mktemp("schema")
     uri = database_url or f"sqlite:///{base / 'template.sqlite3'}"
-    app = _test_app(base, uri, catalog_build_dir)
+    app = make_test_app(base, uri, catalog_build_dir)
     with app.app_context():
         if database_url:
             db.drop_all()  # a previous run may have left an older schema behind
@@ -120,7 +70,7 @@ def app(tmp_path, database_url, schema_template, catalog_build_dir):
     else:
         shutil.copyfile(schema_template, tmp_path / "test.sqlite3")
         uri = f"sqlite:///{tmp_path / 'test.sqlite3'}"
-    app = _test_app(tmp_path, uri, catalog_build_dir)
+    app = make_test_app(tmp_path, uri, catalog_build_dir)
     with app.app_context():
         if database_url:
             _empty_every_table()

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 
+from flask.testing import FlaskClient
+from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from config import TestingConfig
+from taskflow import create_app
 from taskflow.extensions import db
 
 TEST_PASSWORD = "correct-horse-battery"
@@ -16,16 +21,63 @@ ROLES = ("reporter", "unit_head", "office", "supervisor", "leader", "admin")
 POSTGRES_URL = os.environ.get("TASKFLOW_TEST_DATABASE_URL", "")
 
 
+class CSRFClient(FlaskClient):
+    """A test client that adds a valid CSRF token to every form it posts, like a browser would."""
+
+    def open(self, *args, **kwargs):
+        method = (kwargs.get("method") or "GET").upper()
+        data = kwargs.get("data")
+        if method in {"POST", "PUT", "PATCH", "DELETE"} and kwargs.pop("csrf", True):
+            if data is None:
+                data = kwargs["data"] = {}
+            if isinstance(data, dict) and "csrf_token" not in data:
+                # A copy: a dict reused after sign-in must not carry the old session's token.
+                data = kwargs["data"] = {**data, "csrf_token": self.csrf_token()}
+        # The test's own transaction ends first (so it holds no lock and reads no old snapshot);
+        # each request gets its own app context (own `g`, own DB session), as in production;
+        # the test's session is expired afterwards so it reads what the request committed.
+        db.session.commit()
+        with self.application.app_context():
+            response = super().open(*args, **kwargs)
+        db.session.commit()
+        db.session.expire_all()
+        return response
+
+    def csrf_token(self) -> str:
+        """The signed token Flask-WTF expects for this client's session."""
+        app = self.application
+        with self.session_transaction() as session:
+            raw = session.get("csrf_token")
+            if raw is None:
+                raw = session["csrf_token"] = os.urandom(20).hex()
+        serializer = URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token")
+        return serializer.dumps(raw)
+
+
+def make_test_app(tmp_path: Path, uri: str, catalogs: Path):
+    """A TestingConfig app over `uri` with its folders under tmp_path and a CSRF-aware client."""
+    app = create_app(
+        TestingConfig,
+        SQLALCHEMY_DATABASE_URI=uri,
+        INSTANCE_DIR=tmp_path / "instance",
+        DATA_DIR=tmp_path / "data",
+        BACKUP_DIR=tmp_path / "backups",
+        CATALOG_BUILD_DIR=catalogs,
+    )
+    app.test_client_class = CSRFClient
+    return app
+
+
 def xdist_worker() -> str:
     """This process's xdist worker name ("gw0", ...), or "main" without xdist."""
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
-def postgres_database(suffix: str = "", *, empty: bool = False) -> str:
+def postgres_database(suffix: str = "", *, empty: bool = False, template: str = "") -> str:
     """The URL of a PostgreSQL database of this worker's own, created if missing.
 
     `suffix` names a second database beside the worker's (a migration or restore target);
-    `empty=True` drops and recreates it first."""
+    `empty=True` drops and recreates it first; `template` (a database URL) is copied into it."""
     url = make_url(POSTGRES_URL)
     name = "_".join(part for part in (url.database, xdist_worker(), suffix) if part)
     admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
@@ -36,7 +88,8 @@ def postgres_database(suffix: str = "", *, empty: bool = False) -> str:
             exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
                                   {"n": name}).scalar()
             if not exists:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
+                source = f' TEMPLATE "{make_url(template).database}"' if template else ""
+                conn.execute(text(f'CREATE DATABASE "{name}"{source}'))
     finally:
         admin.dispose()
     return url.set(database=name).render_as_string(hide_password=False)

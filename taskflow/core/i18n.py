@@ -26,7 +26,7 @@ def compile_catalogs(target_root: Path) -> list[Path]:
         area_target = target_root / source.parent.name
         for po_path in source.glob("*/LC_MESSAGES/*.po"):
             # Flask-Babel asks for the parsed locale's name (zh_CN parses as zh_Hans_CN).
-            locale_name = str(Locale.parse(po_path.parents[1].name))
+            locale_name = str(_parsed(po_path.parents[1].name))
             mo_path = area_target / locale_name / "LC_MESSAGES" / "messages.mo"
             if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
                 continue

@@ -2,6 +2,7 @@
 score card and the overdue list opens a list of exactly that many rows, and the pages that show
 the same measure for the same date show the same number (issue 11)."""
 
+import shutil
 from datetime import date, datetime
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,6 +16,7 @@ from taskflow.enterprises.models import DispatchPeriod
 from taskflow.extensions import db
 from taskflow.measures import milestones as mm
 from taskflow.plans.queries import district_plan
+from tests.helpers import make_test_app, postgres_database
 
 TODAY = date(2026, 12, 1)
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=clock.LOCAL_TZ)
@@ -22,19 +24,58 @@ NOW = datetime(2026, 12, 1, 9, 0, tzinfo=clock.LOCAL_TZ)
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def demo(app, runner):
-    """`flask demo setup` as `make run` does it, on 2026-12-01; the clock stays there."""
-    with clock.frozen_at(NOW):
-        result = runner.invoke(args=["demo", "setup"])
-        assert result.exit_code == 0, result.output
-        # The demo's audit trail is intact and anchored outside the database.
-        from taskflow.audit.queries import verify_chain
+@pytest.fixture(scope="module")
+def demo_built(tmp_path_factory, database_url, schema_template, catalog_build_dir):
+    """`flask demo setup` as `make run` does it, on 2026-12-01, once for this module: its
+    database and its folders (instance with the field key, evidence, audit anchors) to copy."""
+    base = tmp_path_factory.mktemp("demo")
+    if database_url:
+        uri = postgres_database("demo", empty=True)
+    else:
+        shutil.copyfile(schema_template, base / "demo.sqlite3")
+        uri = f"sqlite:///{base / 'demo.sqlite3'}"
+    app = make_test_app(base, uri, catalog_build_dir)
+    with app.app_context(), clock.frozen_at(NOW):
+        if database_url:
+            db.create_all()
+        result = app.test_cli_runner().invoke(args=["demo", "setup"])
+        db.session.remove()
+        db.engine.dispose()
+    assert result.exit_code == 0, result.output
+    return base, uri, result.output
 
-        assert "chain head anchored" in result.output
-        report = verify_chain()
-        assert report.intact and report.anchors_checked == 1, report
-        yield district_plan()
+
+@pytest.fixture
+def app(tmp_path, demo_built, catalog_build_dir):
+    """An app over a copy of the demo's database and folders (each test may write to its own)."""
+    base, uri, _output = demo_built
+    for folder in ("instance", "data", "backups"):
+        shutil.copytree(base / folder, tmp_path / folder)
+    if uri.startswith("sqlite"):
+        shutil.copyfile(base / "demo.sqlite3", tmp_path / "test.sqlite3")
+        uri = f"sqlite:///{tmp_path / 'test.sqlite3'}"
+    else:
+        uri = postgres_database("demo_copy", empty=True, template=uri)
+    app = make_test_app(tmp_path, uri, catalog_build_dir)
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def demo(app, freeze):
+    """The demo's district plan; the clock stays on 2026-12-01."""
+    freeze(NOW)
+    return district_plan()
+
+
+def test_the_demo_audit_trail_is_intact_and_anchored_outside_the_database(demo, demo_built):
+    from taskflow.audit.queries import verify_chain
+
+    assert "chain head anchored" in demo_built[2]
+    report = verify_chain()
+    assert report.intact and report.anchors_checked == 1, report
 
 
 def _page(client, url: str):
