@@ -12,9 +12,11 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Literal
 
-from taskflow.core.calendar import UnknownCalendarYear
+from taskflow.core import clock
+from taskflow.core.calendar import UnknownCalendarYear, WorkCalendar
 from taskflow.core.db import write_transaction
 from taskflow.extensions import db
 
@@ -39,6 +41,14 @@ class Job:
     def trigger_args(self, config: Mapping[str, Any]) -> dict[str, Any]:
         """The trigger's keyword arguments under this config."""
         return dict(self.timing(config) if callable(self.timing) else self.timing)
+
+
+def workday_calendar(today: date | None = None) -> tuple[date, WorkCalendar | None]:
+    """(today, the working calendar) for a job that acts on working days only; the calendar is
+    None on a day off (weekend, public holiday, admin override): the job then does nothing."""
+    today = today or clock.local_today()
+    cal = WorkCalendar.load()
+    return today, (cal if cal.is_workday(today) else None)
 
 
 def writes(func):

@@ -12,8 +12,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from taskflow.core import audit, clock
-from taskflow.core.calendar import WorkCalendar
-from taskflow.core.schedule import Job, refuses_unknown_years, writes
+from taskflow.core.schedule import Job, refuses_unknown_years, workday_calendar, writes
 from taskflow.enterprises import importer, operations, queries
 from taskflow.enterprises.models import DispatchPeriod, PeriodState
 from taskflow.extensions import db
@@ -35,12 +34,10 @@ def run_monthly_dispatch(today: date | None = None, *, commit: bool = True) -> C
     DISPATCH_REMIND_WORKING_DAY-th working day, and mark them late after the due date (the
     DISPATCH_LATE_AFTER_WORKING_DAY-th working day after the month's end, or a fair deadline for a
     month opened late: enterprises.operations.due_date)."""
+    today, cal = workday_calendar(today)
+    if cal is None:
+        return Counter(day_off=1)
     counts: Counter = Counter()
-    today = today or clock.local_today()
-    cal = WorkCalendar.load()
-    if not cal.is_workday(today):
-        counts["day_off"] = 1
-        return counts
     if operations.open_month_if_due(today) is not None:
         counts["opened"] += 1
     remind_on = int(current_app.config.get("DISPATCH_REMIND_WORKING_DAY", 3))

@@ -29,8 +29,7 @@ from sqlalchemy.orm import selectinload
 from taskflow.accounts.models import User
 from taskflow.assignments.models import Assignment, Milestone, StatusUpdate
 from taskflow.core import audit, clock
-from taskflow.core.calendar import WorkCalendar
-from taskflow.core.schedule import Job, refuses_unknown_years, writes
+from taskflow.core.schedule import Job, refuses_unknown_years, workday_calendar, writes
 from taskflow.extensions import db
 from taskflow.notices import channels, links, messages
 from taskflow.notices.models import (
@@ -101,12 +100,10 @@ def scan_deadlines(today: date | None = None, *, commit: bool = True) -> Counter
     entered, nothing is sent at all (see refuses_unknown_years): a reminder on a guessed day
     would fire on a holiday or a working day early.
     """
-    today = today or clock.local_today()
-    cal = WorkCalendar.load()
+    today, cal = workday_calendar(today)
+    if cal is None:
+        return Counter(day_off=1)
     counts: Counter = Counter()
-    if not cal.is_workday(today):
-        counts["day_off"] = 1
-        return counts
     urge_after = _setting("URGE_AFTER_WORKING_DAYS", 3)
     supervise_after = urge_after + _setting("SUPERVISE_AFTER_WORKING_DAYS", 5)
     horizon = cal.add_working_days(today, PRE_DUE[-1][1])
@@ -230,12 +227,10 @@ def request_updates(today: date | None = None, *, commit: bool = True) -> Counte
     no status update has been submitted this month, the request is repeated every
     UPDATE_REREQUEST_WORKING_DAYS working days (after a gap: once, not once per missed step).
     """
-    today = today or clock.local_today()
-    cal = WorkCalendar.load()
+    today, cal = workday_calendar(today)
+    if cal is None:
+        return Counter(day_off=1)
     counts: Counter = Counter()
-    if not cal.is_workday(today):
-        counts["day_off"] = 1
-        return counts
     period = today.strftime("%Y-%m")
     every = max(1, _setting("UPDATE_REREQUEST_WORKING_DAYS", 5))
     open_milestone = exists().where(Milestone.assignment_id == Assignment.id,
