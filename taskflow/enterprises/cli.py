@@ -99,11 +99,11 @@ def demo_command(plan_code: str | None, seed: int):
 
 @dispatch_bp.cli.command("open")
 @click.option("--month", required=True, help="YYYY-MM")
-@click.option("--now", "now", default=None, help="Pretend it is this ISO time (Asia/Shanghai).")
-def open_command(month: str, now: str | None):
+@now_option
+def open_command(month: str, now):
     """Open a month of the monthly dispatch."""
     with _messages():
-        with clock.frozen_at(clock.parse_now(now)):
+        with clock.frozen_at(now):
             try:
                 period = operations.open_month(month, None)
             except operations.DispatchError as exc:
