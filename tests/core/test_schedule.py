@@ -99,3 +99,11 @@ def test_a_broken_area_stops_the_scheduler_instead_of_dropping_its_jobs(app, mon
     monkeypatch.setitem(sys.modules, "taskflow.enterprises.jobs", None)  # import now fails
     with pytest.raises(ImportError):
         scheduler.build_scheduler(app)
+
+
+def test_flask_dispatch_is_one_group_owned_by_the_monthly_dispatch(app):
+    """Assembled by enterprises alone: `open` a month by hand, `run` the scheduled job by hand."""
+    from taskflow.enterprises import dispatch_bp
+
+    assert app.cli.commands["dispatch"] is dispatch_bp.cli
+    assert set(dispatch_bp.cli.commands) == {"open", "run"}
