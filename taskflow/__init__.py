@@ -24,12 +24,9 @@ AREAS = (
 
 
 def _area_modules():
+    # Every area is part of the app: one that fails to import stops the app.
     for area in AREAS:
-        try:
-            yield area, importlib.import_module(f"taskflow.{area}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"taskflow.{area}":
-                raise
+        yield area, importlib.import_module(f"taskflow.{area}")
 
 
 def import_models() -> None:

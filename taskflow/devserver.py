@@ -1,7 +1,6 @@
 """`make run`: the web app under gunicorn plus the single scheduler process, stopped together."""
 
 import argparse
-import importlib.util
 import os
 import signal
 import subprocess
@@ -18,8 +17,7 @@ def main() -> int:
 
     bin_dir = os.path.dirname(sys.executable)
     children: list[subprocess.Popen] = []
-    if importlib.util.find_spec("taskflow.scheduler") is not None:
-        children.append(subprocess.Popen([os.path.join(bin_dir, "flask"), "scheduler", "run"]))
+    children.append(subprocess.Popen([os.path.join(bin_dir, "flask"), "scheduler", "run"]))
     config = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "gunicorn.conf.py")
     web = subprocess.Popen([
         os.path.join(bin_dir, "gunicorn"), "-c", config, "--bind", f"{args.host}:{args.port}",

@@ -2,13 +2,15 @@
 
 Web workers never import this module's `run`; `make run` (taskflow/devserver.py) starts it
 beside gunicorn. A second scheduler over the same database refuses to start, whatever its
-instance folder or host: the lease in the scheduler_lease table (SchedulerLock). Every job is idempotent and
-also a command taking --now (see taskflow/notices/cli.py), so a missed run is caught up by the
-next one and coalescing a backlog into one run loses nothing.
+instance folder or host: the lease in the scheduler_lease table (SchedulerLock). The jobs are
+declared by each area (the SCHEDULE of taskflow/<area>/jobs.py) and collected here. Every job is
+idempotent, so a missed run is caught up by the next one and coalescing a backlog into one run
+loses nothing.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import socket
@@ -16,18 +18,23 @@ import threading
 import uuid
 from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
 from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from taskflow.core import clock
+from taskflow.core.schedule import Job
 
 log = logging.getLogger("taskflow.scheduler")
 
 TIMEZONE = "Asia/Shanghai"
+PACKAGE_DIR = Path(__file__).resolve().parent
 JOB_DEFAULTS = {"coalesce": True, "misfire_grace_time": None, "max_instances": 1}
 
 
@@ -222,60 +229,38 @@ def run_job(app: Flask, name: str, func) -> None:
             db.session.remove()
 
 
-def recompute_time(app: Flask) -> tuple[int, int]:
-    """(hour, minute) of the nightly score recompute: SCORES_RECOMPUTE_AT, "HH:MM" local time."""
-    text = str(app.config.get("SCORES_RECOMPUTE_AT") or "01:30")
-    try:
-        hour, minute = (int(part) for part in text.split(":", 1))
-        if 0 <= hour < 24 and 0 <= minute < 60:
-            return hour, minute
-    except ValueError:
-        pass
-    raise ValueError(f"SCORES_RECOMPUTE_AT must be HH:MM, not {text!r}")
+# Public functions of an area's jobs.py that are deliberately not scheduled, with the reason:
+# {"taskflow.<area>.jobs.<name>": "why it runs by hand only"}. Every other public function of a
+# jobs.py is in its area's SCHEDULE (tests/core/test_schedule.py checks both ways).
+BY_HAND_ONLY: dict[str, str] = {}
 
 
-def job_table(app: Flask) -> list[tuple[str, object, CronTrigger]]:
+def collect_schedule() -> list[Job]:
+    """Every area's SCHEDULE (taskflow.<area>.jobs), in AREAS order; ids are unique."""
+    from taskflow import AREAS
+
+    collected: list[Job] = []
+    seen: set[str] = set()
+    for area in AREAS:
+        if not (PACKAGE_DIR / area / "jobs.py").is_file():  # an area without scheduled work
+            continue
+        # Imported unconditionally: a broken area stops the scheduler instead of losing its jobs.
+        for job in importlib.import_module(f"taskflow.{area}.jobs").SCHEDULE:
+            if job.id in seen:
+                raise ValueError(f"two scheduled jobs are called {job.id!r}")
+            seen.add(job.id)
+            collected.append(job)
+    return collected
+
+
+def _trigger(job: Job, app: Flask) -> BaseTrigger:
+    kind = {"cron": CronTrigger, "interval": IntervalTrigger}[job.trigger]
+    return kind(timezone=TIMEZONE, **job.trigger_args(app.config))
+
+
+def job_table(app: Flask) -> list[tuple[str, object, BaseTrigger]]:
     """(id, function, trigger) of every scheduled job."""
-    from taskflow.assignments import jobs as assignment_jobs
-    from taskflow.notices import jobs
-    from taskflow.scores import jobs as score_jobs
-
-    table = [
-        ("deadline_scan", jobs.scan_deadlines, CronTrigger(hour=8, minute=30, timezone=TIMEZONE)),
-        ("update_requests", jobs.request_updates,
-         CronTrigger(hour=9, minute=0, timezone=TIMEZONE)),
-        ("outbox_delivery", jobs.deliver_outbox, CronTrigger(minute="*", timezone=TIMEZONE)),
-        ("daily_digest", jobs.send_digests, CronTrigger(hour=17, minute=30, timezone=TIMEZONE)),
-        # Files of an upload killed before its commit go within minutes (UPLOAD_ORPHAN_MINUTES);
-        # any other unreferenced file after the grace period, at night.
-        ("evidence_interrupted_sweep", assignment_jobs.sweep_interrupted_uploads,
-         CronTrigger(minute="*/5", timezone=TIMEZONE)),
-        ("evidence_orphan_sweep", assignment_jobs.sweep_orphaned_evidence,
-         CronTrigger(hour=3, minute=15, timezone=TIMEZONE)),
-    ]
-    # Draft score periods (and the cockpit's ranking and the 五色图 built on them) are refreshed
-    # every night; locked and published periods are left alone.
-    hour, minute = recompute_time(app)
-    table.append(("scores_recompute", score_jobs.nightly_recompute,
-                  CronTrigger(hour=hour, minute=minute, timezone=TIMEZONE)))
-    # The audit chain's head is anchored outside the database (default hourly); the security log
-    # is pruned past its retention once a day (default time, not set by law or plan).
-    from apscheduler.triggers.interval import IntervalTrigger
-
-    from taskflow.audit import jobs as audit_jobs
-
-    every = int(app.config.get("AUDIT_ANCHOR_INTERVAL_MINUTES") or 60)
-    table.append(("audit_anchor", audit_jobs.anchor_chain_head,
-                  IntervalTrigger(minutes=max(every, 1), timezone=TIMEZONE)))
-    table.append(("security_log_prune", audit_jobs.prune_security_logs,
-                  CronTrigger(hour=3, minute=40, timezone=TIMEZONE)))
-    if jobs.enterprise_jobs() is not None:
-        table.append(("monthly_dispatch", jobs.run_monthly_dispatch,
-                      CronTrigger(hour=8, minute=0, timezone=TIMEZONE)))
-        # Hourly: temporary files of imports a killed worker left (enterprises/jobs.py).
-        table.append(("import_temp_sweep", jobs.enterprise_jobs()[0].sweep_import_files,
-                      CronTrigger(minute=41, timezone=TIMEZONE)))
-    return table
+    return [(job.id, job.func, _trigger(job, app)) for job in collect_schedule()]
 
 
 def build_scheduler(app: Flask) -> BlockingScheduler:

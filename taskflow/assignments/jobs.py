@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from taskflow.assignments.models import Evidence
 from taskflow.core import storage
+from taskflow.core.schedule import Job
 from taskflow.core.db import read_transaction
 from taskflow.extensions import db
 
@@ -32,3 +33,13 @@ def sweep_orphaned_evidence(grace: timedelta = ORPHAN_GRACE) -> dict:
         removed = storage.sweep(db.session, select(Evidence.storage_key), older_than=grace)
         db.session.rollback()
     return {"removed": len(removed)}
+
+
+# The assignments area's scheduled jobs (collected by taskflow/scheduler.py; times Asia/Shanghai).
+SCHEDULE = (
+    # Files of an upload killed before its commit go within minutes (UPLOAD_ORPHAN_MINUTES);
+    # any other unreferenced file after the grace period, at night.
+    Job("evidence_interrupted_sweep", sweep_interrupted_uploads, "cron", {"minute": "*/5"},
+        setting="UPLOAD_ORPHAN_MINUTES"),
+    Job("evidence_orphan_sweep", sweep_orphaned_evidence, "cron", {"hour": 3, "minute": 15}),
+)

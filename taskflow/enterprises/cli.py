@@ -1,4 +1,4 @@
-"""Commands: `flask enterprises import|demo` and `flask dispatch open|late`."""
+"""Commands: `flask enterprises import|demo`; the monthly dispatch's `flask dispatch open|run`."""
 
 from pathlib import Path
 
@@ -6,6 +6,7 @@ import click
 from tqdm import tqdm
 
 from taskflow.core import clock
+from taskflow.core.schedule import now_option, report
 from taskflow.enterprises import bp, dispatch_bp, importer, jobs, operations, queries
 from taskflow.extensions import db
 
@@ -98,11 +99,11 @@ def demo_command(plan_code: str | None, seed: int):
 
 @dispatch_bp.cli.command("open")
 @click.option("--month", required=True, help="YYYY-MM")
-@click.option("--now", "now", default=None, help="Pretend it is this ISO time (Asia/Shanghai).")
-def open_command(month: str, now: str | None):
+@now_option
+def open_command(month: str, now):
     """Open a month of the monthly dispatch."""
     with _messages():
-        with clock.frozen_at(clock.parse_now(now)):
+        with clock.frozen_at(now):
             try:
                 period = operations.open_month(month, None)
             except operations.DispatchError as exc:
@@ -112,32 +113,10 @@ def open_command(month: str, now: str | None):
         click.echo(f"opened {period.label}, confirm by {period.due_on.isoformat()}")
 
 
-@dispatch_bp.cli.command("late")
-@click.option("--now", "now", default=None, help="Pretend it is this ISO time (Asia/Shanghai).")
-def late_command(now: str | None):
-    """Open the month that is due and mark units late on open months (idempotent)."""
-    with _messages():
-        from sqlalchemy import select
-
-        from taskflow.enterprises.models import DispatchPeriod, PeriodState
-
-        from taskflow.core.calendar import UnknownCalendarYear
-
-        with clock.frozen_at(clock.parse_now(now)):
-            today = clock.local_today()
-            try:
-                opened = jobs.open_month_if_due(today)
-                if opened:
-                    click.echo(f"opened {opened.label}")
-                for period in db.session.scalars(select(DispatchPeriod).where(
-                        DispatchPeriod.state == PeriodState.OPEN)).all():
-                    marked = jobs.mark_late(period, today)
-                    if marked:
-                        click.echo(f"{period.label}: {marked} units late")
-            except UnknownCalendarYear as exc:  # no guessed deadline: the admin enters the year
-                db.session.rollback()
-                raise click.ClickException(exc.message()) from None
-            except operations.DispatchError as exc:
-                db.session.rollback()
-                raise click.ClickException(str(exc)) from None
-            db.session.commit()
+@dispatch_bp.cli.command("run")
+@now_option
+def run_command(now):
+    """The scheduled monthly_dispatch job by hand: open the month that is due, remind units that
+    have not confirmed, mark late ones (idempotent)."""
+    with clock.frozen_at(now):
+        report("dispatch", jobs.run_monthly_dispatch())

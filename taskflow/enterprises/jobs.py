@@ -1,18 +1,23 @@
-"""Scheduled work of the monthly dispatch; every function is idempotent and commits nothing."""
+"""Scheduled work of the enterprises area: the monthly dispatch (月调度) and the import sweeps.
+
+Every job is idempotent: run twice, or after a gap, it does what is due once."""
 
 import logging
 import os
+from collections import Counter
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import insert, select, update
+from sqlalchemy import select
 
 from taskflow.core import audit, clock
-from taskflow.enterprises import operations, queries
-from taskflow.enterprises.models import DispatchConfirmation, DispatchPeriod, PeriodState
+from taskflow.core.schedule import Job, refuses_unknown_years, workday_calendar, writes
+from taskflow.enterprises import importer, operations, queries
+from taskflow.enterprises.models import DispatchPeriod, PeriodState
 from taskflow.extensions import db
-from taskflow.units.models import Unit
+from taskflow.notices import links
+from taskflow.notices import operations as notices
 
 log = logging.getLogger("taskflow.enterprises.jobs")
 # Folders of DATA_DIR that only ever hold temporary files: the copy of an upload while it is
@@ -22,74 +27,58 @@ log = logging.getLogger("taskflow.enterprises.jobs")
 TEMP_DIRS = ("imports", "tmp")
 
 
-def open_month_if_due(today: date) -> DispatchPeriod | None:
-    """Open the month that ended before `today` (from DISPATCH_OPEN_DAY of the next month) once.
-
-    Returns the period it opened, or None when nothing was due (already open, too early, no
-    district plan, or the month lies outside the plan's years)."""
-    plan = queries.district_plan()
-    if plan is None:
-        return None
-    open_day = int(current_app.config.get("DISPATCH_OPEN_DAY", 1))
-    if today.day < open_day:
-        return None
-    month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
-    if not plan.start_year <= month.year <= plan.end_year:
-        return None
-    exists = db.session.scalar(select(DispatchPeriod.id).where(
-        DispatchPeriod.plan_id == plan.id, DispatchPeriod.month == month))
-    if exists is not None:
-        return None
-    return operations.open_month(month, None, plan=plan)
-
-
-def units_not_confirmed(period: DispatchPeriod) -> list[Unit]:
-    """The period's units that have not confirmed yet, in table order (two queries)."""
-    confirmed = set(db.session.scalars(select(DispatchConfirmation.unit_id).where(
-        DispatchConfirmation.period_id == period.id,
-        DispatchConfirmation.confirmed_at.is_not(None))))
-    return [u for u in queries.dispatch_units(period.plan_id) if u.id not in confirmed]
-
-
-def mark_late(period: DispatchPeriod, today: date) -> int:
-    """After the due date, record every unconfirmed unit of an open period as late, once.
-
-    Returns how many units were newly marked; a second run marks none."""
-    if period.state != PeriodState.OPEN or today <= period.due_on:
-        return 0
-    missing = units_not_confirmed(period)
-    if not missing:
-        return 0
-    have_row = set(db.session.scalars(select(DispatchConfirmation.unit_id).where(
-        DispatchConfirmation.period_id == period.id)))
-    already_late = set(db.session.scalars(select(DispatchConfirmation.unit_id).where(
-        DispatchConfirmation.period_id == period.id, DispatchConfirmation.late.is_(True))))
-    new_rows = [{"period_id": period.id, "unit_id": u.id, "late": True, "note": "", "version": 1}
-                for u in missing if u.id not in have_row]
-    to_flag = [u.id for u in missing if u.id in have_row and u.id not in already_late]
-    if new_rows:
-        db.session.execute(insert(DispatchConfirmation), new_rows)
-    if to_flag:
-        db.session.execute(
-            update(DispatchConfirmation)
-            .where(DispatchConfirmation.period_id == period.id,
-                   DispatchConfirmation.unit_id.in_(to_flag))
-            .values(late=True, version=DispatchConfirmation.version + 1)
-            .execution_options(synchronize_session=False)
-        )
-    marked = len(new_rows) + len(to_flag)
-    if marked:
-        names = [u.name for u in missing if u.id not in already_late]
-        audit.record(None, "dispatch.mark_late", period, after={"units": names},
-                     summary=f"{period.label}: {marked}")
-    return marked
+@refuses_unknown_years
+@writes
+def run_monthly_dispatch(today: date | None = None, *, commit: bool = True) -> Counter:
+    """Open the month on its first working day, remind units that have not confirmed on the
+    DISPATCH_REMIND_WORKING_DAY-th working day, and mark them late after the due date (the
+    DISPATCH_LATE_AFTER_WORKING_DAY-th working day after the month's end, or a fair deadline for a
+    month opened late: enterprises.operations.due_date)."""
+    today, cal = workday_calendar(today)
+    if cal is None:
+        return Counter(day_off=1)
+    counts: Counter = Counter()
+    if operations.open_month_if_due(today) is not None:
+        counts["opened"] += 1
+    remind_on = int(current_app.config.get("DISPATCH_REMIND_WORKING_DAY", 3))
+    number = cal.workday_number_in_month(today)
+    periods = list(db.session.scalars(
+        select(DispatchPeriod).where(DispatchPeriod.state == PeriodState.OPEN)
+        .order_by(DispatchPeriod.id)
+    ))
+    reminders = []
+    for period in periods:
+        counts["marked_late"] += operations.mark_late(period, today)
+        if number < remind_on or today > period.due_on:
+            continue
+        for unit in queries.units_not_confirmed(period):
+            claimed = notices.claim("unit", unit.id, "dispatch_remind", period.label,
+                                    unit_id=unit.id)
+            if claimed is not None:
+                reminders.append((unit, period.label, claimed))
+    if reminders:
+        people = notices.unit_users({unit.id for unit, *_r in reminders})
+        for unit, label, claimed in reminders:
+            notices.notify(people[unit.id], "dispatch_remind", {"unit": unit.name, "period": label},
+                           links.build_path("dispatch.index") or links.inbox_path(),
+                           claimed=claimed)
+            counts["dispatch_remind"] += 1
+    if commit:
+        db.session.commit()
+    return counts
 
 
-def purge_stale_imports(now) -> int:
-    """Drop import previews nobody confirmed within a week (idempotent); returns how many."""
-    from taskflow.enterprises.importer import purge_stale
-
-    return purge_stale(now, days=int(current_app.config.get("ENTERPRISE_IMPORT_KEEP_DAYS", 7)))
+def purge_stale_imports(now: datetime | None = None) -> dict:
+    """Daily: drop the staged rows of import previews nobody confirmed or discarded within
+    ENTERPRISE_IMPORT_KEEP_DAYS (a person who closed the page); idempotent. Returns
+    {"discarded": n}."""
+    days = int(current_app.config.get("ENTERPRISE_IMPORT_KEEP_DAYS", 7))
+    discarded = importer.purge_stale(now or clock.utcnow(), days=days)
+    if discarded:
+        audit.record(None, "enterprise.import_purge", object_type="enterprise_imports",
+                     after={"discarded": discarded, "older_than_days": days},
+                     summary=f"{discarded} preview(s) older than {days} days")
+    return {"discarded": discarded}
 
 
 def sweep_import_files(now: datetime | None = None) -> dict:
@@ -115,3 +104,18 @@ def sweep_import_files(now: datetime | None = None) -> dict:
         log.warning("swept %d temporary import file(s) older than %d h: %s", len(removed), hours,
                     removed)
     return {"removed": len(removed)}
+
+
+# The enterprises area's scheduled jobs (collected by taskflow/scheduler.py; times Asia/Shanghai).
+SCHEDULE = (
+    # Opens last month, reminds and marks late; the days are settings, the hour a default.
+    Job("monthly_dispatch", run_monthly_dispatch, "cron", {"hour": 8, "minute": 0},
+        setting="DISPATCH_OPEN_DAY"),
+    # Hourly: temporary files of imports a killed worker left.
+    Job("import_temp_sweep", sweep_import_files, "cron", {"minute": 41},
+        setting="IMPORT_TEMP_MAX_AGE_HOURS"),
+    # Daily (default time, not set by law or plan): previews left neither confirmed nor
+    # discarded; their staged rows would otherwise stay in the database for ever.
+    Job("import_preview_purge", purge_stale_imports, "cron", {"hour": 3, "minute": 50},
+        setting="ENTERPRISE_IMPORT_KEEP_DAYS"),
+)

@@ -50,6 +50,14 @@ def confirmations(period_id: int) -> dict[int, DispatchConfirmation]:
     return {row.unit_id: row for row in rows}
 
 
+def units_not_confirmed(period: DispatchPeriod) -> list[Unit]:
+    """The period's units that have not confirmed yet, in table order (two queries)."""
+    confirmed = set(db.session.scalars(select(DispatchConfirmation.unit_id).where(
+        DispatchConfirmation.period_id == period.id,
+        DispatchConfirmation.confirmed_at.is_not(None))))
+    return [u for u in dispatch_units(period.plan_id) if u.id not in confirmed]
+
+
 @dataclass
 class Board:
     """The office's dispatch board of one month: the district's figures at the month's end."""

@@ -1,4 +1,4 @@
-"""Scheduled work: deadline scan, update requests, e-mail digests, outbox delivery, monthly dispatch.
+"""Scheduled work of the notices area: deadline scan, update requests, digests, outbox delivery.
 
 Every job computes what is due from the domain tables as of clock.utcnow() (pinned by --now in
 commands and tests), claims each message through a unique ReminderDispatch key before creating
@@ -27,10 +27,9 @@ from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import selectinload
 
 from taskflow.accounts.models import User
-from taskflow.assignments.models import Assignment, Milestone
+from taskflow.assignments.models import Assignment, Milestone, StatusUpdate
 from taskflow.core import audit, clock
-from taskflow.core.calendar import UnknownCalendarYear, WorkCalendar
-from taskflow.core.db import write_transaction
+from taskflow.core.schedule import Job, refuses_unknown_years, workday_calendar, writes
 from taskflow.extensions import db
 from taskflow.notices import channels, links, messages
 from taskflow.notices.models import (
@@ -64,51 +63,6 @@ OPEN_STATES = tuple(measures.REPORTABLE_STATES)
 PRE_DUE = (("due_1", 1), ("due_3", 3), ("due_7", 7))
 # Kinds that reach people (digests and claims about people are not themselves news).
 NEWS_ITEM_TYPES = ("milestone", "assignment", "unit")
-
-
-def writes(func):
-    """Run a job with SQLite transactions that take the write lock at BEGIN: each job reads and
-    then writes, and two jobs at once must queue rather than fail (a no-op on PostgreSQL)."""
-    import functools
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        with write_transaction():
-            return func(*args, **kwargs)
-
-    return wrapper
-
-
-def calendar_refusal(exc: BaseException) -> UnknownCalendarYear | None:
-    """The UnknownCalendarYear behind an exception (itself, or the cause of a DispatchError)."""
-    while exc is not None:
-        if isinstance(exc, UnknownCalendarYear):
-            return exc
-        exc = exc.__cause__
-    return None
-
-
-def refuses_unknown_years(func):
-    """A job that needs a day of a year nobody knows does nothing (its writes are rolled back),
-    logs why, and returns Counter(unknown_calendar_year=<year>) with the exception attached as
-    `.refusal`: the scheduler keeps running, and the command prints the message and fails."""
-    import functools
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except Exception as exc:
-            refusal = calendar_refusal(exc)
-            if refusal is None:
-                raise
-            db.session.rollback()
-            log.warning("%s refused: %s", func.__name__, refusal)
-            counts = Counter(unknown_calendar_year=refusal.year)
-            counts.refusal = refusal
-            return counts
-
-    return wrapper
 
 
 def _setting(name: str, default: int) -> int:
@@ -146,12 +100,10 @@ def scan_deadlines(today: date | None = None, *, commit: bool = True) -> Counter
     entered, nothing is sent at all (see refuses_unknown_years): a reminder on a guessed day
     would fire on a holiday or a working day early.
     """
-    today = today or clock.local_today()
-    cal = WorkCalendar.load()
+    today, cal = workday_calendar(today)
+    if cal is None:
+        return Counter(day_off=1)
     counts: Counter = Counter()
-    if not cal.is_workday(today):
-        counts["day_off"] = 1
-        return counts
     urge_after = _setting("URGE_AFTER_WORKING_DAYS", 3)
     supervise_after = urge_after + _setting("SUPERVISE_AFTER_WORKING_DAYS", 5)
     horizon = cal.add_working_days(today, PRE_DUE[-1][1])
@@ -169,7 +121,7 @@ def scan_deadlines(today: date | None = None, *, commit: bool = True) -> Counter
     already = existing_claims("milestone", (row.id for row in rows))
 
     # Pass 1: decide the step for each milestone and claim it (in id order: no lock cycles).
-    actions = []  # (row, kind, dispatch, working_days, tell_lead)
+    actions = []  # (row, kind, claimed, working_days, tell_lead)
     for row in rows:
         period = row.due_date.isoformat()
         if row.due_date >= today:
@@ -188,8 +140,8 @@ def scan_deadlines(today: date | None = None, *, commit: bool = True) -> Counter
         top = ladder[-1]
         if (row.id, top, period) in already:
             continue
-        dispatch = claim("milestone", row.id, top, period, unit_id=row.unit_id)
-        if dispatch is None:
+        claimed = claim("milestone", row.id, top, period, unit_id=row.unit_id)
+        if claimed is None:
             continue
         tell_lead = top == "overdue"
         for earlier in ladder[:-1]:
@@ -198,7 +150,7 @@ def scan_deadlines(today: date | None = None, *, commit: bool = True) -> Counter
             if claim("milestone", row.id, earlier, period, unit_id=row.unit_id,
                      outcome="superseded") is not None and earlier == "overdue":
                 tell_lead = True  # the lead unit still hears that the item is overdue
-        actions.append((row, top, dispatch, days, tell_lead))
+        actions.append((row, top, claimed, days, tell_lead))
     if not actions:
         return counts
 
@@ -216,17 +168,17 @@ def scan_deadlines(today: date | None = None, *, commit: bool = True) -> Counter
     people = unit_users(unit_ids)
 
     notice_groups: dict[tuple[str, int], list] = defaultdict(list)
-    for row, kind, dispatch, days, tell_lead in actions:
+    for row, kind, claimed, days, tell_lead in actions:
         params = _milestone_params(row, days)
         link = links.milestone_path({"id": row.id, "assignment_id": row.assignment_id})
         if kind in ("urge", "supervise"):
-            notice_groups[(kind, row.unit_id)].append((row, dispatch))
+            notice_groups[(kind, row.unit_id)].append((row, claimed))
         else:
-            notify(people[row.unit_id], kind, params, link, dispatch=dispatch)
+            notify(people[row.unit_id], kind, params, link, claimed=claimed)
         if tell_lead:
             leads = [uid for uid in sorted(lead_units.get(row.task_id, ())) if uid != row.unit_id]
             notify([u for uid in leads for u in people[uid]], "overdue_lead", params, link,
-                   dispatch=dispatch)
+                   claimed=claimed)
         counts[kind] += 1
 
     if notice_groups:
@@ -240,8 +192,8 @@ def scan_deadlines(today: date | None = None, *, commit: bool = True) -> Counter
             level = NoticeLevel.YELLOW if kind == "urge" else NoticeLevel.RED
             notice = issue_notice(unit_id, [milestones[row.id] for row, _d in group], level,
                                   response_due, source=NoticeSource.SCAN)
-            for _row, dispatch in group:
-                dispatch.urge_notice_id = notice.id
+            for _row, claimed in group:
+                claimed.urge_notice_id = notice.id
             counts[f"{kind}_notices"] += 1
     db.session.flush()
     audit.record(None, "notices.scan", object_type="reminder_dispatches",
@@ -255,22 +207,13 @@ def scan_deadlines(today: date | None = None, *, commit: bool = True) -> Counter
 
 
 def _assignments_with_update_since(assignment_ids: list[int], since: datetime) -> set[int]:
-    """Assignments with a status update submitted since `since` (falls back to milestone edits)."""
+    """Assignments with a status update submitted since `since`."""
     if not assignment_ids:
         return set()
-    try:
-        from taskflow.assignments.models import StatusUpdate
-    except ImportError:  # pragma: no cover - the reporting workflow is part of the app
-        StatusUpdate = None
-    if StatusUpdate is not None:
-        query = (select(Milestone.assignment_id).join(StatusUpdate,
-                                                      StatusUpdate.milestone_id == Milestone.id)
-                 .where(Milestone.assignment_id.in_(assignment_ids),
-                        StatusUpdate.created_at >= since).distinct())
-    else:  # pragma: no cover
-        query = (select(Milestone.assignment_id)
-                 .where(Milestone.assignment_id.in_(assignment_ids), Milestone.updated_at >= since)
-                 .distinct())
+    query = (select(Milestone.assignment_id).join(StatusUpdate,
+                                                  StatusUpdate.milestone_id == Milestone.id)
+             .where(Milestone.assignment_id.in_(assignment_ids),
+                    StatusUpdate.created_at >= since).distinct())
     return set(db.session.scalars(query))
 
 
@@ -284,12 +227,10 @@ def request_updates(today: date | None = None, *, commit: bool = True) -> Counte
     no status update has been submitted this month, the request is repeated every
     UPDATE_REREQUEST_WORKING_DAYS working days (after a gap: once, not once per missed step).
     """
-    today = today or clock.local_today()
-    cal = WorkCalendar.load()
+    today, cal = workday_calendar(today)
+    if cal is None:
+        return Counter(day_off=1)
     counts: Counter = Counter()
-    if not cal.is_workday(today):
-        counts["day_off"] = 1
-        return counts
     period = today.strftime("%Y-%m")
     every = max(1, _setting("UPDATE_REREQUEST_WORKING_DAYS", 5))
     open_milestone = exists().where(Milestone.assignment_id == Assignment.id,
@@ -313,91 +254,28 @@ def request_updates(today: date | None = None, *, commit: bool = True) -> Counte
             continue
         first = first_requests.get(row.id)
         if first is None:
-            dispatch = claim("assignment", row.id, "update_request", period, unit_id=row.unit_id)
+            claimed = claim("assignment", row.id, "update_request", period, unit_id=row.unit_id)
             kind = "update_request"
         else:
             round_ = cal.working_days_between(clock.to_local(first).date(), today) // every
             if round_ < 1:
                 continue
-            dispatch = claim("assignment", row.id, "update_rerequest", f"{period}#{round_}",
+            claimed = claim("assignment", row.id, "update_rerequest", f"{period}#{round_}",
                              unit_id=row.unit_id)
             kind = "update_rerequest"
-        if dispatch is not None:
-            actions.append((row, kind, dispatch))
+        if claimed is not None:
+            actions.append((row, kind, claimed))
     if not actions:
         return counts
     people = unit_users({row.unit_id for row, *_r in actions})
-    for row, kind, dispatch in actions:
+    for row, kind, claimed in actions:
         notify(people[row.unit_id], kind,
                {"assignment_id": row.id, "task": row.task_title, "unit": row.unit_name,
                 "period": period},
-               links.milestone_path({"id": None, "assignment_id": row.id}), dispatch=dispatch)
+               links.milestone_path({"id": None, "assignment_id": row.id}), claimed=claimed)
         counts[kind] += 1
     audit.record(None, "notices.request_updates", object_type="reminder_dispatches",
                  after=dict(counts), summary=f"{today.isoformat()}: {dict(counts)}")
-    if commit:
-        db.session.commit()
-    return counts
-
-
-# ---------------------------------------------------------------- monthly dispatch (月调度)
-
-
-def enterprise_jobs():
-    """(taskflow.enterprises.jobs, DispatchPeriod) when the monthly dispatch exists, else None."""
-    try:
-        from taskflow.enterprises import jobs as enterprise
-        from taskflow.enterprises.models import DispatchPeriod
-    except ImportError:
-        return None
-    needed = ("open_month_if_due", "units_not_confirmed", "mark_late")
-    if not all(hasattr(enterprise, name) for name in needed):
-        return None
-    return enterprise, DispatchPeriod
-
-
-@refuses_unknown_years
-@writes
-def run_monthly_dispatch(today: date | None = None, *, commit: bool = True) -> Counter:
-    """Open the month on its first working day, remind units that have not confirmed on the
-    DISPATCH_REMIND_WORKING_DAY-th working day, and mark them late after the due date (the
-    DISPATCH_LATE_AFTER_WORKING_DAY-th working day after the month's end, or a fair deadline for a
-    month opened late: enterprises.operations.due_date)."""
-    counts: Counter = Counter()
-    found = enterprise_jobs()
-    if found is None:
-        counts["unavailable"] = 1
-        return counts
-    enterprise, DispatchPeriod = found
-    today = today or clock.local_today()
-    cal = WorkCalendar.load()
-    if not cal.is_workday(today):
-        counts["day_off"] = 1
-        return counts
-    if enterprise.open_month_if_due(today) is not None:
-        counts["opened"] += 1
-    remind_on = _setting("DISPATCH_REMIND_WORKING_DAY", 3)
-    number = cal.workday_number_in_month(today)
-    periods = list(db.session.scalars(
-        select(DispatchPeriod).where(DispatchPeriod.state == "open").order_by(DispatchPeriod.id)
-    ))
-    reminders = []
-    for period in periods:
-        counts["marked_late"] += int(enterprise.mark_late(period, today) or 0)
-        due_on = getattr(period, "due_on", None)
-        if number < remind_on or (due_on is not None and today > due_on):
-            continue
-        label = getattr(period, "label", str(period.id))
-        for unit in enterprise.units_not_confirmed(period):
-            dispatch = claim("unit", unit.id, "dispatch_remind", label, unit_id=unit.id)
-            if dispatch is not None:
-                reminders.append((unit, label, dispatch))
-    if reminders:
-        people = unit_users({unit.id for unit, *_r in reminders})
-        for unit, label, dispatch in reminders:
-            notify(people[unit.id], "dispatch_remind", {"unit": unit.name, "period": label},
-                   links.build_path("dispatch.index") or links.inbox_path(), dispatch=dispatch)
-            counts["dispatch_remind"] += 1
     if commit:
         db.session.commit()
     return counts
@@ -502,7 +380,7 @@ def send_digests(*, commit: bool = True) -> Counter:
 # ---------------------------------------------------------------- outbox delivery
 
 
-def worker_name() -> str:
+def _worker_name() -> str:
     """host:pid:thread, recorded on each claimed row."""
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"[:120]
 
@@ -516,7 +394,7 @@ def deliver_outbox(*, limit: int = 200, worker: str | None = None) -> Counter:
     OUTBOX_STALE_MINUTES (the process died mid-delivery) is marked failed rather than sent again
     blindly: the server may have taken it, so an admin decides whether to retry.
     """
-    worker = worker or worker_name()
+    worker = worker or _worker_name()
     counts: Counter = Counter()
     now = clock.utcnow()
     stale = db.session.execute(
@@ -578,3 +456,12 @@ def deliver_outbox(*, limit: int = 200, worker: str | None = None) -> Counter:
             counts["sent"] += 1
         db.session.commit()
     return counts
+
+
+# The notices area's scheduled jobs (collected by taskflow/scheduler.py; times Asia/Shanghai).
+SCHEDULE = (
+    Job("deadline_scan", scan_deadlines, "cron", {"hour": 8, "minute": 30}),
+    Job("update_requests", request_updates, "cron", {"hour": 9, "minute": 0}),
+    Job("outbox_delivery", deliver_outbox, "cron", {"minute": "*"}),
+    Job("daily_digest", send_digests, "cron", {"hour": 17, "minute": 30}),
+)

@@ -1,4 +1,4 @@
-"""Urge notices (催办/督办), in-app notifications, the outbox, dispatch claims, workday overrides,
+"""Urge notices (催办/督办), in-app notifications, the outbox, reminder claims, workday overrides,
 and the years whose holiday arrangement the admin entered."""
 
 from datetime import date, datetime

@@ -59,21 +59,21 @@ def ensure_transaction() -> None:
 
 def claim(item_type: str, item_id: int, kind: str, period: str, *, unit_id: int | None = None,
           outcome: str = "sent") -> ReminderDispatch | None:
-    """Insert the dispatch key (item, kind, period); None when someone already claimed it.
+    """Insert the claim key (item, kind, period); None when someone already claimed it.
 
     The insert runs in a SAVEPOINT: a unique-constraint violation (another scan, an earlier run)
     rolls back only this claim, and the caller sends nothing for it.
     """
-    dispatch = ReminderDispatch(item_type=item_type, item_id=item_id, kind=kind, period=period,
-                                unit_id=unit_id, outcome=outcome, created_at=clock.utcnow())
+    claimed = ReminderDispatch(item_type=item_type, item_id=item_id, kind=kind, period=period,
+                               unit_id=unit_id, outcome=outcome, created_at=clock.utcnow())
     ensure_transaction()
     try:
         with db.session.begin_nested():
-            db.session.add(dispatch)
+            db.session.add(claimed)
             db.session.flush()
     except IntegrityError:
         return None
-    return dispatch
+    return claimed
 
 
 def existing_claims(item_type: str, item_ids: Iterable[int]) -> set[tuple[int, str, str]]:
@@ -119,7 +119,7 @@ def office_users() -> list[User]:
 
 
 def notify(users: Iterable[User], kind: str, params: dict, link: str, *,
-           dispatch: ReminderDispatch | None = None,
+           claimed: ReminderDispatch | None = None,
            notice: UrgeNotice | None = None) -> list[Notification]:
     """One inbox item per distinct user."""
     created = []
@@ -130,7 +130,7 @@ def notify(users: Iterable[User], kind: str, params: dict, link: str, *,
             continue
         seen.add(user.id)
         item = Notification(user_id=user.id, kind=kind, params=params, link=link, created_at=now,
-                            dispatch_id=dispatch.id if dispatch else None,
+                            dispatch_id=claimed.id if claimed else None,
                             urge_notice_id=notice.id if notice else None)
         db.session.add(item)
         created.append(item)
@@ -437,10 +437,10 @@ def issue_by_hand(milestones: list, level: str, response_due: date, note: str,
                               source=NoticeSource.OFFICE)
         if step:
             for milestone in items:
-                dispatch = claim("milestone", milestone.id, step, milestone.due_date.isoformat(),
-                                 unit_id=unit_id)
-                if dispatch is not None:
-                    dispatch.urge_notice_id = notice.id
+                claimed = claim("milestone", milestone.id, step, milestone.due_date.isoformat(),
+                                unit_id=unit_id)
+                if claimed is not None:
+                    claimed.urge_notice_id = notice.id
         issued.append(notice)
     db.session.flush()
     return issued

@@ -6,6 +6,7 @@ import click
 from flask import current_app
 
 from taskflow.core import clock
+from taskflow.core.schedule import now_option
 from taskflow.extensions import db
 from taskflow.scores import bp, operations, queries
 from taskflow.scores.rules import PeriodError, parse_period_key
@@ -28,13 +29,13 @@ def _key_or_fail(value: str) -> str:
 @bp.cli.command("recompute")
 @click.option("--period", "period_key", required=True, help="2024-03, 2024Q1 or 2024")
 @click.option("--rules-version", type=int, default=None, help="Score with this rule version.")
-@click.option("--now", "now", default=None, help="Pretend it is this time (ISO, Asia/Shanghai).")
-def recompute_command(period_key: str, rules_version: int | None, now: str | None) -> None:
+@now_option
+def recompute_command(period_key: str, rules_version: int | None, now) -> None:
     """Recompute a draft period's scores (refused for a locked or published period)."""
     plan = _plan_or_fail()
     key = _key_or_fail(period_key)
     # Messages are translated, which needs a request context (the default locale applies).
-    with clock.frozen_at(clock.parse_now(now)), current_app.test_request_context():
+    with clock.frozen_at(now), current_app.test_request_context():
         try:
             period = operations.recompute(plan.id, key, None, today=clock.local_today(),
                                           rule_version=rules_version)

@@ -1,4 +1,4 @@
-"""Nightly work of the scores area, called by the scheduler."""
+"""Nightly work of the scores area: the recompute of open periods (scheduled below)."""
 
 from contextlib import nullcontext
 from datetime import date, timedelta
@@ -6,13 +6,14 @@ from datetime import date, timedelta
 from flask import current_app, has_request_context
 
 from taskflow.core import clock
+from taskflow.core.schedule import Job
 from taskflow.extensions import db
 from taskflow.scores import operations, queries
 from taskflow.scores.models import PeriodState
 from taskflow.scores.rules import periods_containing
 
 
-def open_period_keys(today: date) -> list[str]:
+def _open_period_keys(today: date) -> list[str]:
     """The periods a nightly run refreshes: those containing today and containing yesterday
     (so a month, quarter or year that just ended gets its final figures)."""
     keys: list[str] = []
@@ -23,27 +24,28 @@ def open_period_keys(today: date) -> list[str]:
     return keys
 
 
-def recompute_open_periods(today: date, actor=None) -> list[str]:
-    """Recompute every open (draft or not yet scored) period around `today`; commit once.
+def nightly_recompute(today: date | None = None, actor=None) -> dict:
+    """Recompute every open (draft or not yet scored) period around `today` (default: today in
+    Asia/Shanghai); commit once.
 
     Locked and published periods are left alone, so the job is safe to run any number of times.
-    Returns the keys recomputed.
+    Returns {"recomputed": [period keys]}.
     """
+    today = today or clock.local_today()
     plan = queries.district_plan()
     if plan is None:
-        return []
-    done = []
+        return {"recomputed": []}
     # Messages are translated, which needs a request context (the default locale applies).
     context = nullcontext() if has_request_context() else current_app.test_request_context()
     with context:
         done = _recompute(plan.id, today, actor)
     db.session.commit()
-    return done
+    return {"recomputed": done}
 
 
 def _recompute(plan_id: int, today: date, actor) -> list[str]:
     done = []
-    for key in open_period_keys(today):
+    for key in _open_period_keys(today):
         existing = queries.latest_period(plan_id, key)
         if existing is not None and existing.state != PeriodState.DRAFT:
             continue
@@ -52,6 +54,22 @@ def _recompute(plan_id: int, today: date, actor) -> list[str]:
     return done
 
 
-def nightly_recompute() -> dict:
-    """The scheduled job: recompute the open periods around today (Asia/Shanghai)."""
-    return {"recomputed": recompute_open_periods(clock.local_today())}
+def _recompute_at(config) -> dict:
+    """(hour, minute) of the nightly recompute: SCORES_RECOMPUTE_AT, "HH:MM" local time."""
+    text = str(config.get("SCORES_RECOMPUTE_AT") or "01:30")
+    try:
+        hour, minute = (int(part) for part in text.split(":", 1))
+        if 0 <= hour < 24 and 0 <= minute < 60:
+            return {"hour": hour, "minute": minute}
+    except ValueError:
+        pass
+    raise ValueError(f"SCORES_RECOMPUTE_AT must be HH:MM, not {text!r}")
+
+
+# The scores area's scheduled jobs (collected by taskflow/scheduler.py; times Asia/Shanghai).
+SCHEDULE = (
+    # Draft score periods (and the cockpit's ranking and the 五色图 built on them) are refreshed
+    # every night; locked and published periods are left alone.
+    Job("scores_recompute", nightly_recompute, "cron", _recompute_at,
+        setting="SCORES_RECOMPUTE_AT"),
+)

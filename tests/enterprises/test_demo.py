@@ -4,7 +4,7 @@ from datetime import date
 
 from sqlalchemy import func, select
 
-from taskflow.enterprises import creditcode, jobs, operations, queries
+from taskflow.enterprises import creditcode, operations, queries
 from taskflow.enterprises.demo import generate_demo_register
 from taskflow.enterprises.models import Enterprise
 from taskflow.extensions import db
@@ -61,7 +61,7 @@ def test_each_month_dispatch_totals_equal_the_sum_over_units(district, make_user
         board = queries.board(period)
         assert board.district.totals == board.district.sum_over_units, period.label
         assert board.district.totals["tech_in_library"] > 0
-    assert jobs.open_month_if_due(date(2024, 12, 20)) is None  # 2024-11 is already open
+    assert operations.open_month_if_due(date(2024, 12, 20)) is None  # 2024-11 is already open
 
 
 def test_demo_on_the_imported_plan_reproduces_the_target_table(imported_plans):

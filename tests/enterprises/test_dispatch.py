@@ -131,18 +131,18 @@ def test_the_office_cannot_confirm_for_a_unit_and_closed_months_refuse(
 def test_jobs_open_the_month_mark_late_units_once_and_keep_lateness(
         district, make_user, freeze):
     freeze("2024-04-01T07:00")
-    period = jobs.open_month_if_due(date(2024, 4, 1))
+    period = operations.open_month_if_due(date(2024, 4, 1))
     assert period.label == "2024-03"
-    assert jobs.open_month_if_due(date(2024, 4, 1)) is None  # idempotent
+    assert operations.open_month_if_due(date(2024, 4, 1)) is None  # idempotent
     db.session.commit()
-    assert len(jobs.units_not_confirmed(period)) == len(district.unit_list)
+    assert len(queries.units_not_confirmed(period)) == len(district.unit_list)
     unit = district.unit("古南街道")
     operations.confirm_figures(period, unit, "", make_user("reporter", unit=unit))
     db.session.commit()
     assert period.due_on == date(2024, 4, 8)
-    assert jobs.mark_late(period, date(2024, 4, 8)) == 0  # not yet past due
-    assert jobs.mark_late(period, date(2024, 4, 9)) == len(district.unit_list) - 1
-    assert jobs.mark_late(period, date(2024, 4, 10)) == 0  # idempotent
+    assert operations.mark_late(period, date(2024, 4, 8)) == 0  # not yet past due
+    assert operations.mark_late(period, date(2024, 4, 9)) == len(district.unit_list) - 1
+    assert operations.mark_late(period, date(2024, 4, 10)) == 0  # idempotent
     db.session.commit()
     late_unit = district.unit("文龙街道")
     freeze("2024-04-09T10:00")
@@ -150,7 +150,7 @@ def test_jobs_open_the_month_mark_late_units_once_and_keep_lateness(
                                      make_user("reporter", unit=late_unit))
     db.session.commit()
     assert row.late and row.confirmed_at is not None
-    assert {u.name for u in jobs.units_not_confirmed(period)} == {
+    assert {u.name for u in queries.units_not_confirmed(period)} == {
         u.name for u in district.unit_list} - {"古南街道", "文龙街道"}
     on_time = db.session.scalar(select(DispatchConfirmation).where(
         DispatchConfirmation.unit_id == unit.id))
@@ -251,19 +251,17 @@ def test_the_deadline_setting_is_read_from_the_environment(app, district):
 
 def test_a_month_opened_after_its_deadline_gets_a_fair_one_and_nobody_is_late_at_once(
         district, freeze, make_user):
-    from taskflow.notices.jobs import run_monthly_dispatch
-
     # September 2026's regular deadline is 10-13; the office opens it only on Tuesday 10-20.
     freeze("2026-10-20T09:00")
     period = operations.open_month("2026-09", make_user("office"))
     db.session.commit()
     # Five working days after 10-20: 21, 22, 23, 26, 27.
     assert period.due_on == date(2026, 10, 27)
-    assert run_monthly_dispatch(date(2026, 10, 20))["marked_late"] == 0
+    assert jobs.run_monthly_dispatch(date(2026, 10, 20))["marked_late"] == 0
     for day in (21, 22, 23, 26, 27):
-        assert jobs.mark_late(period, date(2026, 10, day)) == 0
+        assert operations.mark_late(period, date(2026, 10, day)) == 0
     assert _count(DispatchConfirmation, DispatchConfirmation.late.is_(True)) == 0
-    assert jobs.mark_late(period, date(2026, 10, 28)) == len(district.unit_list)
+    assert operations.mark_late(period, date(2026, 10, 28)) == len(district.unit_list)
     # A month opened on time keeps the regular deadline.
     freeze("2026-11-02T09:00")
     october = operations.open_month("2026-10", None)
@@ -272,14 +270,12 @@ def test_a_month_opened_after_its_deadline_gets_a_fair_one_and_nobody_is_late_at
 
 def test_a_month_whose_deadline_needs_an_unknown_year_is_refused_not_guessed(
         client, login, make_user, district, freeze):
-    from taskflow.notices.jobs import run_monthly_dispatch
-
     # December 2026's deadline lies in January 2027, which nobody has entered yet.
     freeze("2026-12-01T09:00")
-    counts = run_monthly_dispatch(date(2026, 12, 1))  # November: deadline 12-07, known
+    counts = jobs.run_monthly_dispatch(date(2026, 12, 1))  # November: deadline 12-07, known
     assert counts["opened"] == 1 and "unknown_calendar_year" not in counts
     freeze("2027-01-04T09:00")
-    counts = run_monthly_dispatch(date(2027, 1, 4))
+    counts = jobs.run_monthly_dispatch(date(2027, 1, 4))
     assert counts == {"unknown_calendar_year": 2027}
     login(make_user("office"))
     page = client.post("/dispatch/open", data={"month": "2026-12"}, follow_redirects=True)
@@ -297,10 +293,10 @@ def test_the_deadline_rule_is_shown_with_its_setting_labelled_as_a_default(app):
     assert "月末后第 7 个工作日" in html and "方案未规定，默认值，可调整" in html
 
 
-def test_the_late_command_refuses_a_year_nobody_has_entered_and_writes_nothing(runner, district):
+def test_the_run_command_refuses_a_year_nobody_has_entered_and_writes_nothing(runner, district):
     """December 2026's dispatch opens on January 2027's first working day: with 2027's holidays
-    unknown, `flask dispatch late` says so and exits non-zero instead of guessing a date."""
-    result = runner.invoke(args=["dispatch", "late", "--now", "2027-01-08T08:00"])
+    unknown, `flask dispatch run` says so and exits non-zero instead of guessing a date."""
+    result = runner.invoke(args=["dispatch", "run", "--now", "2027-01-08T08:00"])
     assert result.exit_code == 1
     assert "2027" in result.output and "Traceback" not in result.output
     assert _count(DispatchPeriod) == 0

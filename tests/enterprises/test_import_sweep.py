@@ -65,3 +65,41 @@ def test_the_age_is_a_setting(app):
     scheduler.run_job(app, "import_temp_sweep", _sweep_job(app))
     assert not fresh.exists()
     assert db.session.scalar(select(func.count()).select_from(EnterpriseImportRow)) == 0
+
+
+def _stage(client, unit, make_xlsx, codes, name) -> str:
+    response = client.post("/enterprises/import", data={
+        "unit_id": unit.id, "file": (io.BytesIO(make_xlsx([[name, codes(), "培育"]])),
+                                     "名单.xlsx")}, content_type="multipart/form-data")
+    assert response.status_code == 302
+    return response.headers["Location"].rsplit("/", 1)[1]
+
+
+def test_the_scheduler_discards_previews_nobody_confirmed_within_a_week(
+        app, client, login, make_user, district, codes, make_xlsx, frozen):
+    from taskflow.audit.models import AuditEvent
+
+    unit = district.unit("古南街道")
+    frozen("2024-04-01T10:00")
+    login(make_user("reporter", unit=unit))
+    stale = _stage(client, unit, make_xlsx, codes, "重庆甲有限公司")
+    frozen("2024-04-08T10:00")
+    login(make_user("reporter", unit=unit))
+    fresh = _stage(client, unit, make_xlsx, codes, "重庆乙有限公司")
+    job = {job_id: func for job_id, func, _trigger in scheduler.job_table(app)}[
+        "import_preview_purge"]
+
+    def purges():
+        return db.session.scalar(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.action == "enterprise.import_purge"))
+
+    frozen("2024-04-09T03:50")  # eight days after the first upload, one after the second
+    scheduler.run_job(app, "import_preview_purge", job)
+    states = dict(db.session.execute(select(EnterpriseImport.token, EnterpriseImport.state)).all())
+    assert states == {stale: "discarded", fresh: "preview"}
+    staged = db.session.scalars(select(EnterpriseImport.token).join(
+        EnterpriseImportRow, EnterpriseImportRow.import_id == EnterpriseImport.id)).all()
+    assert staged == [fresh]  # the stale preview's rows are gone, the fresh one's kept
+    assert purges() == 1
+    scheduler.run_job(app, "import_preview_purge", job)  # nothing more to do: nothing recorded
+    assert purges() == 1

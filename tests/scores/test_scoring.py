@@ -223,9 +223,9 @@ def test_published_period_never_changes_and_a_correction_is_a_new_revision(
     db.session.rollback()
     assert summary(queries.latest_period(plan.id, "2024-03")) == before
     # The nightly job leaves it alone too.
-    from taskflow.scores.jobs import recompute_open_periods
+    from taskflow.scores.jobs import nightly_recompute
 
-    done = recompute_open_periods(date(2024, 4, 1))
+    done = nightly_recompute(date(2024, 4, 1))["recomputed"]
     assert "2024-03" not in done and "2024-04" in done
     assert summary(queries.period_revision(plan.id, "2024-03", 1)) == before
 
