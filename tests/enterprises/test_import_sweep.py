@@ -76,14 +76,14 @@ def _stage(client, unit, make_xlsx, codes, name) -> str:
 
 
 def test_the_scheduler_discards_previews_nobody_confirmed_within_a_week(
-        app, client, login, make_user, district, codes, make_xlsx, frozen):
+        app, client, login, make_user, district, codes, make_xlsx, freeze):
     from taskflow.audit.models import AuditEvent
 
     unit = district.unit("古南街道")
-    frozen("2024-04-01T10:00")
+    freeze("2024-04-01T10:00")
     login(make_user("reporter", unit=unit))
     stale = _stage(client, unit, make_xlsx, codes, "重庆甲有限公司")
-    frozen("2024-04-08T10:00")
+    freeze("2024-04-08T10:00")
     login(make_user("reporter", unit=unit))
     fresh = _stage(client, unit, make_xlsx, codes, "重庆乙有限公司")
     job = {job_id: func for job_id, func, _trigger in scheduler.job_table(app)}[
@@ -93,7 +93,7 @@ def test_the_scheduler_discards_previews_nobody_confirmed_within_a_week(
         return db.session.scalar(select(func.count()).select_from(AuditEvent).where(
             AuditEvent.action == "enterprise.import_purge"))
 
-    frozen("2024-04-09T03:50")  # eight days after the first upload, one after the second
+    freeze("2024-04-09T03:50")  # eight days after the first upload, one after the second
     scheduler.run_job(app, "import_preview_purge", job)
     states = dict(db.session.execute(select(EnterpriseImport.token, EnterpriseImport.state)).all())
     assert states == {stale: "discarded", fresh: "preview"}
