@@ -43,7 +43,7 @@ run: seed serve
 browser:
 	@(test -x /usr/bin/chromium && dpkg -s fonts-wqy-microhei >/dev/null 2>&1) || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null)
 
-PYTEST := $(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+PYTEST := $(BIN)/python -m pytest -n 2 --dist loadfile --durations=15 $(PYTEST_ARGS)
 
 # The whole suite on SQLite, then again on a throwaway PostgreSQL server (.ci/postgres.sh: as root
 # it uses or installs Debian's postgresql-15; the server lives in a temp dir and is stopped at the end).
