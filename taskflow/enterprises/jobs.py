@@ -64,7 +64,7 @@ def mark_late(period: DispatchPeriod, today: date) -> int:
         DispatchConfirmation.period_id == period.id)))
     already_late = set(db.session.scalars(select(DispatchConfirmation.unit_id).where(
         DispatchConfirmation.period_id == period.id, DispatchConfirmation.late.is_(True))))
-    new_rows = [{"period_id": period.id, "unit_id": u.id, "late": True, "note": "", "version": 1}
+    new_rows = [{"period_id": period.id, "unit_id": u.id, "late": True, "note": "", "version_id": 1}
                 for u in missing if u.id not in have_row]
     to_flag = [u.id for u in missing if u.id in have_row and u.id not in already_late]
     if new_rows:
@@ -74,7 +74,7 @@ def mark_late(period: DispatchPeriod, today: date) -> int:
             update(DispatchConfirmation)
             .where(DispatchConfirmation.period_id == period.id,
                    DispatchConfirmation.unit_id.in_(to_flag))
-            .values(late=True, version=DispatchConfirmation.version + 1)
+            .values(late=True, version_id=DispatchConfirmation.version_id + 1)
             .execution_options(synchronize_session=False)
         )
     marked = len(new_rows) + len(to_flag)
