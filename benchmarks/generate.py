@@ -514,7 +514,7 @@ def _enterprises(writer: _Writer, ids: _Ids, rng: random.Random, scale: float,
                 "high_tech_cert_on": None, "high_tech_first_on": None, "high_tech_expires_on": None,
                 "re_review_due_on": None, "specialised_sme": rng.random() < 0.05,
                 "status": "active", "closed_on": None, "created_at": AS_OF_MOMENT,
-                "updated_at": AS_OF_MOMENT, "version": 1,
+                "updated_at": AS_OF_MOMENT, "version_id": 1,
             }
             if rng.random() < 0.85:
                 on = date.fromordinal(rng.randint(first_day.toordinal(), last_day.toordinal()))

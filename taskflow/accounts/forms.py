@@ -151,7 +151,7 @@ class UserEditForm(_UserDetailsForm):
     """An administrator edits an account."""
 
     active = BooleanField(_l("Active (may sign in)"))
-    # The account's version the form was made from (User.version).
+    # The account's version the form was made from (User.version_id).
     version = HiddenField()
     submit = SubmitField(_l("Save changes"))
 

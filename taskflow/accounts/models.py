@@ -42,9 +42,10 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     # Bumped on sign-out everywhere, password change and disabling: old sessions stop working.
     session_version: Mapped[int] = mapped_column(default=1)
-    # Bumped by each administrator's edit of the account: a form made from an older version is
-    # refused (two administrators editing one account at once: the second is told, not lost).
-    version: Mapped[int] = mapped_column(default=1, server_default="1")
+    # The optimistic lock, bumped by each administrator's edit of the account only (not by a
+    # sign-in): a form made from an older version is refused (two administrators editing one
+    # account at once: the second is told, not lost).
+    version_id: Mapped[int] = mapped_column(default=1, server_default="1")
     locale: Mapped[str | None] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_default)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -67,6 +68,10 @@ class User(UserMixin, db.Model):
     must_change_password: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     unit: Mapped[Unit | None] = relationship()
+
+    # Checked on every UPDATE, bumped by hand in update_user only: a sign-in or a session change
+    # must not make an administrator's open form stale.
+    __mapper_args__ = {"version_id_col": version_id, "version_id_generator": False}
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users

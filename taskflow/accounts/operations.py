@@ -24,6 +24,7 @@ from taskflow.accounts.models import (
     User,
 )
 from taskflow.core import audit, clock, crypto
+from taskflow.core.errors import EditConflict, Refusal
 from taskflow.core.passwords import (
     burn_verify,
     hash_password,
@@ -51,20 +52,8 @@ PASSWORD_MESSAGES = {
 }
 
 
-class AccountError(ValueError):
+class AccountError(Refusal):
     """A request about an account that cannot be carried out, with a message for the user."""
-
-    def __init__(self, message, *, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field  # the form field the message belongs to, when there is one
-
-    def __str__(self) -> str:
-        return str(self.message)
-
-
-class EditConflict(AccountError):
-    """The account changed since the form was made from it."""
 
 
 class WrongPassword(AccountError):
@@ -203,7 +192,7 @@ def update_user(
 
     `expected_version` is the account's version the edit form was made from: when someone saved
     the account since, the edit is refused (EditConflict) and nothing is written."""
-    if expected_version is not None and expected_version != user.version:
+    if expected_version is not None and expected_version != user.version_id:
         raise EditConflict(_l("Someone else changed this account in the meantime. What is saved "
                               "now is shown above your entries: check it, then save again."))
     _check_role_and_unit(role, unit)
@@ -224,7 +213,7 @@ def update_user(
     after = user_snapshot(user)
     if before == after and not mobile_changed:
         return False
-    user.version += 1
+    user.version_id += 1  # by hand: version_id_generator=False, see User
     if was_active and not active:
         end_sessions(user)
     changed = {k: v for k, v in after.items()

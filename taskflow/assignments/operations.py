@@ -26,6 +26,7 @@ from taskflow.assignments.models import (
 )
 from taskflow.core import audit, clock
 from taskflow.core.audit import snapshot
+from taskflow.core.errors import EditConflict, Refusal
 from taskflow.extensions import db
 from taskflow.measures import milestones as measures
 
@@ -40,16 +41,13 @@ UPDATE_FIELDS = ("state", "reviewer_id", "reviewed_at", "reason_code", "comment"
 REPORTABLE_STATES = measures.REPORTABLE_STATES
 
 
-class ReportingError(ValueError):
+class ReportingError(Refusal):
     """A request that cannot be carried out; str(error) is the message for the user."""
 
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
-
-class StaleEdit(ReportingError):
-    """Someone else saved the milestone since the form was loaded."""
+class StaleEdit(EditConflict):
+    """Someone else saved the milestone since the form was loaded; names who and when (the
+    edit form shows that person's version under the user's input)."""
 
     def __init__(self, milestone: Milestone):
         who = milestone_editor_name(milestone)

@@ -19,6 +19,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms.fields.choices import SelectChoice
@@ -38,8 +39,9 @@ from taskflow.assignments.forms import (
     StatusUpdateForm,
 )
 from taskflow.assignments.models import Assignment, Milestone
-from taskflow.assignments.operations import REPORTABLE_STATES, ReportingError, StaleEdit
+from taskflow.assignments.operations import REPORTABLE_STATES, ReportingError
 from taskflow.core import clock
+from taskflow.core.errors import EditConflict, Refusal, commit_or_refuse
 from taskflow.core.http import attachment_headers
 from taskflow.core.input_guard import (
     bounded_int,
@@ -90,31 +92,16 @@ def _update_or_404(update_id: int):
     return update
 
 
+# A report that lost the race for its milestone (the files were stored outside the transaction).
+REPORTED_MEANWHILE = _l("Someone else reported on this milestone at the same time. Nothing was "
+                       "saved; please reload and try again.")
+
+
 def _task_or_404(task_id: int) -> KeyTask:
     task = db.session.get(KeyTask, task_id)
     if task is None:
         abort(404)
     return task
-
-
-def _commit_or_message(message: str | None = None) -> bool:
-    """Commit; on a concurrent change roll back and flash a reload message."""
-    try:
-        db.session.commit()
-        return True
-    except StaleDataError:
-        db.session.rollback()
-        flash(message or _("Someone else changed this item at the same time. Nothing was saved; "
-                           "please reload and try again."), "danger")
-        return False
-
-
-def _message(exc: Exception) -> str:
-    """The user's message for a refused operation or a concurrent change."""
-    if isinstance(exc, ReportingError):
-        return exc.message
-    return _("Someone else changed this item at the same time. Nothing was saved; please reload "
-             "and try again.")
 
 
 def _upload_limits() -> dict:
@@ -287,7 +274,7 @@ def submit_update(milestone_id: int):
             require_visible(milestone is not None)
             require(can_report(current_user, milestone.assignment))
             if milestone.version_id != seen_version:
-                raise StaleDataError("the milestone changed while the files were stored")
+                raise EditConflict(REPORTED_MEANWHILE)
             update = operations.submit_update(
                 milestone, current_user, progress=form.progress.data,
                 narrative=form.narrative.data or "", problems=form.problems.data or "",
@@ -295,7 +282,7 @@ def submit_update(milestone_id: int):
             waits_for_sign_off = update.awaiting_sign_off
             db.session.commit()
         batch.committed()
-    except (ReportingError, StaleDataError) as exc:
+    except (Refusal, StaleDataError) as exc:
         db.session.rollback()
         batch.discard()
         refusal = exc
@@ -306,9 +293,7 @@ def submit_update(milestone_id: int):
     finally:
         evidence.close()
     if refusal is not None:
-        flash(_message(refusal) if isinstance(refusal, ReportingError) else
-              _("Someone else reported on this milestone at the same time. Nothing was saved; "
-                "please reload and try again."), "danger")
+        flash(refusal.message if isinstance(refusal, Refusal) else REPORTED_MEANWHILE, "danger")
         with read_transaction():
             return _render_milestone(_milestone_or_404(milestone_id), form=form, status=409)
     for dropped, kept in evidence.duplicates:
@@ -342,15 +327,12 @@ def request_extension(milestone_id: int):
         flash(_("The extension request was not sent: please correct the marked fields."),
               "danger")
         return _render_milestone(milestone, extension_form=form, status=400)
-    try:
+    with commit_or_refuse() as done:
         operations.request_extension(milestone, current_user,
                                      requested_due_date=form.requested_due_date.data,
                                      reason=form.reason.data or "")
-    except (ReportingError, StaleDataError) as exc:
-        db.session.rollback()
-        flash(_message(exc), "danger")
+    if not done:
         return _render_milestone(milestone, extension_form=form, status=409)
-    db.session.commit()
     flash(_("Extension request sent to the joint-meeting office."), "success")
     return redirect(url_for("assignments.milestone_detail", milestone_id=milestone_id))
 
@@ -369,17 +351,13 @@ def close_milestone(milestone_id: int):
         expected = int(form.version_id.data or 0)
     except ValueError:
         expected = 0
-    try:
+    with commit_or_refuse() as done:
         operations.close_milestone(milestone, current_user, expected_version=expected,
                                    reason=form.reason.data or "")
-    except (ReportingError, StaleDataError) as exc:
-        db.session.rollback()
-        flash(_message(exc), "danger")
+    if not done:
         milestone = queries.load_milestone(milestone_id) or milestone
         form.version_id.data = str(milestone.version_id)
         return _render_milestone(milestone, close_form=form, status=409)
-    if not _commit_or_message():
-        return redirect(url_for("assignments.milestone_detail", milestone_id=milestone_id))
     flash(_("The milestone is closed off (销号)."), "success")
     return redirect(url_for("assignments.milestone_detail", milestone_id=milestone_id))
 
@@ -415,17 +393,14 @@ def sign_off(update_id: int):
     if not form.validate_on_submit():
         return _render_update(update, sign_off_form=form, status=400)
     approve = form.decision.data == "approve"
-    try:
+    with commit_or_refuse() as done:
         operations.sign_off_update(update, current_user, approve=approve,
                                    reason_code=form.reason_code.data or None,
                                    comment=form.comment.data or "")
-    except (ReportingError, StaleDataError) as exc:
-        db.session.rollback()
-        flash(_message(exc), "danger")
+    if not done:
         return _render_update(update, sign_off_form=form, status=409)
-    if _commit_or_message():
-        flash(_("Signed off: the report goes to the joint-meeting office.") if approve
-              else _("Report returned to the reporter."), "success")
+    flash(_("Signed off: the report goes to the joint-meeting office.") if approve
+          else _("Report returned to the reporter."), "success")
     return redirect(url_for("assignments.sign_off_queue"))
 
 
@@ -439,22 +414,19 @@ def review(update_id: int):
     if not form.validate_on_submit():
         return _render_update(update, review_form=form, status=400)
     accept = form.decision.data == "accept"
-    try:
+    with commit_or_refuse() as done:
         operations.review_update(update, current_user, accept=accept,
                                  reason_code=form.reason_code.data or None,
                                  comment=form.comment.data or "")
-    except (ReportingError, StaleDataError) as exc:
-        db.session.rollback()
-        flash(_message(exc), "danger")
+    if not done:
         return _render_update(update, review_form=form, status=409)
-    if _commit_or_message():
-        if not accept:
-            flash(_("Report returned to the unit."), "success")
-        elif update.progress >= 100:
-            flash(_("Report accepted: the milestone is closed (办结)."), "success")
-        else:
-            flash(_("Report accepted at %(pct)s%%: the milestone stays open for the rest.",
-                    pct=update.progress), "success")
+    if not accept:
+        flash(_("Report returned to the unit."), "success")
+    elif update.progress >= 100:
+        flash(_("Report accepted: the milestone is closed (办结)."), "success")
+    else:
+        flash(_("Report accepted at %(pct)s%%: the milestone stays open for the rest.",
+                pct=update.progress), "success")
     return redirect(url_for("assignments.review_queue"))
 
 
@@ -537,14 +509,10 @@ def decide_extension(request_id: int):
         flash(_("Choose grant or refuse."), "danger")
         return redirect(url_for("assignments.extension_queue"))
     grant = form.decision.data == "grant"
-    try:
+    with commit_or_refuse() as done:
         operations.decide_extension(extension, current_user, grant=grant,
                                     comment=form.comment.data or "")
-    except (ReportingError, StaleDataError) as exc:
-        db.session.rollback()
-        flash(_message(exc), "danger")
-        return redirect(url_for("assignments.extension_queue"))
-    if _commit_or_message():
+    if done:
         flash(_("Extension granted: the due date has moved; the original date is kept.") if grant
               else _("Extension refused."), "success")
     return redirect(url_for("assignments.extension_queue"))
@@ -566,16 +534,13 @@ def new_consolidated_report(assignment_id: int):
     status = 200
     if request.method == "POST":
         if form.validate_on_submit():
-            try:
+            with commit_or_refuse() as done:
                 operations.write_consolidated_report(
                     assignment, current_user, title=form.title.data, body=form.body.data,
                     cited_update_ids=cited)
-            except (ReportingError, StaleDataError) as exc:
-                db.session.rollback()
-                flash(_message(exc), "danger")
+            if not done:
                 status = 409
             else:
-                db.session.commit()
                 flash(_("Consolidated report saved."), "success")
                 return redirect(url_for("assignments.assignment_detail",
                                         assignment_id=assignment.id))
@@ -643,13 +608,10 @@ def add_unit(task_id: int):
     from taskflow.units.models import Unit
 
     unit = db.session.get(Unit, form.unit_id.data)
-    try:
+    with commit_or_refuse() as done:
         operations.add_assignment(task, unit, form.role.data, current_user)
-    except (ReportingError, StaleDataError) as exc:
-        db.session.rollback()
-        flash(_message(exc), "danger")
+    if not done:
         return _render_planning_task(task, add_form=form, status=409)
-    db.session.commit()
     flash(_("%(unit)s added to the task.", unit=unit.name), "success")
     return redirect(url_for("assignments.planning_task", task_id=task.id))
 
@@ -663,13 +625,9 @@ def remove_unit(assignment_id: int):
     if assignment is None:
         abort(404)
     task_id, name = assignment.task_id, assignment.unit.name
-    try:
+    with commit_or_refuse() as done:
         operations.remove_assignment(assignment, current_user)
-    except (ReportingError, StaleDataError) as exc:
-        db.session.rollback()
-        flash(_message(exc), "danger")
-    else:
-        db.session.commit()
+    if done:
         flash(_("%(unit)s removed from the task.", unit=name), "success")
     return redirect(url_for("assignments.planning_task", task_id=task_id))
 
@@ -719,17 +677,14 @@ def generate_milestones(task_id: int):
         flash(_("The milestones were not generated: please correct the marked fields."),
               "danger")
         return _render_planning_task(task, generate_form=form, status=400)
-    try:
+    with commit_or_refuse() as done:
         created, skipped = operations.generate_milestones(
             task, start_year=form.start_year.data, end_year=form.end_year.data,
             frequency=form.frequency.data, required_evidence=form.required_evidence.data or "",
             weight=Decimal(form.weight.data), actor=current_user,
             not_before=clock.local_today() if form.only_future.data else None)
-    except (ReportingError, StaleDataError) as exc:
-        db.session.rollback()
-        flash(_message(exc), "danger")
+    if not done:
         return _render_planning_task(task, generate_form=form, status=409)
-    db.session.commit()
     flash(_("%(created)s milestones created, %(skipped)s already existed.", created=created,
             skipped=skipped), "success")
     return redirect(url_for("assignments.planning_task", task_id=task.id))
@@ -753,26 +708,17 @@ def edit_milestone(milestone_id: int):
                 expected = int(form.version_id.data or 0)
             except ValueError:
                 expected = 0
-            try:
+            with commit_or_refuse() as done:
                 operations.edit_milestone(
                     milestone, expected_version=expected, title=form.title.data.strip(),
                     due_date=form.due_date.data, weight=Decimal(form.weight.data),
                     required_evidence=form.required_evidence.data or "", actor=current_user)
-                db.session.commit()
-            except StaleEdit as exc:
-                db.session.rollback()
-                conflict = exc.milestone
-                flash(_message(exc), "danger")
-                status = 409
-            except StaleDataError:
-                db.session.rollback()
-                conflict = queries.load_milestone(milestone_id)
-                flash(StaleEdit(conflict).message, "danger")
-                status = 409
-            else:
+            if done:
                 flash(_("Milestone saved."), "success")
                 return redirect(url_for("assignments.planning_task",
                                         task_id=milestone.assignment.task_id))
+            conflict = queries.load_milestone(milestone_id)
+            status = 409
             # Keep the user's input; the next save applies it over the other person's version.
             form.version_id.data = str(conflict.version_id)
         else:

@@ -161,7 +161,7 @@ def generate_demo_register(district_plan, seed: int = 2023) -> int:
     now = clock.utcnow()
     renewed = set(b.renewals)
     for row in b.rows:
-        row.update(created_at=now, updated_at=now, version=1)
+        row.update(created_at=now, updated_at=now, version_id=1)
     db.session.execute(insert(Enterprise), b.rows)
     id_by_code = dict(db.session.execute(select(Enterprise.credit_code, Enterprise.id).where(
         Enterprise.unit_id.in_(unit_ids))).all())

@@ -28,6 +28,7 @@ from sqlalchemy import insert, select, update
 from taskflow.core import audit, clock
 from taskflow.core import permissions as perm
 from taskflow.core.db import read_transaction, write_transaction
+from taskflow.core.errors import Refusal
 from taskflow.core.spreadsheets import (
     LimitExceeded,
     ReadLimits,
@@ -85,7 +86,7 @@ XLSX_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
-class FileRefused(ValueError):
+class FileRefused(Refusal, ValueError):
     """The uploaded file as a whole cannot be imported; the message says why."""
 
 
@@ -357,7 +358,7 @@ EXISTING_COLUMNS = (Enterprise.id, Enterprise.credit_code, Enterprise.unit_id, E
                     Enterprise.source, Enterprise.tech_in_library_on, Enterprise.high_tech_cert_no,
                     Enterprise.high_tech_cert_on, Enterprise.high_tech_first_on,
                     Enterprise.high_tech_expires_on,
-                    Enterprise.specialised_sme, Enterprise.version)
+                    Enterprise.specialised_sme, Enterprise.version_id)
 
 
 def _existing(codes: list[str]) -> dict[str, dict]:
@@ -712,7 +713,7 @@ def confirm(batch: EnterpriseImport, actor, *, progress: Progress = None) -> dic
                     "high_tech_cert_on": data.get("high_tech_cert_on"),
                     **_certificate(data.get("high_tech_cert_on"), None),
                     "specialised_sme": bool(data.get("specialised_sme")),
-                    "status": "active", "created_at": now, "updated_at": now, "version": 1,
+                    "status": "active", "created_at": now, "updated_at": now, "version_id": 1,
                 })
             elif outcome == ImportOutcome.CHANGED:
                 current = existing[row.code]
@@ -737,7 +738,7 @@ def confirm(batch: EnterpriseImport, actor, *, progress: Progress = None) -> dic
                                "claimed_at": now, "claim_data": _jsonable_data(data),
                                "reason": _("Excel import %(file)s, row %(row)s",
                                            file=batch.filename, row=row.number)[:500],
-                               "state": ClaimState.OPEN, "decision_note": "", "version": 1})
+                               "state": ClaimState.OPEN, "decision_note": "", "version_id": 1})
                 events.append({"enterprise_id": current["id"], "occurred_at": now,
                                "actor_id": actor_id, "unit_id": current["unit_id"],
                                "kind": "claim_opened", "changes": None,
@@ -758,7 +759,8 @@ def confirm(batch: EnterpriseImport, actor, *, progress: Progress = None) -> dic
             keys = [k for k in updates[0] if k != "id"]
             db.session.execute(
                 table.update().where(table.c.id == bindparam("_id"))
-                .values({k: bindparam(f"_{k}") for k in keys} | {"version": table.c.version + 1}),
+                .values({k: bindparam(f"_{k}") for k in keys}
+                        | {"version_id": table.c.version_id + 1}),
                 [{f"_{k}": v for k, v in u.items()} for u in updates],
             )
         if claims:

@@ -101,14 +101,14 @@ class Enterprise(db.Model):
     closed_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_default)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_default)
-    version: Mapped[int] = mapped_column(default=1)
+    version_id: Mapped[int] = mapped_column(default=1)
 
     unit: Mapped[Unit] = relationship()
     events: Mapped[list["EnterpriseEvent"]] = relationship(
         back_populates="enterprise", order_by="EnterpriseEvent.id.desc()"
     )
 
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version_id}
 
     def set_certificate(self, number: str | None, certified_on: date | None) -> bool:
         """Set the high-tech certificate and derive its expiry and re-review due date.
@@ -163,7 +163,7 @@ class ClaimConflict(db.Model):
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decision_note: Mapped[str] = mapped_column(String(500), default="")
-    version: Mapped[int] = mapped_column(default=1)
+    version_id: Mapped[int] = mapped_column(default=1)
 
     enterprise: Mapped[Enterprise] = relationship()
     holder_unit: Mapped[Unit] = relationship(foreign_keys=[holder_unit_id])
@@ -171,7 +171,7 @@ class ClaimConflict(db.Model):
     claimed_by = relationship("User", foreign_keys=[claimed_by_id])
     decided_by = relationship("User", foreign_keys=[decided_by_id])
 
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version_id}
 
 
 class ImportOutcome(StrEnum):
@@ -276,10 +276,10 @@ class DispatchConfirmation(db.Model):
     confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     late: Mapped[bool] = mapped_column(Boolean, default=False)
-    version: Mapped[int] = mapped_column(default=1)
+    version_id: Mapped[int] = mapped_column(default=1)
 
     period: Mapped[DispatchPeriod] = relationship()
     unit: Mapped[Unit] = relationship()
     confirmed_by = relationship("User", foreign_keys=[confirmed_by_id])
 
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version_id}

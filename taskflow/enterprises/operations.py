@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from sqlalchemy import insert, select, update
 
 from taskflow.core import audit, clock
+from taskflow.core.errors import EditConflict, Refusal
 from taskflow.enterprises import creditcode
 from taskflow.enterprises.models import (
     ClaimConflict,
@@ -31,12 +32,8 @@ SNAPSHOT = ("name", "credit_code", "unit_id", "source", "tech_in_library_on", "t
             "high_tech_expires_on", "specialised_sme", "status", "closed_on")
 
 
-class EnterpriseError(ValueError):
+class EnterpriseError(Refusal):
     """A request on the register that cannot be carried out, with a message for the user."""
-
-
-class StaleEdit(EnterpriseError):
-    """Someone else changed the row since the form was loaded."""
 
 
 def check_code(code: str) -> str:
@@ -125,8 +122,9 @@ def register_enterprise(data: dict, unit: Unit, actor) -> Enterprise | ClaimConf
 
 def update_enterprise(enterprise: Enterprise, data: dict, actor, *, version: int) -> dict:
     """Apply edited fields; returns {field: [old, new]}. A renewed certificate is a re-review."""
-    if version != enterprise.version:
-        raise StaleEdit(_("Someone else changed this enterprise meanwhile; reload and edit again."))
+    if version != enterprise.version_id:
+        raise EditConflict(
+            _("Someone else changed this enterprise meanwhile; reload and edit again."))
     merged = {key: getattr(enterprise, key) for key in EDITABLE} | data
     check_data(merged)
     check_attribution(enterprise.unit, merged["source"])
@@ -180,8 +178,8 @@ def decide_claim(conflict: ClaimConflict, decision: str, note: str, actor, *,
     """The office keeps the enterprise where it is or transfers it to the claimant."""
     if conflict.state != ClaimState.OPEN:
         raise EnterpriseError(_("This claim has already been decided."))
-    if version != conflict.version:
-        raise StaleEdit(_("Someone else decided this claim meanwhile."))
+    if version != conflict.version_id:
+        raise EditConflict(_("Someone else decided this claim meanwhile."))
     if decision not in ("keep", "transfer"):
         raise EnterpriseError(_("Unknown decision."))
     if not note.strip():
@@ -217,7 +215,7 @@ def decide_claim(conflict: ClaimConflict, decision: str, note: str, actor, *,
 # ---------------------------------------------------------------- monthly dispatch
 
 
-class DispatchError(ValueError):
+class DispatchError(Refusal):
     """A dispatch request that cannot be carried out, with a message for the user."""
 
 
@@ -319,7 +317,7 @@ def mark_late(period: DispatchPeriod, today: date) -> int:
         DispatchConfirmation.period_id == period.id)))
     already_late = set(db.session.scalars(select(DispatchConfirmation.unit_id).where(
         DispatchConfirmation.period_id == period.id, DispatchConfirmation.late.is_(True))))
-    new_rows = [{"period_id": period.id, "unit_id": u.id, "late": True, "note": "", "version": 1}
+    new_rows = [{"period_id": period.id, "unit_id": u.id, "late": True, "note": "", "version_id": 1}
                 for u in missing if u.id not in have_row]
     to_flag = [u.id for u in missing if u.id in have_row and u.id not in already_late]
     if new_rows:
@@ -329,7 +327,7 @@ def mark_late(period: DispatchPeriod, today: date) -> int:
             update(DispatchConfirmation)
             .where(DispatchConfirmation.period_id == period.id,
                    DispatchConfirmation.unit_id.in_(to_flag))
-            .values(late=True, version=DispatchConfirmation.version + 1)
+            .values(late=True, version_id=DispatchConfirmation.version_id + 1)
             .execution_options(synchronize_session=False)
         )
     marked = len(new_rows) + len(to_flag)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from taskflow.core import clock, permissions as perm
 from taskflow.core.db import read_transaction
+from taskflow.core.errors import commit_or_refuse
 from taskflow.core.spreadsheets import build_workbook, xlsx_response
 from taskflow.core.input_guard import bounded_int, form_int, page_number, plan_years
 from taskflow.enterprises import bp, dispatch_bp, importer, operations, queries
@@ -191,13 +192,10 @@ def create():
     if form.validate_on_submit():
         unit = db.session.get(Unit, form.unit_id.data)
         perm.require(unit is not None and perm.can_edit_enterprise(current_user, unit.id))
-        try:
+        # A refusal is shown under the code: most are about it (a malformed or taken code).
+        with commit_or_refuse(form=form, field="credit_code") as done:
             result = operations.register_enterprise(form.data_dict(), unit, current_user)
-        except operations.EnterpriseError as exc:
-            db.session.rollback()
-            form.credit_code.errors.append(str(exc))
-        else:
-            db.session.commit()
+        if done:
             if isinstance(result, ClaimConflict):
                 flash(_("This enterprise is registered to %(unit)s. Your claim has been sent to "
                         "the office, which decides; it is not counted twice.",
@@ -218,18 +216,14 @@ def edit(enterprise_id: int):
     form.unit_id.choices = [(enterprise.unit_id, enterprise.unit.name)]
     form.unit_id.data = enterprise.unit_id
     if request.method == "GET":
-        form.version.data = enterprise.version
+        form.version.data = enterprise.version_id
     if form.validate_on_submit():
         data = form.data_dict()
         data.pop("credit_code")
-        try:
+        with commit_or_refuse() as done:
             version = form_int(form.version.data)
             changes = operations.update_enterprise(enterprise, data, current_user, version=version)
-        except operations.EnterpriseError as exc:
-            db.session.rollback()
-            flash(str(exc), "danger")
-        else:
-            db.session.commit()
+        if done:
             flash(_("Saved.") if changes else _("Nothing changed."), "success")
             return redirect(url_for("enterprises.detail", enterprise_id=enterprise.id))
     form.credit_code.render_kw = {"readonly": True}
@@ -263,14 +257,10 @@ def decide_claim(claim_id: int):
     if not form.validate_on_submit():
         flash(_("Give the reason for the decision."), "danger")
         return redirect(url_for("enterprises.claims"))
-    try:
+    with commit_or_refuse() as done:
         operations.decide_claim(conflict, form.decision.data, form.note.data, current_user,
                                 version=form.version.data)
-    except operations.EnterpriseError as exc:
-        db.session.rollback()
-        flash(str(exc), "danger")
-    else:
-        db.session.commit()
+    if done:
         flash(_("Claim decided."), "success")
     return redirect(url_for("enterprises.claims"))
 
@@ -319,13 +309,9 @@ def import_upload():
     if form.validate_on_submit():
         unit = db.session.get(Unit, form.unit_id.data)
         perm.require(unit is not None and perm.can_edit_enterprise(current_user, unit.id))
-        try:
+        with commit_or_refuse(form=form, field="file") as done:
             batch = importer.stage_upload(form.file.data, unit, current_user)
-        except importer.FileRefused as exc:
-            db.session.rollback()
-            form.file.errors.append(str(exc))
-        else:
-            db.session.commit()
+        if done:
             return redirect(url_for("enterprises.import_preview", token=batch.token))
     return render_template("enterprises/import_upload.html", form=form,
                            max_mb=importer.max_bytes() // 1048576)
@@ -388,13 +374,9 @@ def import_discard(token: str):
     batch = _load_batch(token)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    try:
+    with commit_or_refuse() as done:
         importer.discard(batch, current_user)
-    except importer.FileRefused as exc:
-        db.session.rollback()
-        flash(str(exc), "danger")
-    else:
-        db.session.commit()
+    if done:
         flash(_("The import was discarded; nothing was written."), "info")
     return redirect(url_for("enterprises.import_upload"))
 
@@ -442,13 +424,10 @@ def open_month():
         flash("; ".join(str(e) for errors in form.errors.values() for e in errors)
               or _("Give the month as YYYY-MM."), "danger")
         return redirect(url_for("dispatch.index"))
-    try:
+    with commit_or_refuse() as done:
         period = operations.open_month(form.month.data, current_user)
-    except operations.DispatchError as exc:
-        db.session.rollback()
-        flash(str(exc), "danger")
+    if not done:
         return redirect(url_for("dispatch.index"))
-    db.session.commit()
     flash(_("The dispatch of %(month)s is open; units can confirm their figures until %(due)s.",
             month=period.label, due=period.due_on.isoformat()), "success")
     return redirect(url_for("dispatch.board", period_id=period.id))
@@ -462,13 +441,9 @@ def close_month(period_id: int):
     period = _load_period(period_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    try:
+    with commit_or_refuse() as done:
         operations.close_month(period, current_user)
-    except operations.DispatchError as exc:
-        db.session.rollback()
-        flash(str(exc), "danger")
-    else:
-        db.session.commit()
+    if done:
         flash(_("The month is closed."), "success")
     return redirect(url_for("dispatch.board", period_id=period.id))
 
@@ -563,12 +538,8 @@ def confirm(period_id: int, unit_id: int):
     if not form.validate_on_submit():
         flash(_("The note is too long."), "danger")
         return redirect(url_for("dispatch.unit_page", period_id=period.id, unit_id=unit.id))
-    try:
+    with commit_or_refuse() as done:
         row = operations.confirm_figures(period, unit, form.note.data or "", current_user)
-    except operations.DispatchError as exc:
-        db.session.rollback()
-        flash(str(exc), "danger")
-    else:
-        db.session.commit()
+    if done:
         flash(_("Figures confirmed (late).") if row.late else _("Figures confirmed."), "success")
     return redirect(url_for("dispatch.unit_page", period_id=period.id, unit_id=unit.id))

@@ -8,12 +8,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from taskflow.accounts.models import Role, User
 from taskflow.core import audit, clock
 from taskflow.core.db import is_postgres
+from taskflow.core.errors import Refusal
 from taskflow.extensions import db
 from taskflow.notices.models import (
     NoticeLevel,
@@ -34,7 +36,7 @@ NOTICE_NUMBER_LOCK_KEY = 7_310_005
 SERIES_WORD = {NoticeSeries.URGE: "催", NoticeSeries.SUPERVISE: "督"}
 
 
-class NoticeError(ValueError):
+class NoticeError(Refusal):
     """A request that cannot be carried out, with a message for the user."""
 
 
@@ -191,14 +193,14 @@ def issue_notice(unit_id: int, milestones: list, level: str, response_due: date,
     from taskflow.notices import links
 
     if level not in {lv.value for lv in NoticeLevel}:
-        raise NoticeError("unknown level")
+        raise NoticeError(_("Unknown notice level."))
     if not milestones:
-        raise NoticeError("no items")
+        raise NoticeError(_("Select at least one item."))
     if any(m.assignment.unit_id != unit_id for m in milestones):
-        raise NoticeError("items of another unit")
+        raise NoticeError(_("A notice covers the items of one unit only."))
     today = clock.local_today()
     if response_due < today:
-        raise NoticeError("response due in the past")
+        raise NoticeError(_("The answer date cannot be in the past."))
     series = _series_for(level)
     year = today.year
     prefix = current_app.config.get("NOTICE_NUMBER_PREFIX", "綦科")
@@ -222,7 +224,7 @@ def issue_notice(unit_id: int, milestones: list, level: str, response_due: date,
         notice = candidate
         break
     if notice is None:
-        raise NoticeError("could not allocate a notice number")
+        raise NoticeError(_("No notice number could be allocated; please try again."))
 
     if level == NoticeLevel.RED:
         recipients = unit_users([unit_id], heads_only=True)[unit_id] + office_users()
@@ -244,7 +246,7 @@ def issue_notice(unit_id: int, milestones: list, level: str, response_due: date,
 def acknowledge_notice(notice: UrgeNotice, actor: User) -> None:
     """The unit confirms it has received the notice (once)."""
     if notice.acknowledged_at is not None:
-        raise NoticeError("already acknowledged")
+        raise NoticeError(_("This notice has already been acknowledged."))
     notice.acknowledged_at = clock.utcnow()
     notice.acknowledged_by_id = actor.id
     db.session.flush()
@@ -258,9 +260,9 @@ def respond_to_notice(notice: UrgeNotice, response: str, actor: User) -> None:
 
     response = (response or "").strip()
     if not response:
-        raise NoticeError("empty response")
+        raise NoticeError(_("Write what has been done and when the items will be completed."))
     if notice.responded_at is not None:
-        raise NoticeError("already answered")
+        raise NoticeError(_("This notice has already been answered."))
     before = {"response": notice.response, "responded_at": notice.responded_at}
     now = clock.utcnow()
     if notice.acknowledged_at is None:
@@ -300,7 +302,7 @@ def enqueue(channel: str, recipient: str, *, subject: str = "", body: str = "",
 def retry_outbox(message: OutboxMessage, actor: User) -> None:
     """An admin sends a failed message again."""
     if message.state != OutboxState.FAILED:
-        raise NoticeError("only failed messages can be retried")
+        raise NoticeError(_("Only failed messages can be retried."))
     before = {"state": message.state, "attempts": message.attempts}
     message.state = OutboxState.PENDING
     message.attempts = 0
@@ -423,10 +425,10 @@ def issue_by_hand(milestones: list, level: str, response_due: date, note: str,
     # Closed, or a report waiting for the office's review: the unit has nothing to be urged on.
     done = measures.CLOSED_STATES | measures.WAITING_STATES
     if not milestones:
-        raise NoticeError("no items")
+        raise NoticeError(_("Select at least one item."))
     for milestone in milestones:
         if milestone.state in done or milestone.due_date >= today:
-            raise NoticeError("not overdue")
+            raise NoticeError(_("Only overdue, unfinished items can be chased."))
     by_unit: dict[int, list] = defaultdict(list)
     for milestone in sorted(milestones, key=lambda m: (m.assignment.unit_id, m.due_date, m.id)):
         by_unit[milestone.assignment.unit_id].append(milestone)

@@ -7,12 +7,12 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
-from sqlalchemy.orm.exc import StaleDataError
 
 from taskflow.assignments.models import Milestone
 from taskflow.core import clock
 from taskflow.core import permissions as perms
 from taskflow.core.calendar import UnknownCalendarYear, WorkCalendar
+from taskflow.core.errors import commit_or_refuse
 from taskflow.core.input_guard import bounded_int, page_number
 from taskflow.extensions import db
 from taskflow.notices import bp, links, messages, operations, queries
@@ -169,13 +169,11 @@ def acknowledge(notice_id: int):
     perms.require(perms.can_answer_notice(current_user, notice))
     if not ActionForm().validate_on_submit():
         abort(400)
-    try:
+    # A concurrent acknowledgement loses the lock: it is the same refusal as the operation's.
+    with commit_or_refuse(category="warning",
+                          conflict=_("This notice has already been acknowledged.")) as done:
         operations.acknowledge_notice(notice, current_user)
-        db.session.commit()
-    except (operations.NoticeError, StaleDataError):
-        db.session.rollback()
-        flash(_("This notice has already been acknowledged."), "warning")
-    else:
+    if done:
         flash(_("Receipt acknowledged."), "success")
     return redirect(url_for("notices.notice_detail", notice_id=notice_id))
 
@@ -191,13 +189,10 @@ def respond(notice_id: int):
         return render_template("notices/detail.html", notice=notice, form=form,
                                action_form=ActionForm(), today=clock.local_today(),
                                can_answer=True), 400
-    try:
+    with commit_or_refuse(category="warning",
+                          conflict=_("This notice has already been answered.")) as done:
         operations.respond_to_notice(notice, form.response.data, current_user)
-        db.session.commit()
-    except (operations.NoticeError, StaleDataError):
-        db.session.rollback()
-        flash(_("This notice has already been answered."), "warning")
-    else:
+    if done:
         flash(_("Your answer has been sent to the joint-meeting office."), "success")
     return redirect(url_for("notices.notice_detail", notice_id=notice_id))
 
@@ -276,14 +271,11 @@ def issue():
     if form.response_due.data < today:
         flash(_("The answer date cannot be in the past."), "danger")
         return redirect(url_for("notices.overdue"))
-    try:
+    with commit_or_refuse() as done:
         issued = operations.issue_by_hand(milestones, form.level.data, form.response_due.data,
                                           (form.note.data or "").strip(), current_user)
-    except operations.NoticeError:
-        db.session.rollback()
-        flash(_("Only overdue, unfinished items can be chased."), "danger")
+    if not done:
         return redirect(url_for("notices.overdue"))
-    db.session.commit()
     flash(_("Issued: %(numbers)s", numbers="、".join(n.number for n in issued)), "success")
     if len(issued) == 1:
         return redirect(url_for("notices.notice_detail", notice_id=issued[0].id))
@@ -311,13 +303,9 @@ def outbox_retry(message_id: int):
     perms.require_visible(message is not None)
     if not ActionForm().validate_on_submit():
         abort(400)
-    try:
+    with commit_or_refuse(category="warning") as done:
         operations.retry_outbox(message, current_user)
-    except operations.NoticeError:
-        db.session.rollback()
-        flash(_("Only failed messages can be retried."), "warning")
-    else:
-        db.session.commit()
+    if done:
         flash(_("The message will be sent again within a minute."), "success")
     return redirect(url_for("notices.outbox"))
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from taskflow.core import audit, clock
 from taskflow.core.audit import snapshot
+from taskflow.core.errors import EditConflict, Refusal
 from taskflow.extensions import db
 from taskflow.scores import components, queries
 from taskflow.scores.models import (
@@ -45,17 +46,13 @@ MAX_RECOGNITION_POINTS = Decimal("10")
 PERIOD_FIELDS = ("key", "revision", "state", "rule_set_id", "as_of")
 
 
-class ScoreError(Exception):
+class ScoreError(Refusal):
     """A refused score operation, with a message for the user."""
-
-
-class StaleError(ScoreError):
-    """Someone changed the object since the form was shown."""
 
 
 def _check_version(obj, expected: int | None) -> None:
     if expected is not None and obj.version_id != expected:
-        raise StaleError(_("Someone else changed this in the meantime. Reload the page and try again."))
+        raise EditConflict()
 
 
 # ---------------------------------------------------------------- rule sets

@@ -13,12 +13,12 @@ from flask_login import current_user, login_required
 from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
-from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.routing import BuildError
 
 from taskflow.core import clock
 from taskflow.core import permissions as perms
 from taskflow.core.cache import app_cache, ttl_setting
+from taskflow.core.errors import commit_or_refuse
 from taskflow.core.http import attachment_headers
 from taskflow.core.input_guard import (
     bounded_int,
@@ -194,22 +194,6 @@ def _period_params(period: ScorePeriod) -> dict:
     return effective_parameters(period.rule_set.parameters if period.rule_set else None)
 
 
-def _commit(success: str) -> bool:
-    try:
-        db.session.commit()
-    except StaleDataError:
-        db.session.rollback()
-        flash(_("Someone else changed this in the meantime. Reload the page and try again."), "danger")
-        return False
-    flash(success, "success")
-    return True
-
-
-def _refuse(exc: Exception) -> None:
-    db.session.rollback()
-    flash(str(exc), "danger")
-
-
 # ---------------------------------------------------------------- periods and rankings
 
 
@@ -246,12 +230,11 @@ def _recompute(plan, key: str):
     if not low <= parse_period_key(key).year <= high:
         flash(year_message(low, high), "danger")
         return redirect(url_for("scores.index"))
-    try:
+    with commit_or_refuse() as done:
         period = operations.recompute(plan.id, key, current_user)
-    except operations.ScoreError as exc:
-        _refuse(exc)
+    if not done:
         return redirect(url_for("scores.period", key=key))
-    _commit(_("Scores of %(key)s recomputed.", key=key))
+    flash(_("Scores of %(key)s recomputed.", key=key), "success")
     return redirect(url_for("scores.period", key=period.key))
 
 
@@ -315,13 +298,11 @@ def adjust(key: str, revision: int, unit_id: int):
         return render_template("scores/card.html", period=shown, card=score_card,
                                breakdown=queries.breakdown(shown, score_card), form=form,
                                p=_period_params(shown)), 400
-    try:
+    with commit_or_refuse() as done:
         operations.adjust(shown, score_card, points_delta=form.points.data, reason=form.reason.data,
                           actor=current_user, expected_version=form.expected_version())
-    except operations.ScoreError as exc:
-        _refuse(exc)
-        return redirect(target)
-    _commit(_("Adjustment recorded."))
+    if done:
+        flash(_("Adjustment recorded."), "success")
     return redirect(target)
 
 
@@ -375,21 +356,19 @@ def _confirmed_action(action: str, obj, back: str):
         abort(400)
     if request.form.get("confirm") != "yes":
         return redirect(request.path)  # not confirmed: show the confirmation page
-    try:
+    with commit_or_refuse() as done:  # a refused attempt is committed too: it is audited
         outcome = operations.confirm_action(action, obj, current_user,
                                             expected_version=form.expected_version())
-    except operations.ScoreError as exc:
-        _refuse(exc)
+    if not done:
         return redirect(back)
     if outcome.refused:
-        db.session.commit()  # the refused attempt is audited
         flash(_("The second confirmation must be given by a different supervisor or office user."),
               "danger")
     elif outcome.waiting:
-        _commit(_("Confirmation recorded; a different supervisor or office user must confirm it "
-                  "before it takes effect."))
+        flash(_("Confirmation recorded; a different supervisor or office user must confirm it "
+                "before it takes effect."), "success")
     else:
-        _commit(_action_labels()[action][2])
+        flash(_action_labels()[action][2], "success")
     return redirect(back)
 
 
@@ -409,12 +388,10 @@ def unlock(key: str, revision: int):
     form = VersionForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
+    with commit_or_refuse() as done:
         operations.unlock(shown, current_user, expected_version=form.expected_version())
-    except operations.ScoreError as exc:
-        _refuse(exc)
-    else:
-        _commit(_("Period back to draft."))
+    if done:
+        flash(_("Period back to draft."), "success")
     return redirect(url_for("scores.period", key=shown.key, revision=shown.revision))
 
 
@@ -436,13 +413,12 @@ def correct(key: str, revision: int):
     if not form.validate_on_submit():
         flash(_("Give the reason for the correction."), "danger")
         return redirect(url_for("scores.period", key=shown.key, revision=shown.revision))
-    try:
+    with commit_or_refuse() as done:
         new = operations.correct(shown, current_user, reason=form.reason.data,
                                  expected_version=form.expected_version())
-    except operations.ScoreError as exc:
-        _refuse(exc)
+    if not done:
         return redirect(url_for("scores.period", key=shown.key, revision=shown.revision))
-    _commit(_("Correction started as revision %(n)s.", n=new.revision))
+    flash(_("Correction started as revision %(n)s.", n=new.revision), "success")
     return redirect(url_for("scores.period", key=new.key, revision=new.revision))
 
 
@@ -485,14 +461,12 @@ def new_rule_set():
                                           else default_parameters(),
                                           ensure_ascii=False, indent=2)
     if form.validate_on_submit():
-        try:
+        with commit_or_refuse() as done:
             created = operations.create_rule_set(current_user, name=form.name.data,
                                                  effective_from=form.effective_from.data,
                                                  parameters=form.parsed, note=form.note.data)
-        except operations.ScoreError as exc:
-            _refuse(exc)
-        else:
-            _commit(_("Rules saved as version %(v)s.", v=created.version))
+        if done:
+            flash(_("Rules saved as version %(v)s.", v=created.version), "success")
             return redirect(url_for("scores.rule_set", version=created.version))
     status = 400 if request.method == "POST" else 200
     return render_template("scores/rule_form.html", form=form), status
@@ -518,14 +492,12 @@ def recognitions():
         perms.require(form is not None)
         if form.validate_on_submit():
             unit = db.session.get(Unit, form.unit_id.data)
-            try:
+            with commit_or_refuse() as done:
                 operations.add_recognition(current_user, unit=unit, awarded_on=form.awarded_on.data,
                                            title=form.title.data, points_value=form.points.data,
                                            evidence=form.evidence.data)
-            except operations.ScoreError as exc:
-                _refuse(exc)
-            else:
-                _commit(_("Recognition recorded."))
+            if done:
+                flash(_("Recognition recorded."), "success")
                 return redirect(url_for("scores.recognitions"))
     status = 400 if request.method == "POST" else 200
     return render_template("scores/recognitions.html", rows=queries.recognitions(plan.id),
@@ -590,12 +562,11 @@ def create_bulletin():
         abort(400)
     period_row = db.session.get(ScorePeriod, form.period_id.data)
     perms.require_visible(period_row is not None and period_row.plan_id == _plan().id)
-    try:
+    with commit_or_refuse() as done:
         bulletin = operations.create_bulletin(period_row, current_user)
-    except operations.ScoreError as exc:
-        _refuse(exc)
+    if not done:
         return redirect(url_for("scores.bulletins"))
-    _commit(_("Bulletin drafted; edit its text before publishing."))
+    flash(_("Bulletin drafted; edit its text before publishing."), "success")
     return redirect(url_for("scores.bulletin", bulletin_id=bulletin.id))
 
 
@@ -627,13 +598,11 @@ def bulletin(bulletin_id: int):
         if problems := form.section_errors(sections):
             flash("; ".join(problems), "danger")
             return redirect(url_for("scores.bulletin", bulletin_id=bulletin_id))
-        try:
+        with commit_or_refuse() as done:
             operations.update_bulletin(found, current_user, title=form.title.data or "",
                                        sections=sections, expected_version=form.expected_version())
-        except operations.ScoreError as exc:
-            _refuse(exc)
-        else:
-            _commit(_("Bulletin saved."))
+        if done:
+            flash(_("Bulletin saved."), "success")
         return redirect(url_for("scores.bulletin", bulletin_id=bulletin_id))
     editable = found.state == BulletinState.DRAFT and not found.is_superseded
     return render_template("scores/bulletin.html", bulletin=found, form=form,

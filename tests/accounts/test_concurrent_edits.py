@@ -54,7 +54,7 @@ def test_the_second_of_two_edits_from_the_same_version_is_refused(app, make_user
     assert f'<option selected value="{other_town.id}">' in html
     db.session.expire_all()
     stored = db.session.get(User, target.id)
-    assert (stored.display_name, stored.email, stored.unit_id, stored.version) == (
+    assert (stored.display_name, stored.email, stored.unit_id, stored.version_id) == (
         "张三（古南）", "zs@qj.gov.cn", town.id, 2)
     assert _updates() == 1
 
@@ -66,7 +66,7 @@ def test_the_second_of_two_edits_from_the_same_version_is_refused(app, make_user
     assert resaved.status_code == 302
     db.session.expire_all()
     stored = db.session.get(User, target.id)
-    assert (stored.display_name, stored.unit_id, stored.version) == ("张三", other_town.id, 3)
+    assert (stored.display_name, stored.unit_id, stored.version_id) == ("张三", other_town.id, 3)
     assert _updates() == 2
 
 
@@ -80,7 +80,7 @@ def test_a_save_without_a_version_or_with_a_forged_one_is_refused(app, make_user
         assert response.status_code == 409, version
     db.session.expire_all()
     stored = db.session.get(User, target.id)
-    assert (stored.display_name, stored.version) == ("王五", 1)
+    assert (stored.display_name, stored.version_id) == ("王五", 1)
     assert _updates() == 0
 
 
@@ -96,7 +96,7 @@ def test_sign_ins_and_own_settings_do_not_make_an_edit_stale(app, make_user):
                     ).status_code == 302
     db.session.expire_all()
     stored = db.session.get(User, target.id)
-    assert stored.locale == "en" and stored.last_login_at is not None and stored.version == 1
+    assert stored.locale == "en" and stored.last_login_at is not None and stored.version_id == 1
     response = browser.post(f"/admin/users/{target.id}", data={
         **form, "role": "leader", "display_name": "赵六六", "unit_id": ""})
     assert response.status_code == 302

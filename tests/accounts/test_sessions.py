@@ -64,7 +64,7 @@ def test_admin_disabling_an_account_ends_its_sessions(app, client, make_user, lo
     admin_client.post("/login", data={"username": admin.username, "password": TEST_PASSWORD})
     response = admin_client.post(f"/admin/users/{user.id}", data={
         "display_name": user.display_name, "email": "", "role": "office", "unit_id": "",
-        "version": str(user.version)})
+        "version": str(user.version_id)})
     assert response.status_code == 302  # "active" unticked
     assert goes_to_login(client.get("/account"))
     assert goes_to_login(replay(app, cookie))

@@ -105,7 +105,7 @@ def test_confirm_applies_new_changed_and_claims_atomically(
     assert own.high_tech_cert_on == date(2023, 10, 20)
     assert own.high_tech_first_on == date(2020, 11, 1)  # a re-review keeps the status continuous
     assert own.tech_in_library_on == date(2021, 1, 1)  # an empty cell keeps the register's value
-    assert own.version == 2
+    assert own.version_id == 2
     claim = db.session.scalar(select(ClaimConflict))
     assert claim.enterprise_id == foreign.id and claim.claimant_unit_id == mine.id
     assert db.session.get(Enterprise, foreign.id).unit_id == other.id

@@ -201,7 +201,7 @@ def test_a_department_counts_only_attracted_enterprises(
     # Turning it into a cultivated one afterwards is refused too.
     with pytest.raises(operations.EnterpriseError, match="区招商投资局"):
         operations.update_enterprise(attracted, {"source": "cultivated"}, office,
-                                     version=attracted.version)
+                                     version=attracted.version_id)
     db.session.rollback()
     # A street keeps both kinds.
     street = district.unit("古南街道")
@@ -217,11 +217,11 @@ def test_the_office_cannot_transfer_a_cultivated_enterprise_to_a_department(
     claim = operations.open_claim(cultivated, department, office, reason="我局招引")
     db.session.commit()
     with pytest.raises(operations.EnterpriseError, match="部门只计新招引企业"):
-        operations.decide_claim(claim, "transfer", "核实", office, version=claim.version)
+        operations.decide_claim(claim, "transfer", "核实", office, version=claim.version_id)
     db.session.rollback()
     assert db.session.get(Enterprise, cultivated.id).unit_id == street.id
     claim = db.session.get(ClaimConflict, claim.id)
-    operations.decide_claim(claim, "keep", "由街道培育", office, version=claim.version)
+    operations.decide_claim(claim, "keep", "由街道培育", office, version=claim.version_id)
     db.session.commit()
 
 

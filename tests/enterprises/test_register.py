@@ -93,12 +93,12 @@ def test_the_office_decides_claims_keep_and_transfer(client, login, make_user, d
     assert "甲公司" in queue and "乙公司" in queue
     # A reason is required.
     client.post(f"/enterprises/claims/{c1.id}/decide",
-                data={"decision": "keep", "note": "", "version": c1.version})
+                data={"decision": "keep", "note": "", "version": c1.version_id})
     assert db.session.get(ClaimConflict, c1.id).state == "open"
     client.post(f"/enterprises/claims/{c1.id}/decide",
-                data={"decision": "keep", "note": "实际由古南街道引导", "version": c1.version})
+                data={"decision": "keep", "note": "实际由古南街道引导", "version": c1.version_id})
     client.post(f"/enterprises/claims/{c2.id}/decide",
-                data={"decision": "transfer", "note": "招引单位为文龙街道", "version": c2.version})
+                data={"decision": "transfer", "note": "招引单位为文龙街道", "version": c2.version_id})
     assert db.session.get(ClaimConflict, c1.id).state == "kept"
     assert db.session.get(Enterprise, one.id).unit_id == a.id
     assert db.session.get(ClaimConflict, c2.id).state == "transferred"
@@ -125,7 +125,7 @@ def test_editing_with_a_stale_version_is_refused_and_renewal_is_a_re_review(
     login(make_user("reporter", unit=unit))
     data = _form(enterprise.credit_code, name="改名公司", unit_id=unit.id, source="stock",
                  tech_in_library_on="2020-01-01", high_tech_cert_no="GR202351100009",
-                 high_tech_cert_on="2023-10-20", version=str(enterprise.version))
+                 high_tech_cert_on="2023-10-20", version=str(enterprise.version_id))
     assert client.post(f"/enterprises/{enterprise.id}/edit", data=data).status_code == 302
     db.session.refresh(enterprise)
     assert enterprise.name == "改名公司"
@@ -160,3 +160,19 @@ def test_register_search_and_filters(client, login, make_user, district, make_en
     export = client.get("/enterprises/export.xlsx", query_string={"unit": a.id})
     assert export.status_code == 200 and export.mimetype.endswith("sheet")
     assert "filename*=UTF-8''" in export.headers["Content-Disposition"]
+
+
+def test_a_stale_claim_decision_is_refused_with_its_conflict_message(
+        client, login, make_user, district, make_enterprise):
+    from taskflow.enterprises import operations
+
+    a, b = district.unit("古南街道"), district.unit("文龙街道")
+    claim = operations.open_claim(make_enterprise(a, name="甲公司"), b,
+                                  make_user("reporter", unit=b))
+    db.session.commit()
+    login(make_user("office"))
+    page = client.post(f"/enterprises/claims/{claim.id}/decide", follow_redirects=True,
+                       data={"decision": "transfer", "note": "核实",
+                             "version": claim.version_id + 1}).get_data(as_text=True)
+    assert "其他人已处理了该归属争议。" in page
+    assert db.session.get(ClaimConflict, claim.id).state == "open"

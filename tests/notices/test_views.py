@@ -311,3 +311,37 @@ def test_mark_all_read_clears_the_badge(app, world, client_for, frozen):
     assert client.post("/notices/inbox/read-all").status_code == 302
     html = client.get("/notices/inbox").get_data(as_text=True)
     assert "data-unread=" not in html
+
+
+def test_each_notice_refusal_shows_its_own_message(app, world, town_notice, client_for):
+    """Refusals carry their own translated message: a second acknowledgement is not reported as
+    'already answered', and an answer to an answered notice is."""
+    head = client_for(world.users.head)
+    assert head.post(f"/notices/{town_notice.id}/acknowledge").status_code == 302
+    again = head.post(f"/notices/{town_notice.id}/acknowledge", follow_redirects=True)
+    page = again.get_data(as_text=True)
+    assert "该通知单已签收。" in page and "该通知单已反馈。" not in page
+    reporter = client_for(world.users.reporter)
+    assert reporter.post(f"/notices/{town_notice.id}/respond", data={"response": "已办结"}
+                         ).status_code == 302
+    answered = head.post(f"/notices/{town_notice.id}/respond", data={"response": "第二次"},
+                         follow_redirects=True).get_data(as_text=True)
+    assert "该通知单已反馈。" in answered and "该通知单已签收。" not in answered
+
+
+def test_notice_refusals_are_translated_messages_not_codes(app, world, town_notice):
+    """The operation's refusal is the user's message (the view shows it as it is)."""
+    from flask_babel import force_locale
+
+    from taskflow.core.errors import Refusal
+    from taskflow.notices import operations
+
+    with app.test_request_context(), force_locale("zh_CN"):
+        operations.acknowledge_notice(town_notice, world.users.head)
+        with pytest.raises(Refusal) as acknowledged:
+            operations.acknowledge_notice(town_notice, world.users.head)
+        with pytest.raises(Refusal) as empty:
+            operations.respond_to_notice(town_notice, "  ", world.users.head)
+        assert str(acknowledged.value) == "该通知单已签收。"
+        assert str(empty.value) == "请填写办理情况及预计完成时间。"
+    db.session.rollback()

@@ -348,3 +348,16 @@ def test_pages_run_a_bounded_number_of_queries(app, client, login, plan, build_s
     db.session.commit()
     large = _page_queries(client, count_queries, urls)
     assert small == large
+
+
+def test_a_stale_period_form_is_refused_with_the_conflict_message(client, login, plan, scored):
+    """The period's optimistic lock (version_id): a form made from an older version changes
+    nothing and tells the user to reload."""
+    login(scored.users["supervisor"])
+    period = queries.latest_period(plan.id, "2024-03")
+    stale = period.version_id - 1
+    page = client.post("/scores/periods/2024-03/r1/lock", data={"version": stale, "confirm": "yes"},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "其他人已修改此内容，请刷新页面后重试。" in page
+    db.session.rollback()
+    assert period.state == "draft"

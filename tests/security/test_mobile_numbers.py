@@ -73,7 +73,7 @@ def test_editing_the_number_audits_it_masked_even_when_the_mask_is_unchanged(
     user = make_user("office", username="phone_owner", mobile=MOBILE)
     login(admin)
     form = {"display_name": "phone_owner", "role": "office", "unit_id": "", "active": "y",
-            "version": str(user.version)}
+            "version": str(user.version_id)}
     response = client.post(f"/admin/users/{user.id}", data={**form, "mobile": "13899991234"})
     assert response.status_code == 302
     assert _user("phone_owner").mobile == "13899991234"
@@ -81,7 +81,7 @@ def test_editing_the_number_audits_it_masked_even_when_the_mask_is_unchanged(
     assert event.before == {"mobile": "138****1234"} and event.after == {"mobile": "138****1234"}
     # Clearing the number clears its index too.
     response = client.post(f"/admin/users/{user.id}",
-                           data={**form, "version": str(_user("phone_owner").version),
+                           data={**form, "version": str(_user("phone_owner").version_id),
                                  "mobile": ""})
     assert response.status_code == 302
     row = db.session.execute(text("SELECT mobile, mobile_index FROM users WHERE id = :i"),
@@ -96,9 +96,9 @@ def test_saving_without_touching_the_number_changes_nothing(client, login, admin
     login(admin)
     response = client.post(f"/admin/users/{user.id}", data={
         "display_name": "phone_owner", "role": "office", "unit_id": "", "active": "y",
-        "version": str(user.version), "mobile": MOBILE}, follow_redirects=True)
+        "version": str(user.version_id), "mobile": MOBILE}, follow_redirects=True)
     assert response.status_code == 200
-    assert _user("phone_owner").version == user.version
+    assert _user("phone_owner").version_id == user.version_id
     assert db.session.execute(text("SELECT mobile FROM users WHERE id = :i"),
                               {"i": user.id}).scalar() == raw_before
 
