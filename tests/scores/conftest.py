@@ -108,7 +108,7 @@ def build_scenario(app, plan, make_unit, make_task, make_assignment, make_milest
                        "unit_id": s.units[name].id, "source": "stock",
                        "tech_in_library_on": date(2023, 5, 1) if i < in_2023 else date(2024, 1, 15),
                        "status": "active",
-                       "specialised_sme": False, "version": 1, "created_at": utc(2024, 1, 1),
+                       "specialised_sme": False, "version_id": 1, "created_at": utc(2024, 1, 1),
                        "updated_at": utc(2024, 1, 1)}
                 if i < high_count:
                     on = date(2023, 6, 1) if i < 2 else date(2024, 1, 15)
@@ -120,7 +120,7 @@ def build_scenario(app, plan, make_unit, make_task, make_assignment, make_milest
         rows.append({"name": "B已移出企业", "credit_code": f"91500222T{counter:09d}",
                      "unit_id": s.units["B"].id, "source": "stock", "tech_in_library_on": date(2023, 5, 1),
                      "tech_removed_on": date(2024, 2, 1), "status": "active", "specialised_sme": False,
-                     "version": 1, "created_at": utc(2024, 1, 1), "updated_at": utc(2024, 1, 1)})
+                     "version_id": 1, "created_at": utc(2024, 1, 1), "updated_at": utc(2024, 1, 1)})
         db.session.execute(insert(Enterprise), rows)
 
         def notice(seq, unit, level, issued, due, responded=None, late=None):

@@ -101,7 +101,7 @@ def tech_target(plan):
         db.session.execute(insert(Enterprise), [
             {"name": f"{unit.name}企业{i}", "credit_code": f"91500222E{next(counter):09d}",
              "unit_id": unit.id, "source": "stock", "tech_in_library_on": on,
-             "status": "active", "specialised_sme": False, "version": 1, "created_at": stamp,
+             "status": "active", "specialised_sme": False, "version_id": 1, "created_at": stamp,
              "updated_at": stamp} for i in range(n)])
         db.session.commit()
 
