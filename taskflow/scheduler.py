@@ -76,8 +76,8 @@ class SchedulerLock:
     def __init__(self, app: Flask, holder: str | None = None):
         self.app = app
         self.holder = holder or _holder_id()
-        self.ttl = timedelta(seconds=int(app.config.get("SCHEDULER_LEASE_TTL_SECONDS", 120)))
-        self.interval = float(app.config.get("SCHEDULER_HEARTBEAT_SECONDS", 30))
+        self.ttl = timedelta(seconds=int(app.config["SCHEDULER_LEASE_TTL_SECONDS"]))
+        self.interval = float(app.config["SCHEDULER_HEARTBEAT_SECONDS"])
         if not 0 < self.interval < self.ttl.total_seconds():
             raise ValueError("SCHEDULER_HEARTBEAT_SECONDS must be above 0 and below "
                              "SCHEDULER_LEASE_TTL_SECONDS")
@@ -224,7 +224,7 @@ def run_job(app: Flask, name: str, func) -> None:
 
 def recompute_time(app: Flask) -> tuple[int, int]:
     """(hour, minute) of the nightly score recompute: SCORES_RECOMPUTE_AT, "HH:MM" local time."""
-    text = str(app.config.get("SCORES_RECOMPUTE_AT") or "01:30")
+    text = str(app.config["SCORES_RECOMPUTE_AT"])
     try:
         hour, minute = (int(part) for part in text.split(":", 1))
         if 0 <= hour < 24 and 0 <= minute < 60:
@@ -264,7 +264,7 @@ def job_table(app: Flask) -> list[tuple[str, object, CronTrigger]]:
 
     from taskflow.audit import jobs as audit_jobs
 
-    every = int(app.config.get("AUDIT_ANCHOR_INTERVAL_MINUTES") or 60)
+    every = int(app.config["AUDIT_ANCHOR_INTERVAL_MINUTES"])
     table.append(("audit_anchor", audit_jobs.anchor_chain_head,
                   IntervalTrigger(minutes=max(every, 1), timezone=TIMEZONE)))
     table.append(("security_log_prune", audit_jobs.prune_security_logs,

@@ -130,23 +130,22 @@ def template_bytes() -> bytes:
 
 
 def max_bytes() -> int:
-    return int(current_app.config.get("ENTERPRISE_IMPORT_MAX_MB",
-                                       current_app.config["MAX_UPLOAD_MB"])) * 1024 * 1024
+    return int(current_app.config["ENTERPRISE_IMPORT_MAX_MB"]) * 1024 * 1024
 
 
 def read_limits() -> ReadLimits:
     """The reading limits of an uploaded list, from the settings (config.py)."""
     config = current_app.config
     return ReadLimits(
-        max_rows=int(config.get("ENTERPRISE_IMPORT_MAX_ROWS", 50_000)),
-        max_columns=int(config.get("IMPORT_MAX_COLUMNS", 100)),
-        max_cells_per_row=int(config.get("IMPORT_MAX_CELLS_PER_ROW", 1_000)),
-        max_cells=int(config.get("IMPORT_MAX_CELLS", 2_000_000)),
-        max_row_elements=int(config.get("IMPORT_MAX_ROW_ELEMENTS", 1_000_000)),
-        max_shared_strings=int(config.get("IMPORT_MAX_SHARED_STRINGS", 500_000)),
-        max_shared_string_bytes=int(config.get("IMPORT_MAX_SHARED_STRINGS_MB", 20)) * 1048576,
-        max_part_bytes=int(config.get("IMPORT_MAX_PART_MB", 100)) * 1048576,
-        max_ratio=int(config.get("ZIP_MAX_RATIO", 100)),
+        max_rows=int(config["ENTERPRISE_IMPORT_MAX_ROWS"]),
+        max_columns=int(config["IMPORT_MAX_COLUMNS"]),
+        max_cells_per_row=int(config["IMPORT_MAX_CELLS_PER_ROW"]),
+        max_cells=int(config["IMPORT_MAX_CELLS"]),
+        max_row_elements=int(config["IMPORT_MAX_ROW_ELEMENTS"]),
+        max_shared_strings=int(config["IMPORT_MAX_SHARED_STRINGS"]),
+        max_shared_string_bytes=int(config["IMPORT_MAX_SHARED_STRINGS_MB"]) * 1048576,
+        max_part_bytes=int(config["IMPORT_MAX_PART_MB"]) * 1048576,
+        max_ratio=int(config["ZIP_MAX_RATIO"]),
     )
 
 
@@ -203,12 +202,12 @@ def check_file(path: Path) -> None:
             names = {e.filename for e in entries}
             if "xl/workbook.xml" not in names or "[Content_Types].xml" not in names:
                 raise FileRefused(_("This zip file is not an Excel (.xlsx) workbook."))
-            if len(entries) > current_app.config.get("ZIP_MAX_ENTRIES", 200):
+            if len(entries) > current_app.config["ZIP_MAX_ENTRIES"]:
                 raise FileRefused(_("The workbook has too many parts to be read safely."))
             unpacked = sum(e.file_size for e in entries)
-            if unpacked > current_app.config.get("ZIP_MAX_UNCOMPRESSED_MB", 200) * 1048576:
+            if unpacked > current_app.config["ZIP_MAX_UNCOMPRESSED_MB"] * 1048576:
                 raise FileRefused(_("The workbook unpacks to more than %(mb)s MB; split it.",
-                                    mb=current_app.config.get("ZIP_MAX_UNCOMPRESSED_MB", 200)))
+                                    mb=current_app.config["ZIP_MAX_UNCOMPRESSED_MB"]))
             for entry in entries:
                 check_ratio(entry, limits)
     except LimitExceeded as exc:

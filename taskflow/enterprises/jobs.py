@@ -30,7 +30,7 @@ def open_month_if_due(today: date) -> DispatchPeriod | None:
     plan = queries.district_plan()
     if plan is None:
         return None
-    open_day = int(current_app.config.get("DISPATCH_OPEN_DAY", 1))
+    open_day = int(current_app.config["DISPATCH_OPEN_DAY"])
     if today.day < open_day:
         return None
     month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
@@ -89,14 +89,14 @@ def purge_stale_imports(now) -> int:
     """Drop import previews nobody confirmed within a week (idempotent); returns how many."""
     from taskflow.enterprises.importer import purge_stale
 
-    return purge_stale(now, days=int(current_app.config.get("ENTERPRISE_IMPORT_KEEP_DAYS", 7)))
+    return purge_stale(now, days=int(current_app.config["ENTERPRISE_IMPORT_KEEP_DAYS"]))
 
 
 def sweep_import_files(now: datetime | None = None) -> dict:
     """Remove files under DATA_DIR/imports and DATA_DIR/tmp older than IMPORT_TEMP_MAX_AGE_HOURS:
     a killed worker's left-overs (an upload being staged is minutes old at most). Idempotent;
     returns {"removed": n}."""
-    hours = int(current_app.config.get("IMPORT_TEMP_MAX_AGE_HOURS", 6))
+    hours = int(current_app.config["IMPORT_TEMP_MAX_AGE_HOURS"])
     cutoff = ((now or clock.utcnow()) - timedelta(hours=hours)).timestamp()
     root = Path(current_app.config["DATA_DIR"])
     removed: list[str] = []

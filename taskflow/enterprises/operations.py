@@ -245,7 +245,7 @@ def due_date(month: date, opened_on: date | None = None, calendar=None) -> date:
     from taskflow.enterprises.queries import month_end
 
     cal = calendar or WorkCalendar.load()
-    working_days = max(1, int(current_app.config.get("DISPATCH_LATE_AFTER_WORKING_DAY", 5)))
+    working_days = max(1, int(current_app.config["DISPATCH_LATE_AFTER_WORKING_DAY"]))
     regular = cal.add_working_days(month_end(month), working_days)
     if opened_on is not None and opened_on >= regular:
         return cal.add_working_days(opened_on, working_days)
