@@ -37,7 +37,7 @@ from taskflow.core.spreadsheets import (
     read_sheet,
     sheet_rows_hint,
 )
-from taskflow.enterprises import creditcode
+from taskflow.enterprises import creditcode, operations
 from taskflow.enterprises.models import (
     ClaimConflict,
     ClaimState,
@@ -48,8 +48,6 @@ from taskflow.enterprises.models import (
     ImportOutcome,
     ImportState,
     Source,
-    certificate_fields,
-    is_renewal,
 )
 from taskflow.enterprises.operations import attribution_problem
 from taskflow.extensions import db
@@ -286,7 +284,7 @@ def map_header(cells: list) -> dict[str, int]:
     return found
 
 
-def parse_row(number: int, cells: list, columns: dict[str, int], today: date) -> ParsedRow:
+def parse_row(number: int, cells: list, columns: dict[str, int]) -> ParsedRow:
     """Check one row's cells; each problem names its column."""
     def cell(key):
         index = columns.get(key)
@@ -295,8 +293,6 @@ def parse_row(number: int, cells: list, columns: dict[str, int], today: date) ->
     data: dict = {}
     errors: list[str] = []
     data["name"] = _text(cell("name"))[:200]
-    if not data["name"]:
-        errors.append(_("The enterprise name is empty."))
     data["credit_code"] = creditcode.normalise(_text(cell("credit_code")))
     problem = creditcode.problem(data["credit_code"])
     if problem is not None:
@@ -313,17 +309,11 @@ def parse_row(number: int, cells: list, columns: dict[str, int], today: date) ->
             errors.append(_("%(column)s: “%(value)s” is not a date.",
                             column=_header_cell(key), value=_text(cell(key))))
             value = None
-        if value is not None and value > today:
-            errors.append(_("%(column)s: %(date)s lies in the future.",
-                            column=_header_cell(key), date=value.isoformat()))
         if value is not None and value.year < 1990:
             errors.append(_("%(column)s: %(date)s is too early.",
                             column=_header_cell(key), date=value.isoformat()))
         data[key] = value
     data["high_tech_cert_no"] = _text(cell("high_tech_cert_no"))[:40] or None
-    if bool(data["high_tech_cert_no"]) != bool(data["high_tech_cert_on"]) and not any(
-            _header_cell("high_tech_cert_on") in e for e in errors):
-        errors.append(_("A high-tech certificate needs both its number and its date."))
     flag = _text(cell("specialised_sme")).lower()
     if "specialised_sme" not in columns or flag == "":
         data["specialised_sme"] = None  # keep what the register has
@@ -334,6 +324,9 @@ def parse_row(number: int, cells: list, columns: dict[str, int], today: date) ->
     else:
         errors.append(_("专精特新: “%(value)s” is neither 是 nor 否.", value=flag))
         data["specialised_sme"] = None
+    if not errors:
+        # Once every cell reads, the register's own rules: the form's refusals, word for word.
+        errors.extend(operations.data_problems(data))
     return ParsedRow(number, data, errors)
 
 
@@ -356,7 +349,9 @@ EXISTING_COLUMNS = (Enterprise.id, Enterprise.credit_code, Enterprise.unit_id, E
                     Enterprise.source, Enterprise.tech_in_library_on, Enterprise.high_tech_cert_no,
                     Enterprise.high_tech_cert_on, Enterprise.high_tech_first_on,
                     Enterprise.high_tech_expires_on,
-                    Enterprise.specialised_sme, Enterprise.version)
+                    Enterprise.specialised_sme, Enterprise.version,
+                    # the rest of the editable fields: an edit is checked as a whole
+                    Enterprise.tech_removed_on, Enterprise.status, Enterprise.closed_on)
 
 
 def _existing(codes: list[str]) -> dict[str, dict]:
@@ -402,6 +397,11 @@ def _changes(data: dict, current: dict) -> dict:
     return changes
 
 
+def _edit(data: dict) -> dict:
+    """The fields a row changes: its non-empty compared cells (an empty cell keeps the value)."""
+    return {key: data[key] for key in COMPARED if data.get(key) not in (None, "")}
+
+
 def classify(rows: list[ParsedRow], unit_id: int, *, register: dict | None = None
              ) -> list[tuple[str, str]]:
     """(outcome, message) for each parsed row of a chunk, against the register now (2 queries).
@@ -429,7 +429,10 @@ def classify(rows: list[ParsedRow], unit_id: int, *, register: dict | None = Non
             result.append((ImportOutcome.CONFLICT, message))
         else:
             changes = _changes(row.data, current)
-            if changes:
+            problems = operations.data_problems(operations.merged_data(current, _edit(row.data)))
+            if problems:
+                result.append((ImportOutcome.INVALID, "；".join(problems)))
+            elif changes:
                 result.append((ImportOutcome.CHANGED, "；".join(
                     f"{LABELS[k]}: {_display(old)} → {_display(new)}"
                     for k, (old, new) in changes.items())))
@@ -491,7 +494,6 @@ def _read_chunks(spool) -> Iterator[list]:
 def _parse_into(path: Path, target: Target, spool, progress: Progress) -> int:
     """Read and check every row of the workbook into `spool` (no database); returns how many."""
     limits = read_limits()
-    today = clock.local_today()
     seen: dict[str, int] = {}
     rows = read_sheet(path, limits)
     header_number, header = next(((n, r) for n, r in rows if any(_text(c) for c in r)),
@@ -504,7 +506,7 @@ def _parse_into(path: Path, target: Target, spool, progress: Progress) -> int:
         for number, cells in rows:
             if not any(_text(c) for c in cells):
                 continue
-            row = parse_row(number, cells, columns, today)
+            row = parse_row(number, cells, columns)
             if not row.errors:
                 # Departments count attracted enterprises only (the target table's 说明).
                 problem = attribution_problem(target, row.data.get("source"))
@@ -668,13 +670,6 @@ def refresh(batch: EnterpriseImport) -> dict:
     return counts
 
 
-def _certificate(new_on: date | None, current: dict | None) -> dict:
-    current = current or {}
-    return certificate_fields(new_on, current.get("high_tech_cert_on"),
-                              current.get("high_tech_first_on"),
-                              current.get("high_tech_expires_on"))
-
-
 def confirm(batch: EnterpriseImport, actor, *, progress: Progress = None) -> dict:
     """Apply every staged row (new, changed, claims) after re-validating it; the caller commits.
 
@@ -687,8 +682,10 @@ def confirm(batch: EnterpriseImport, actor, *, progress: Progress = None) -> dic
                             "imported."))
     now = clock.utcnow()
     actor_id = getattr(actor, "id", None)
+    unit = batch.unit
     imported_note = _("Imported from %(file)s", file=batch.filename)[:500]
-    claimed_note = _("Claimed by %(unit)s", unit=batch.unit.name)[:500]
+    claimed_note = _("Claimed by %(unit)s", unit=unit.name)[:500]
+    marker = {"import": batch.token[:8]}
     counts = {o.value: 0 for o in ImportOutcome}
     for chunk in _staged_chunks(batch):
         parsed = [_parsed(s) for s in chunk]
@@ -698,33 +695,16 @@ def confirm(batch: EnterpriseImport, actor, *, progress: Progress = None) -> dic
         if drift:
             raise ImportChanged(drift)
         existing, pending = register["existing"], register["pending"]
-        new_rows, updates, events, claims = [], [], [], []
+        new_rows, edits, events, claims = [], [], [], []
         for row, (outcome, message) in zip(parsed, outcomes):
             counts[outcome] += 1
             data = row.data
             if outcome == ImportOutcome.NEW:
-                new_rows.append({
-                    "name": data["name"], "credit_code": data["credit_code"],
-                    "unit_id": batch.unit_id, "source": data["source"],
-                    "tech_in_library_on": data.get("tech_in_library_on"),
-                    "high_tech_cert_no": data.get("high_tech_cert_no"),
-                    "high_tech_cert_on": data.get("high_tech_cert_on"),
-                    **_certificate(data.get("high_tech_cert_on"), None),
-                    "specialised_sme": bool(data.get("specialised_sme")),
-                    "status": "active", "created_at": now, "updated_at": now, "version": 1,
-                })
+                new_rows.append(data)
             elif outcome == ImportOutcome.CHANGED:
+                # Every compared field, an empty cell keeping the register's value (as before).
                 current = existing[row.code]
-                merged = {k: (data[k] if data.get(k) not in (None, "") else current[k])
-                          for k in COMPARED}
-                renewed = is_renewal(merged["high_tech_cert_on"], current["high_tech_cert_on"],
-                                     current["high_tech_expires_on"])
-                updates.append({"id": current["id"], **merged, "updated_at": now,
-                                **_certificate(merged["high_tech_cert_on"], current)})
-                events.append({"enterprise_id": current["id"], "occurred_at": now,
-                               "actor_id": actor_id, "unit_id": batch.unit_id,
-                               "kind": "re_reviewed" if renewed else "updated",
-                               "changes": {"import": batch.token[:8]}, "note": message[:500]})
+                edits.append((current, {k: current[k] for k in COMPARED} | _edit(data), message))
             elif outcome == ImportOutcome.CONFLICT:
                 current = existing[row.code]
                 if current["id"] in pending:
@@ -741,25 +721,13 @@ def confirm(batch: EnterpriseImport, actor, *, progress: Progress = None) -> dic
                                "actor_id": actor_id, "unit_id": current["unit_id"],
                                "kind": "claim_opened", "changes": None,
                                "note": claimed_note})
-        if new_rows:
-            # Plain executemany, then one query for the new ids (faster than RETURNING here).
-            db.session.execute(insert(Enterprise), new_rows)
-            ids = db.session.scalars(select(Enterprise.id).where(
-                Enterprise.credit_code.in_([r["credit_code"] for r in new_rows]))).all()
-            events.extend({"enterprise_id": i, "occurred_at": now, "actor_id": actor_id,
-                           "unit_id": batch.unit_id, "kind": "created",
-                           "changes": {"import": batch.token[:8]}, "note": imported_note}
-                          for i in ids)
-        if updates:
-            table = Enterprise.__table__
-            from sqlalchemy import bindparam
-
-            keys = [k for k in updates[0] if k != "id"]
-            db.session.execute(
-                table.update().where(table.c.id == bindparam("_id"))
-                .values({k: bindparam(f"_{k}") for k in keys} | {"version": table.c.version + 1}),
-                [{f"_{k}": v for k, v in u.items()} for u in updates],
-            )
+        # The register's own operations: the form's checks apply to every row.
+        try:
+            operations.register_enterprises(new_rows, unit, actor, note=imported_note,
+                                            changes=marker)
+            operations.update_enterprises(edits, unit, actor, changes=marker)
+        except operations.EnterpriseError as exc:
+            raise FileRefused(str(exc)) from None
         if claims:
             db.session.execute(insert(ClaimConflict), claims)
         if events:
