@@ -23,9 +23,9 @@ from xml.parsers.expat import ExpatError
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 
-from taskflow.core import audit, clock
+from taskflow.core import audit, clock, uploads
 from taskflow.core import permissions as perm
 from taskflow.core.db import read_transaction, write_transaction
 from taskflow.core.spreadsheets import (
@@ -42,7 +42,6 @@ from taskflow.enterprises.models import (
     ClaimConflict,
     ClaimState,
     Enterprise,
-    EnterpriseEvent,
     EnterpriseImport,
     EnterpriseImportRow,
     ImportOutcome,
@@ -212,6 +211,26 @@ def check_file(path: Path) -> None:
         raise FileRefused(limit_message(exc)) from None
     except zipfile.BadZipFile:
         raise FileRefused(_("The Excel file is damaged and cannot be read.")) from None
+
+
+def check_archive(path: Path) -> None:
+    """The archive check every uploaded workbook passes (core.uploads, as for evidence): unsafe
+    paths, encrypted parts, macros and programs, nested archives, links to other workbooks.
+    It inflates every part, so stage() runs it once the bounded parse has accepted the sheet."""
+    with path.open("rb") as stream:
+        try:
+            uploads.validate_upload(_NamedStream(stream), max_bytes=max_bytes(),
+                                    allowed={"xlsx"}).close()
+        except uploads.UploadRejected as exc:
+            raise FileRefused(str(exc)) from None
+
+
+@dataclass
+class _NamedStream:
+    """An open workbook as core.uploads reads an upload (.filename and .stream)."""
+
+    stream: object
+    filename: str = "list.xlsx"
 
 
 # ---------------------------------------------------------------- rows
@@ -573,6 +592,7 @@ def stage(path: Path, filename: str, unit: Unit, user, *, progress: Progress = N
                                 error=type(exc).__name__)) from None
         if total == 0:
             raise FileRefused(_("The list has a header but no enterprise rows."))
+        check_archive(path)
         parsed_at = time.monotonic()
         with read_transaction():
             counts = _classify_into(parsed, target, staged)
@@ -681,7 +701,6 @@ def confirm(batch: EnterpriseImport, actor, *, progress: Progress = None) -> dic
         raise FileRefused(_("Correct the invalid rows and upload the file again: nothing was "
                             "imported."))
     now = clock.utcnow()
-    actor_id = getattr(actor, "id", None)
     unit = batch.unit
     imported_note = _("Imported from %(file)s", file=batch.filename)[:500]
     claimed_note = _("Claimed by %(unit)s", unit=unit.name)[:500]
@@ -695,7 +714,7 @@ def confirm(batch: EnterpriseImport, actor, *, progress: Progress = None) -> dic
         if drift:
             raise ImportChanged(drift)
         existing, pending = register["existing"], register["pending"]
-        new_rows, edits, events, claims = [], [], [], []
+        new_rows, edits, claims = [], [], []
         for row, (outcome, message) in zip(parsed, outcomes):
             counts[outcome] += 1
             data = row.data
@@ -710,17 +729,8 @@ def confirm(batch: EnterpriseImport, actor, *, progress: Progress = None) -> dic
                 if current["id"] in pending:
                     continue
                 pending.add(current["id"])
-                claims.append({"enterprise_id": current["id"],
-                               "holder_unit_id": current["unit_id"],
-                               "claimant_unit_id": batch.unit_id, "claimed_by_id": actor_id,
-                               "claimed_at": now, "claim_data": _jsonable_data(data),
-                               "reason": _("Excel import %(file)s, row %(row)s",
-                                           file=batch.filename, row=row.number)[:500],
-                               "state": ClaimState.OPEN, "decision_note": "", "version": 1})
-                events.append({"enterprise_id": current["id"], "occurred_at": now,
-                               "actor_id": actor_id, "unit_id": current["unit_id"],
-                               "kind": "claim_opened", "changes": None,
-                               "note": claimed_note})
+                claims.append((current, data, _("Excel import %(file)s, row %(row)s",
+                                                file=batch.filename, row=row.number)))
         # The register's own operations: the form's checks apply to every row.
         try:
             operations.register_enterprises(new_rows, unit, actor, note=imported_note,
@@ -728,10 +738,7 @@ def confirm(batch: EnterpriseImport, actor, *, progress: Progress = None) -> dic
             operations.update_enterprises(edits, unit, actor, changes=marker)
         except operations.EnterpriseError as exc:
             raise FileRefused(str(exc)) from None
-        if claims:
-            db.session.execute(insert(ClaimConflict), claims)
-        if events:
-            db.session.execute(insert(EnterpriseEvent), events)
+        operations.open_claims(claims, unit, actor, note=claimed_note)
         if progress:
             progress(len(chunk))
     batch.state = ImportState.CONFIRMED

@@ -240,6 +240,26 @@ def update_enterprises(edits: list[tuple[dict, dict, str]], unit: Unit, actor, *
     return len(updates)
 
 
+def open_claims(claims: list[tuple[dict, dict, str]], claimant: Unit, actor, *,
+                note: str) -> int:
+    """Open many claims of `claimant` at once (the Excel import), as open_claim does one: each
+    (current, data, reason) names the holder's row as read (id, unit_id). The caller leaves out
+    enterprises `claimant` already has an open claim on, and audits the batch as one event."""
+    if not claims:
+        return 0
+    now = clock.utcnow()
+    actor_id = getattr(actor, "id", None)
+    db.session.execute(insert(ClaimConflict), [{
+        "enterprise_id": current["id"], "holder_unit_id": current["unit_id"],
+        "claimant_unit_id": claimant.id, "claimed_by_id": actor_id, "claimed_at": now,
+        "claim_data": audit._jsonable(data), "reason": reason[:500], "state": ClaimState.OPEN,
+        "decision_note": "", "version": 1} for current, data, reason in claims])
+    _bulk_events([{"enterprise_id": current["id"], "occurred_at": now,
+                   "unit_id": current["unit_id"], "kind": "claim_opened", "changes": None,
+                   "note": note[:500]} for current, _data, _reason in claims], actor)
+    return len(claims)
+
+
 def _bulk_events(events: list[dict], actor) -> None:
     if events:
         actor_id = getattr(actor, "id", None)
