@@ -75,6 +75,10 @@ class Config:
     # 可调整): a unit's list has 7 columns and a few thousand rows at most.
     ZIP_MAX_RATIO = _env_int("ZIP_MAX_RATIO", 100)  # per part larger than 1 MB
     ENTERPRISE_IMPORT_MAX_ROWS = _env_int("ENTERPRISE_IMPORT_MAX_ROWS", 50_000)
+    # Largest enterprise list accepted, in MB (a default: the evidence file limit).
+    ENTERPRISE_IMPORT_MAX_MB = _env_int("ENTERPRISE_IMPORT_MAX_MB", MAX_UPLOAD_MB)
+    # Days an import preview nobody confirmed is kept before the scheduler drops it (a default).
+    ENTERPRISE_IMPORT_KEEP_DAYS = _env_int("ENTERPRISE_IMPORT_KEEP_DAYS", 7)
     IMPORT_MAX_COLUMNS = _env_int("IMPORT_MAX_COLUMNS", 100)  # highest column holding a value
     IMPORT_MAX_CELLS_PER_ROW = _env_int("IMPORT_MAX_CELLS_PER_ROW", 1_000)  # empty ones too
     IMPORT_MAX_CELLS = _env_int("IMPORT_MAX_CELLS", 2_000_000)  # empty (formatted) ones too
@@ -115,16 +119,30 @@ class Config:
     LIGHT_RED_POINTS = _env_int("LIGHT_RED_POINTS", 30)
     # Expected-to-date (序时进度) of the enterprise indicators: "monthly" (default, completed
     # months) or "daily" (day of the year). Not set by the plan: a default (docs/measures.md).
-    PROGRESS_MODE = _env("PROGRESS_MODE", "monthly")
+    PROGRESS_MODE = _env("PROGRESS_MODE") or "monthly"
 
-    SMTP_HOST = _env("SMTP_HOST", "127.0.0.1")
+    # An empty variable means the default, as for the other texts below.
+    SMTP_HOST = _env("SMTP_HOST") or "127.0.0.1"
     SMTP_PORT = _env_int("SMTP_PORT", 8025)
-    MAIL_FROM = _env("MAIL_FROM", "taskflow@qijiang.local")
+    MAIL_FROM = _env("MAIL_FROM") or "taskflow@qijiang.local"
     BASE_URL = _env("BASE_URL", "http://127.0.0.1:5000")
     WEBHOOK_URL = _env("WEBHOOK_URL")
 
     URGE_AFTER_WORKING_DAYS = _env_int("URGE_AFTER_WORKING_DAYS", 3)
     SUPERVISE_AFTER_WORKING_DAYS = _env_int("SUPERVISE_AFTER_WORKING_DAYS", 5)
+    # Notices (taskflow/notices). Defaults, not set by the plan: a missing monthly update is
+    # re-requested every N working days; a notice's response is due N working days after issue.
+    UPDATE_REREQUEST_WORKING_DAYS = _env_int("UPDATE_REREQUEST_WORKING_DAYS", 5)
+    URGE_RESPONSE_WORKING_DAYS = _env_int("URGE_RESPONSE_WORKING_DAYS", 3)
+    # Prefix of urge and supervision notice numbers (綦科〔2026〕3号).
+    NOTICE_NUMBER_PREFIX = _env("NOTICE_NUMBER_PREFIX") or "綦科"
+    # The outbox (defaults): attempts per message, the first retry delay (doubled each attempt:
+    # 60 s, 120 s, 240 s, …), and after how long a row still "sending" was interrupted.
+    OUTBOX_MAX_ATTEMPTS = _env_int("OUTBOX_MAX_ATTEMPTS", 6)
+    OUTBOX_BACKOFF_SECONDS = _env_int("OUTBOX_BACKOFF_SECONDS", 60)
+    OUTBOX_STALE_MINUTES = _env_int("OUTBOX_STALE_MINUTES", 15)
+    # Older undelivered inbox items are not e-mailed any more (a default).
+    DIGEST_MAX_AGE_DAYS = _env_int("DIGEST_MAX_AGE_DAYS", 14)
 
     # Monthly dispatch (月调度). The plan asks for it monthly but names no day: these are defaults
     # (方案未规定，默认值，可调整). A month is opened from this day of the next month (its first
@@ -144,12 +162,12 @@ class Config:
 
     # Audit chain (taskflow/core/audit.py): the hash of new events, "sha256" or "sm3" (GB/T 32905,
     # for 密评); events already written keep the scheme they were chained with.
-    AUDIT_HASH = _env("AUDIT_HASH", "sha256")
+    AUDIT_HASH = _env("AUDIT_HASH") or "sha256"
     # Key of the HMAC that signs the chain-head anchors; unset: derived from SECRET_KEY. Set it
     # separately so rotating SECRET_KEY leaves earlier anchors verifiable.
     AUDIT_ANCHOR_KEY = _env("AUDIT_ANCHOR_KEY")
     # Minutes between anchors of the chain's head (default, not set by law or plan: hourly).
-    AUDIT_ANCHOR_INTERVAL_MINUTES = _env_int("AUDIT_ANCHOR_INTERVAL_MINUTES", 60)
+    AUDIT_ANCHOR_INTERVAL_MINUTES = _env_int("AUDIT_ANCHOR_INTERVAL_MINUTES", 60) or 60  # 0: 60
     # Mailbox that gets a copy of every anchor through the outbox (unset: file and log only).
     AUDIT_ANCHOR_EMAIL = _env("AUDIT_ANCHOR_EMAIL")
     # Days security events and sign-in attempts are kept: 180 is the legal minimum (网络安全法
@@ -165,7 +183,7 @@ class Config:
     FIELD_KEY_REQUIRED = False
 
     # Local time (HH:MM) of the scheduler's nightly recompute of draft score periods.
-    SCORES_RECOMPUTE_AT = _env("SCORES_RECOMPUTE_AT", "01:30")
+    SCORES_RECOMPUTE_AT = _env("SCORES_RECOMPUTE_AT") or "01:30"
 
     # The scheduler's single-instance lease in the database (scheduler_lease): renewed every
     # SCHEDULER_HEARTBEAT_SECONDS, taken over by another scheduler when not renewed for

@@ -83,8 +83,8 @@ class SchedulerLock:
     def __init__(self, app: Flask, holder: str | None = None):
         self.app = app
         self.holder = holder or _holder_id()
-        self.ttl = timedelta(seconds=int(app.config.get("SCHEDULER_LEASE_TTL_SECONDS", 120)))
-        self.interval = float(app.config.get("SCHEDULER_HEARTBEAT_SECONDS", 30))
+        self.ttl = timedelta(seconds=int(app.config["SCHEDULER_LEASE_TTL_SECONDS"]))
+        self.interval = float(app.config["SCHEDULER_HEARTBEAT_SECONDS"])
         if not 0 < self.interval < self.ttl.total_seconds():
             raise ValueError("SCHEDULER_HEARTBEAT_SECONDS must be above 0 and below "
                              "SCHEDULER_LEASE_TTL_SECONDS")

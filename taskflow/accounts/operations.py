@@ -15,6 +15,7 @@ from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, distinct, func, select
 
+from config import Config
 from taskflow.accounts.models import (
     UNIT_ROLES,
     LoginAttempt,
@@ -232,7 +233,7 @@ def _set_password(user: User, password: str) -> None:
     user.password_hash = password_hash
     user.password_changed_at = clock.utcnow()
     user.must_change_password = False
-    keep = _setting("PASSWORD_HISTORY", 5)
+    keep = _setting("PASSWORD_HISTORY")
     if keep <= 0:
         return
     if user.id is None:
@@ -250,7 +251,7 @@ def _set_password(user: User, password: str) -> None:
 def _check_not_reused(user: User, new_password: str, field: str = "new_password") -> None:
     """Refuse the current password and any of the last PASSWORD_HISTORY ones (compared by
     verifying against their argon2 hashes: nothing else can tell them)."""
-    keep = _setting("PASSWORD_HISTORY", 5)
+    keep = _setting("PASSWORD_HISTORY")
     if keep <= 0:
         return
     hashes = [user.password_hash] + list(db.session.scalars(
@@ -263,7 +264,7 @@ def _check_not_reused(user: User, new_password: str, field: str = "new_password"
 
 def password_expired(user: User, now: datetime | None = None) -> bool:
     """True when PASSWORD_MAX_AGE_DAYS (0 = off) have passed since the password was set."""
-    days = _setting("PASSWORD_MAX_AGE_DAYS", 0)
+    days = _setting("PASSWORD_MAX_AGE_DAYS")
     if days <= 0:
         return False
     changed = user.password_changed_at or user.created_at
@@ -320,7 +321,7 @@ MULTI_FACTOR_METHODS = frozenset({"mfa", "otp", "hwk", "sc", "swk", "sms", "face
 
 def totp_required_roles() -> frozenset[str]:
     """The roles TOTP_REQUIRED_ROLES names."""
-    value = current_app.config.get("TOTP_REQUIRED_ROLES", "") if has_app_context() else ""
+    value = current_app.config["TOTP_REQUIRED_ROLES"] if has_app_context() else ""
     return frozenset(r.strip() for r in (value or "").split(",") if r.strip())
 
 
@@ -365,7 +366,7 @@ def new_totp_secret() -> str:
 
 def totp_qr_data_uri(user: User, secret: str) -> str:
     """The otpauth:// URI as an SVG QR code in a data: URI (the page's CSP allows data: images)."""
-    issuer = current_app.config.get("TOTP_ISSUER", "TaskFlow")
+    issuer = current_app.config["TOTP_ISSUER"]
     uri = pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name=issuer)
     return segno.make(uri, error="m").svg_data_uri(scale=5, border=2)
 
@@ -501,8 +502,9 @@ def sign_out(user: User) -> None:
 # ---------------------------------------------------------------- sign-in and throttling
 
 
-def _setting(name: str, default: int) -> int:
-    return int(current_app.config.get(name, default)) if has_app_context() else default
+def _setting(name: str) -> int:
+    """The declared setting `name` (config.py): of the app, or of Config outside one."""
+    return int(current_app.config[name] if has_app_context() else getattr(Config, name))
 
 
 def throttled_until(username: str, ip: str, now: datetime | None = None) -> datetime | None:
@@ -521,11 +523,11 @@ def throttled_until(username: str, ip: str, now: datetime | None = None) -> date
     oldest of those failures.
     """
     now = now or clock.utcnow()
-    window = timedelta(minutes=_setting("LOGIN_THROTTLE_WINDOW_MINUTES", 15))
+    window = timedelta(minutes=_setting("LOGIN_THROTTLE_WINDOW_MINUTES"))
     since = now - window
-    max_account = _setting("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)
-    max_ip = _setting("LOGIN_MAX_FAILURES_PER_IP", 100)
-    min_accounts = _setting("LOGIN_IP_MIN_DISTINCT_ACCOUNTS", 10)
+    max_account = _setting("LOGIN_MAX_FAILURES_PER_ACCOUNT")
+    max_ip = _setting("LOGIN_MAX_FAILURES_PER_IP")
+    min_accounts = _setting("LOGIN_IP_MIN_DISTINCT_ACCOUNTS")
     until: datetime | None = None
 
     last_success = (

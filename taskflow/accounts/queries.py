@@ -134,7 +134,7 @@ def users_with_expired_password(as_of: datetime) -> list[User]:
     change an administrator's temporary password (empty when expiry is off and none must)."""
     from flask import current_app
 
-    days = int(current_app.config.get("PASSWORD_MAX_AGE_DAYS", 0))
+    days = int(current_app.config["PASSWORD_MAX_AGE_DAYS"])
     conditions = [User.must_change_password.is_(True)]
     if days > 0:
         cutoff = as_of - timedelta(days=days)

@@ -107,7 +107,7 @@ def log_refused_access(response):
 
 def init_app(app: Flask) -> None:
     """Register the timeout check, the refused-access log and the sign-in stamp."""
-    if app.config.get("PERMANENT_SESSION_LIFETIME") == timedelta(days=31):
+    if app.config["PERMANENT_SESSION_LIFETIME"] == timedelta(days=31):
         # Flask also refuses a session cookie last written longer ago than this.
         app.permanent_session_lifetime = timedelta(hours=app.config["SESSION_ABSOLUTE_HOURS"])
     app.before_request(enforce_timeouts)

@@ -11,7 +11,7 @@ def init_app(app: Flask) -> None:
     from taskflow.core import audit, security_log
 
     retention.init_app(app)
-    setting = str(app.config.get("AUDIT_HASH") or "sha256").lower()
+    setting = str(app.config["AUDIT_HASH"]).lower()
     if setting not in audit.SETTING_SCHEMES:
         raise RuntimeError(f"AUDIT_HASH must be 'sha256' or 'sm3', not {setting!r}")
     security_log.init_app(app)

@@ -60,10 +60,10 @@ def anchor_dir() -> Path:
 
 
 def _key() -> bytes:
-    explicit = current_app.config.get("AUDIT_ANCHOR_KEY")
+    explicit = current_app.config["AUDIT_ANCHOR_KEY"]
     if explicit:
         return str(explicit).encode("utf-8")
-    secret = current_app.config.get("SECRET_KEY") or ""
+    secret = current_app.config["SECRET_KEY"] or ""
     # A key of its own, so an anchor signature is never usable as a session signature.
     return hmac.new(str(secret).encode("utf-8"), b"taskflow audit anchor v1",
                     hashlib.sha256).digest()
@@ -80,7 +80,7 @@ def _signature(body: dict) -> str:
 
 
 def _algorithm() -> str:
-    return "hmac-sm3" if str(current_app.config.get("AUDIT_HASH", "")).lower() == "sm3" \
+    return "hmac-sm3" if str(current_app.config["AUDIT_HASH"]).lower() == "sm3" \
         else "hmac-sha256"
 
 
@@ -111,7 +111,7 @@ def _write_file(body: dict, written_at: datetime) -> Path:
 
 
 def _enqueue_copy(body: dict) -> int | None:
-    recipient = current_app.config.get("AUDIT_ANCHOR_EMAIL")
+    recipient = current_app.config["AUDIT_ANCHOR_EMAIL"]
     if not recipient:
         return None
     from taskflow.notices.operations import enqueue

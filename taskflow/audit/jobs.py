@@ -19,7 +19,7 @@ def prune_security_logs() -> dict:
 
 
 def _anchor_every(config) -> dict:
-    return {"minutes": max(int(config.get("AUDIT_ANCHOR_INTERVAL_MINUTES") or 60), 1)}
+    return {"minutes": max(int(config["AUDIT_ANCHOR_INTERVAL_MINUTES"]), 1)}
 
 
 # The audit area's scheduled jobs (collected by taskflow/scheduler.py; times Asia/Shanghai).

@@ -27,10 +27,10 @@ class RetentionSettingError(RuntimeError):
 def check_retention_setting(config) -> int:
     """The configured retention in days; refuse a value under the legal minimum unless
     SECURITY_LOG_RETENTION_ALLOW_SHORT is set, and any value under one day."""
-    days = int(config.get("SECURITY_LOG_RETENTION_DAYS", LEGAL_MINIMUM_DAYS))
+    days = int(config["SECURITY_LOG_RETENTION_DAYS"])
     if days < 1:
         raise RetentionSettingError(f"SECURITY_LOG_RETENTION_DAYS must be at least 1, not {days}")
-    if days < LEGAL_MINIMUM_DAYS and not config.get("SECURITY_LOG_RETENTION_ALLOW_SHORT"):
+    if days < LEGAL_MINIMUM_DAYS and not config["SECURITY_LOG_RETENTION_ALLOW_SHORT"]:
         raise RetentionSettingError(
             f"SECURITY_LOG_RETENTION_DAYS={days} is shorter than the legal minimum of "
             f"{LEGAL_MINIMUM_DAYS} days (网络安全法 art. 21: six months); set "

@@ -58,7 +58,7 @@ def current_scheme() -> str:
     """The scheme new events are chained with (setting AUDIT_HASH)."""
     from flask import current_app
 
-    setting = str(current_app.config.get("AUDIT_HASH") or "sha256").lower()
+    setting = str(current_app.config["AUDIT_HASH"]).lower()
     if setting not in SETTING_SCHEMES:
         raise ValueError(f"AUDIT_HASH must be 'sha256' or 'sm3', not {setting!r}")
     return SETTING_SCHEMES[setting]

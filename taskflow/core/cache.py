@@ -8,7 +8,6 @@ page carries the session's CSRF token and the user's name).
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -87,15 +86,7 @@ def app_cache(name: str, app: Flask | None = None, *, max_entries: int = 64) -> 
     return cache
 
 
-def ttl_setting(name: str, default: float, app: Flask | None = None) -> float:
-    """Seconds from app.config[name] (or app.config["TASKFLOW_" + name]), else the environment's TASKFLOW_<name>, else `default`
-    (0 under TESTING, so tests see fresh data unless they ask for the cache)."""
+def ttl_setting(name: str, app: Flask | None = None) -> float:
+    """Seconds from the declared setting app.config[name] (config.py); never negative."""
     app = app or current_app
-    value = app.config.get(name)
-    if value is None:
-        value = app.config.get(f"TASKFLOW_{name}")
-    if value is None:
-        value = os.environ.get(f"TASKFLOW_{name}")
-    if value in (None, ""):
-        return 0.0 if app.testing else float(default)
-    return max(0.0, float(value))
+    return max(0.0, float(app.config[name]))

@@ -216,16 +216,16 @@ def _instance_key(instance_dir: Path) -> str:
 
 def load_keyring(app: Flask) -> Keyring:
     """The app's keys from its settings (see the module docstring for the rules)."""
-    configured = app.config.get("FIELD_KEY")
+    configured = app.config["FIELD_KEY"]
     if configured:
         current = parse_key(configured)
-    elif app.config.get("FIELD_KEY_REQUIRED"):
+    elif app.config["FIELD_KEY_REQUIRED"]:
         raise RuntimeError("TASKFLOW_FIELD_KEY must be set in production (32 hex digits); "
                            "it encrypts confidential fields and must be kept outside the server's "
                            "backups (see docs/security.md)")
     else:
         current = parse_key(_instance_key(app.config["INSTANCE_DIR"]), f"{KEY_FILE} file")
-    old_text = app.config.get("FIELD_KEY_OLD")
+    old_text = app.config["FIELD_KEY_OLD"]
     old = parse_key(old_text, "TASKFLOW_FIELD_KEY_OLD") if old_text else None
     if old == current:
         old = None
@@ -388,7 +388,7 @@ def rotate_key_command(old_key_env: str, batch_size: int):
 
     app = current_app._get_current_object()
     ring = keyring()
-    old_text = os.environ.get(old_key_env) or app.config.get("FIELD_KEY_OLD")
+    old_text = os.environ.get(old_key_env) or app.config["FIELD_KEY_OLD"]
     if old_text:
         try:
             old = FieldKey.from_bytes(parse_key(old_text, old_key_env))

@@ -76,7 +76,7 @@ def sqlite_begin_mode() -> str:
         return override
     if has_request_context():
         return "DEFERRED" if request.method in SAFE_METHODS else "IMMEDIATE"
-    if has_app_context() and not current_app.config.get("SQLITE_IMMEDIATE_OUTSIDE_REQUESTS", True):
+    if has_app_context() and not current_app.config["SQLITE_IMMEDIATE_OUTSIDE_REQUESTS"]:
         return "DEFERRED"
     return "IMMEDIATE"
 

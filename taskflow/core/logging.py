@@ -163,6 +163,6 @@ def _finish_request(response):
 
 def init_app(app: Flask) -> None:
     """Configure logging from LOG_FORMAT / LOG_LEVEL and log every request."""
-    configure(app.config.get("LOG_FORMAT", "text"), app.config.get("LOG_LEVEL", "INFO"))
+    configure(app.config["LOG_FORMAT"], app.config["LOG_LEVEL"])
     app.before_request(_start_request)
     app.after_request(_finish_request)

@@ -26,7 +26,7 @@ _LEET = str.maketrans({"@": "a", "4": "a", "0": "o", "3": "e", "$": "s", "5": "s
 
 
 def _hasher() -> PasswordHasher:
-    if has_app_context() and current_app.config.get("TESTING"):
+    if has_app_context() and current_app.config["TESTING"]:
         return _TESTING
     return _STRONG
 
@@ -72,7 +72,7 @@ def common_passwords() -> frozenset[str]:
 def min_length() -> int:
     """PASSWORD_MIN_LENGTH of the running app (10 outside an app)."""
     if has_app_context():
-        return int(current_app.config.get("PASSWORD_MIN_LENGTH", DEFAULT_MIN_LENGTH))
+        return int(current_app.config["PASSWORD_MIN_LENGTH"])
     return DEFAULT_MIN_LENGTH
 
 

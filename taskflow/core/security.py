@@ -101,7 +101,7 @@ def apply_security_headers(response: Response) -> Response:
         headers["Pragma"] = "no-cache"
         if "vary" not in present:
             headers["Vary"] = "Cookie"
-    hsts = current_app.config.get("HSTS_SECONDS", 0)
+    hsts = current_app.config["HSTS_SECONDS"]
     if hsts and request.is_secure:
         headers.setdefault("Strict-Transport-Security", f"max-age={hsts}")
     return response
@@ -112,7 +112,7 @@ def init_app(app: Flask) -> None:
     cross-site request touches nothing); trust X-Forwarded-* from PROXY_COUNT reverse proxies."""
     app.after_request(apply_security_headers)
     app.before_request_funcs.setdefault(None, []).insert(0, check_origin)
-    proxies = int(app.config.get("PROXY_COUNT", 0) or 0)
+    proxies = int(app.config["PROXY_COUNT"])
     if proxies > 0:
         # Behind nginx: the client's address (sign-in throttling, logs) and https scheme.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies,
@@ -190,10 +190,10 @@ def instance_secret_key(instance_dir: str | Path) -> str:
 def configure_secret_key(app: Flask) -> None:
     """Set app.secret_key (TASKFLOW_SECRET_KEY wins over the instance file) and refuse to serve
     with a published, empty or short key, except under TESTING."""
-    key = app.config.get("SECRET_KEY")
-    if not key and app.config.get("SECRET_KEY_FROM_INSTANCE"):
+    key = app.config["SECRET_KEY"]
+    if not key and app.config["SECRET_KEY_FROM_INSTANCE"]:
         key = app.config["SECRET_KEY"] = instance_secret_key(app.config["INSTANCE_DIR"])
-    if app.config.get("TESTING"):
+    if app.config["TESTING"]:
         if not key:
             raise InsecureSecretKey("TASKFLOW_SECRET_KEY must be set")
         return
@@ -230,7 +230,7 @@ def _origin_of(url: str | None) -> tuple[str, str, int] | None:
 def allowed_origins() -> set[tuple[str, str, int]]:
     """The request's own origin (scheme and host as seen after ProxyFix) and BASE_URL's."""
     allowed = {origin for origin in (_origin_of(request.host_url),
-                                     _origin_of(current_app.config.get("BASE_URL")))
+                                     _origin_of(current_app.config["BASE_URL"]))
                if origin is not None}
     return allowed
 

@@ -472,7 +472,7 @@ def pending_age() -> timedelta:
     """The UPLOAD_ORPHAN_MINUTES setting (DEFAULT_PENDING_AGE outside an app)."""
     if not has_app_context():
         return DEFAULT_PENDING_AGE
-    minutes = current_app.config.get("UPLOAD_ORPHAN_MINUTES")
+    minutes = current_app.config["UPLOAD_ORPHAN_MINUTES"]
     return timedelta(minutes=int(minutes)) if minutes else DEFAULT_PENDING_AGE
 
 

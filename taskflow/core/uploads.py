@@ -34,6 +34,8 @@ from typing import IO, Any
 from flask import current_app, has_app_context, has_request_context
 from flask_babel import force_locale, lazy_gettext as _l
 
+from config import Config
+
 CHUNK = 64 * 1024
 SPOOL_IN_MEMORY = 1024 * 1024  # uploads up to 1 MiB stay in memory, larger ones go to a temp file
 MAX_NAME_LENGTH = 200  # characters of the display name (Evidence.original_name is 255)
@@ -118,7 +120,7 @@ class UploadRejected(Exception):
     def __str__(self) -> str:
         if has_app_context() and not has_request_context():
             # A CLI or job: no session to pick a language from, so use the default locale.
-            with force_locale(current_app.config.get("BABEL_DEFAULT_LOCALE", "zh_CN")):
+            with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
                 return str(self.message)
         return str(self.message)
 
@@ -631,8 +633,9 @@ def _check_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: _Budge
 # ---------------------------------------------------------------- the entry point
 
 
-def _config(key: str, default: int) -> int:
-    return int(current_app.config.get(key, default)) if has_app_context() else default
+def _config(key: str) -> int:
+    """The declared setting `key` (config.py): of the app, or of Config outside one."""
+    return int(current_app.config[key] if has_app_context() else getattr(Config, key))
 
 
 def validate_upload(
@@ -647,11 +650,11 @@ def validate_upload(
     .stream/.read). Limits default to app.config MAX_UPLOAD_MB, ZIP_MAX_ENTRIES and
     ZIP_MAX_UNCOMPRESSED_MB. Raises UploadRejected; on success the caller owns the temp file."""
     if max_bytes is None:
-        max_bytes = _config("MAX_UPLOAD_MB", 50) * 1024 * 1024
+        max_bytes = _config("MAX_UPLOAD_MB") * 1024 * 1024
     if zip_max_entries is None:
-        zip_max_entries = _config("ZIP_MAX_ENTRIES", 200)
+        zip_max_entries = _config("ZIP_MAX_ENTRIES")
     if zip_max_uncompressed is None:
-        zip_max_uncompressed = _config("ZIP_MAX_UNCOMPRESSED_MB", 200) * 1024 * 1024
+        zip_max_uncompressed = _config("ZIP_MAX_UNCOMPRESSED_MB") * 1024 * 1024
     raw_name = getattr(file_storage, "filename", None) if file_storage is not None else None
     if file_storage is None or not raw_name:
         raise UploadRejected("missing", _l("Choose a file to upload."))

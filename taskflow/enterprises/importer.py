@@ -23,9 +23,9 @@ from xml.parsers.expat import ExpatError
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 
-from taskflow.core import audit, clock
+from taskflow.core import audit, clock, uploads
 from taskflow.core import permissions as perm
 from taskflow.core.db import read_transaction, write_transaction
 from taskflow.core.errors import Refusal
@@ -38,19 +38,16 @@ from taskflow.core.spreadsheets import (
     read_sheet,
     sheet_rows_hint,
 )
-from taskflow.enterprises import creditcode
+from taskflow.enterprises import creditcode, operations
 from taskflow.enterprises.models import (
     ClaimConflict,
     ClaimState,
     Enterprise,
-    EnterpriseEvent,
     EnterpriseImport,
     EnterpriseImportRow,
     ImportOutcome,
     ImportState,
     Source,
-    certificate_fields,
-    is_renewal,
 )
 from taskflow.enterprises.operations import attribution_problem
 from taskflow.extensions import db
@@ -131,23 +128,22 @@ def template_bytes() -> bytes:
 
 
 def max_bytes() -> int:
-    return int(current_app.config.get("ENTERPRISE_IMPORT_MAX_MB",
-                                       current_app.config["MAX_UPLOAD_MB"])) * 1024 * 1024
+    return int(current_app.config["ENTERPRISE_IMPORT_MAX_MB"]) * 1024 * 1024
 
 
 def read_limits() -> ReadLimits:
     """The reading limits of an uploaded list, from the settings (config.py)."""
     config = current_app.config
     return ReadLimits(
-        max_rows=int(config.get("ENTERPRISE_IMPORT_MAX_ROWS", 50_000)),
-        max_columns=int(config.get("IMPORT_MAX_COLUMNS", 100)),
-        max_cells_per_row=int(config.get("IMPORT_MAX_CELLS_PER_ROW", 1_000)),
-        max_cells=int(config.get("IMPORT_MAX_CELLS", 2_000_000)),
-        max_row_elements=int(config.get("IMPORT_MAX_ROW_ELEMENTS", 1_000_000)),
-        max_shared_strings=int(config.get("IMPORT_MAX_SHARED_STRINGS", 500_000)),
-        max_shared_string_bytes=int(config.get("IMPORT_MAX_SHARED_STRINGS_MB", 20)) * 1048576,
-        max_part_bytes=int(config.get("IMPORT_MAX_PART_MB", 100)) * 1048576,
-        max_ratio=int(config.get("ZIP_MAX_RATIO", 100)),
+        max_rows=int(config["ENTERPRISE_IMPORT_MAX_ROWS"]),
+        max_columns=int(config["IMPORT_MAX_COLUMNS"]),
+        max_cells_per_row=int(config["IMPORT_MAX_CELLS_PER_ROW"]),
+        max_cells=int(config["IMPORT_MAX_CELLS"]),
+        max_row_elements=int(config["IMPORT_MAX_ROW_ELEMENTS"]),
+        max_shared_strings=int(config["IMPORT_MAX_SHARED_STRINGS"]),
+        max_shared_string_bytes=int(config["IMPORT_MAX_SHARED_STRINGS_MB"]) * 1048576,
+        max_part_bytes=int(config["IMPORT_MAX_PART_MB"]) * 1048576,
+        max_ratio=int(config["ZIP_MAX_RATIO"]),
     )
 
 
@@ -204,18 +200,38 @@ def check_file(path: Path) -> None:
             names = {e.filename for e in entries}
             if "xl/workbook.xml" not in names or "[Content_Types].xml" not in names:
                 raise FileRefused(_("This zip file is not an Excel (.xlsx) workbook."))
-            if len(entries) > current_app.config.get("ZIP_MAX_ENTRIES", 200):
+            if len(entries) > current_app.config["ZIP_MAX_ENTRIES"]:
                 raise FileRefused(_("The workbook has too many parts to be read safely."))
             unpacked = sum(e.file_size for e in entries)
-            if unpacked > current_app.config.get("ZIP_MAX_UNCOMPRESSED_MB", 200) * 1048576:
+            if unpacked > current_app.config["ZIP_MAX_UNCOMPRESSED_MB"] * 1048576:
                 raise FileRefused(_("The workbook unpacks to more than %(mb)s MB; split it.",
-                                    mb=current_app.config.get("ZIP_MAX_UNCOMPRESSED_MB", 200)))
+                                    mb=current_app.config["ZIP_MAX_UNCOMPRESSED_MB"]))
             for entry in entries:
                 check_ratio(entry, limits)
     except LimitExceeded as exc:
         raise FileRefused(limit_message(exc)) from None
     except zipfile.BadZipFile:
         raise FileRefused(_("The Excel file is damaged and cannot be read.")) from None
+
+
+def check_archive(path: Path) -> None:
+    """The archive check every uploaded workbook passes (core.uploads, as for evidence): unsafe
+    paths, encrypted parts, macros and programs, nested archives, links to other workbooks.
+    It inflates every part, so stage() runs it once the bounded parse has accepted the sheet."""
+    with path.open("rb") as stream:
+        try:
+            uploads.validate_upload(_NamedStream(stream), max_bytes=max_bytes(),
+                                    allowed={"xlsx"}).close()
+        except uploads.UploadRejected as exc:
+            raise FileRefused(str(exc)) from None
+
+
+@dataclass
+class _NamedStream:
+    """An open workbook as core.uploads reads an upload (.filename and .stream)."""
+
+    stream: object
+    filename: str = "list.xlsx"
 
 
 # ---------------------------------------------------------------- rows
@@ -288,7 +304,7 @@ def map_header(cells: list) -> dict[str, int]:
     return found
 
 
-def parse_row(number: int, cells: list, columns: dict[str, int], today: date) -> ParsedRow:
+def parse_row(number: int, cells: list, columns: dict[str, int]) -> ParsedRow:
     """Check one row's cells; each problem names its column."""
     def cell(key):
         index = columns.get(key)
@@ -297,8 +313,6 @@ def parse_row(number: int, cells: list, columns: dict[str, int], today: date) ->
     data: dict = {}
     errors: list[str] = []
     data["name"] = _text(cell("name"))[:200]
-    if not data["name"]:
-        errors.append(_("The enterprise name is empty."))
     data["credit_code"] = creditcode.normalise(_text(cell("credit_code")))
     problem = creditcode.problem(data["credit_code"])
     if problem is not None:
@@ -315,17 +329,11 @@ def parse_row(number: int, cells: list, columns: dict[str, int], today: date) ->
             errors.append(_("%(column)s: “%(value)s” is not a date.",
                             column=_header_cell(key), value=_text(cell(key))))
             value = None
-        if value is not None and value > today:
-            errors.append(_("%(column)s: %(date)s lies in the future.",
-                            column=_header_cell(key), date=value.isoformat()))
         if value is not None and value.year < 1990:
             errors.append(_("%(column)s: %(date)s is too early.",
                             column=_header_cell(key), date=value.isoformat()))
         data[key] = value
     data["high_tech_cert_no"] = _text(cell("high_tech_cert_no"))[:40] or None
-    if bool(data["high_tech_cert_no"]) != bool(data["high_tech_cert_on"]) and not any(
-            _header_cell("high_tech_cert_on") in e for e in errors):
-        errors.append(_("A high-tech certificate needs both its number and its date."))
     flag = _text(cell("specialised_sme")).lower()
     if "specialised_sme" not in columns or flag == "":
         data["specialised_sme"] = None  # keep what the register has
@@ -336,6 +344,9 @@ def parse_row(number: int, cells: list, columns: dict[str, int], today: date) ->
     else:
         errors.append(_("专精特新: “%(value)s” is neither 是 nor 否.", value=flag))
         data["specialised_sme"] = None
+    if not errors:
+        # Once every cell reads, the register's own rules: the form's refusals, word for word.
+        errors.extend(operations.data_problems(data))
     return ParsedRow(number, data, errors)
 
 
@@ -358,7 +369,9 @@ EXISTING_COLUMNS = (Enterprise.id, Enterprise.credit_code, Enterprise.unit_id, E
                     Enterprise.source, Enterprise.tech_in_library_on, Enterprise.high_tech_cert_no,
                     Enterprise.high_tech_cert_on, Enterprise.high_tech_first_on,
                     Enterprise.high_tech_expires_on,
-                    Enterprise.specialised_sme, Enterprise.version_id)
+                    Enterprise.specialised_sme, Enterprise.version_id,
+                    # the rest of the editable fields: an edit is checked as a whole
+                    Enterprise.tech_removed_on, Enterprise.status, Enterprise.closed_on)
 
 
 def _existing(codes: list[str]) -> dict[str, dict]:
@@ -404,6 +417,11 @@ def _changes(data: dict, current: dict) -> dict:
     return changes
 
 
+def _edit(data: dict) -> dict:
+    """The fields a row changes: its non-empty compared cells (an empty cell keeps the value)."""
+    return {key: data[key] for key in COMPARED if data.get(key) not in (None, "")}
+
+
 def classify(rows: list[ParsedRow], unit_id: int, *, register: dict | None = None
              ) -> list[tuple[str, str]]:
     """(outcome, message) for each parsed row of a chunk, against the register now (2 queries).
@@ -431,7 +449,10 @@ def classify(rows: list[ParsedRow], unit_id: int, *, register: dict | None = Non
             result.append((ImportOutcome.CONFLICT, message))
         else:
             changes = _changes(row.data, current)
-            if changes:
+            problems = operations.data_problems(operations.merged_data(current, _edit(row.data)))
+            if problems:
+                result.append((ImportOutcome.INVALID, "；".join(problems)))
+            elif changes:
                 result.append((ImportOutcome.CHANGED, "；".join(
                     f"{LABELS[k]}: {_display(old)} → {_display(new)}"
                     for k, (old, new) in changes.items())))
@@ -493,7 +514,6 @@ def _read_chunks(spool) -> Iterator[list]:
 def _parse_into(path: Path, target: Target, spool, progress: Progress) -> int:
     """Read and check every row of the workbook into `spool` (no database); returns how many."""
     limits = read_limits()
-    today = clock.local_today()
     seen: dict[str, int] = {}
     rows = read_sheet(path, limits)
     header_number, header = next(((n, r) for n, r in rows if any(_text(c) for c in r)),
@@ -506,7 +526,7 @@ def _parse_into(path: Path, target: Target, spool, progress: Progress) -> int:
         for number, cells in rows:
             if not any(_text(c) for c in cells):
                 continue
-            row = parse_row(number, cells, columns, today)
+            row = parse_row(number, cells, columns)
             if not row.errors:
                 # Departments count attracted enterprises only (the target table's 说明).
                 problem = attribution_problem(target, row.data.get("source"))
@@ -573,6 +593,7 @@ def stage(path: Path, filename: str, unit: Unit, user, *, progress: Progress = N
                                 error=type(exc).__name__)) from None
         if total == 0:
             raise FileRefused(_("The list has a header but no enterprise rows."))
+        check_archive(path)
         parsed_at = time.monotonic()
         with read_transaction():
             counts = _classify_into(parsed, target, staged)
@@ -670,13 +691,6 @@ def refresh(batch: EnterpriseImport) -> dict:
     return counts
 
 
-def _certificate(new_on: date | None, current: dict | None) -> dict:
-    current = current or {}
-    return certificate_fields(new_on, current.get("high_tech_cert_on"),
-                              current.get("high_tech_first_on"),
-                              current.get("high_tech_expires_on"))
-
-
 def confirm(batch: EnterpriseImport, actor, *, progress: Progress = None) -> dict:
     """Apply every staged row (new, changed, claims) after re-validating it; the caller commits.
 
@@ -688,9 +702,10 @@ def confirm(batch: EnterpriseImport, actor, *, progress: Progress = None) -> dic
         raise FileRefused(_("Correct the invalid rows and upload the file again: nothing was "
                             "imported."))
     now = clock.utcnow()
-    actor_id = getattr(actor, "id", None)
+    unit = batch.unit
     imported_note = _("Imported from %(file)s", file=batch.filename)[:500]
-    claimed_note = _("Claimed by %(unit)s", unit=batch.unit.name)[:500]
+    claimed_note = _("Claimed by %(unit)s", unit=unit.name)[:500]
+    marker = {"import": batch.token[:8]}
     counts = {o.value: 0 for o in ImportOutcome}
     for chunk in _staged_chunks(batch):
         parsed = [_parsed(s) for s in chunk]
@@ -700,73 +715,31 @@ def confirm(batch: EnterpriseImport, actor, *, progress: Progress = None) -> dic
         if drift:
             raise ImportChanged(drift)
         existing, pending = register["existing"], register["pending"]
-        new_rows, updates, events, claims = [], [], [], []
+        new_rows, edits, claims = [], [], []
         for row, (outcome, message) in zip(parsed, outcomes):
             counts[outcome] += 1
             data = row.data
             if outcome == ImportOutcome.NEW:
-                new_rows.append({
-                    "name": data["name"], "credit_code": data["credit_code"],
-                    "unit_id": batch.unit_id, "source": data["source"],
-                    "tech_in_library_on": data.get("tech_in_library_on"),
-                    "high_tech_cert_no": data.get("high_tech_cert_no"),
-                    "high_tech_cert_on": data.get("high_tech_cert_on"),
-                    **_certificate(data.get("high_tech_cert_on"), None),
-                    "specialised_sme": bool(data.get("specialised_sme")),
-                    "status": "active", "created_at": now, "updated_at": now, "version_id": 1,
-                })
+                new_rows.append(data)
             elif outcome == ImportOutcome.CHANGED:
+                # Every compared field, an empty cell keeping the register's value (as before).
                 current = existing[row.code]
-                merged = {k: (data[k] if data.get(k) not in (None, "") else current[k])
-                          for k in COMPARED}
-                renewed = is_renewal(merged["high_tech_cert_on"], current["high_tech_cert_on"],
-                                     current["high_tech_expires_on"])
-                updates.append({"id": current["id"], **merged, "updated_at": now,
-                                **_certificate(merged["high_tech_cert_on"], current)})
-                events.append({"enterprise_id": current["id"], "occurred_at": now,
-                               "actor_id": actor_id, "unit_id": batch.unit_id,
-                               "kind": "re_reviewed" if renewed else "updated",
-                               "changes": {"import": batch.token[:8]}, "note": message[:500]})
+                edits.append((current, {k: current[k] for k in COMPARED} | _edit(data), message))
             elif outcome == ImportOutcome.CONFLICT:
                 current = existing[row.code]
                 if current["id"] in pending:
                     continue
                 pending.add(current["id"])
-                claims.append({"enterprise_id": current["id"],
-                               "holder_unit_id": current["unit_id"],
-                               "claimant_unit_id": batch.unit_id, "claimed_by_id": actor_id,
-                               "claimed_at": now, "claim_data": _jsonable_data(data),
-                               "reason": _("Excel import %(file)s, row %(row)s",
-                                           file=batch.filename, row=row.number)[:500],
-                               "state": ClaimState.OPEN, "decision_note": "", "version_id": 1})
-                events.append({"enterprise_id": current["id"], "occurred_at": now,
-                               "actor_id": actor_id, "unit_id": current["unit_id"],
-                               "kind": "claim_opened", "changes": None,
-                               "note": claimed_note})
-        if new_rows:
-            # Plain executemany, then one query for the new ids (faster than RETURNING here).
-            db.session.execute(insert(Enterprise), new_rows)
-            ids = db.session.scalars(select(Enterprise.id).where(
-                Enterprise.credit_code.in_([r["credit_code"] for r in new_rows]))).all()
-            events.extend({"enterprise_id": i, "occurred_at": now, "actor_id": actor_id,
-                           "unit_id": batch.unit_id, "kind": "created",
-                           "changes": {"import": batch.token[:8]}, "note": imported_note}
-                          for i in ids)
-        if updates:
-            table = Enterprise.__table__
-            from sqlalchemy import bindparam
-
-            keys = [k for k in updates[0] if k != "id"]
-            db.session.execute(
-                table.update().where(table.c.id == bindparam("_id"))
-                .values({k: bindparam(f"_{k}") for k in keys}
-                        | {"version_id": table.c.version_id + 1}),
-                [{f"_{k}": v for k, v in u.items()} for u in updates],
-            )
-        if claims:
-            db.session.execute(insert(ClaimConflict), claims)
-        if events:
-            db.session.execute(insert(EnterpriseEvent), events)
+                claims.append((current, data, _("Excel import %(file)s, row %(row)s",
+                                                file=batch.filename, row=row.number)))
+        # The register's own operations: the form's checks apply to every row.
+        try:
+            operations.register_enterprises(new_rows, unit, actor, note=imported_note,
+                                            changes=marker)
+            operations.update_enterprises(edits, unit, actor, changes=marker)
+        except operations.EnterpriseError as exc:
+            raise FileRefused(str(exc)) from None
+        operations.open_claims(claims, unit, actor, note=claimed_note)
         if progress:
             progress(len(chunk))
     batch.state = ImportState.CONFIRMED

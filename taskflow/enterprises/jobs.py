@@ -40,7 +40,7 @@ def run_monthly_dispatch(today: date | None = None, *, commit: bool = True) -> C
     counts: Counter = Counter()
     if operations.open_month_if_due(today) is not None:
         counts["opened"] += 1
-    remind_on = int(current_app.config.get("DISPATCH_REMIND_WORKING_DAY", 3))
+    remind_on = int(current_app.config["DISPATCH_REMIND_WORKING_DAY"])
     number = cal.workday_number_in_month(today)
     periods = list(db.session.scalars(
         select(DispatchPeriod).where(DispatchPeriod.state == PeriodState.OPEN)
@@ -72,7 +72,7 @@ def purge_stale_imports(now: datetime | None = None) -> dict:
     """Daily: drop the staged rows of import previews nobody confirmed or discarded within
     ENTERPRISE_IMPORT_KEEP_DAYS (a person who closed the page); idempotent. Returns
     {"discarded": n}."""
-    days = int(current_app.config.get("ENTERPRISE_IMPORT_KEEP_DAYS", 7))
+    days = int(current_app.config["ENTERPRISE_IMPORT_KEEP_DAYS"])
     discarded = importer.purge_stale(now or clock.utcnow(), days=days)
     if discarded:
         audit.record(None, "enterprise.import_purge", object_type="enterprise_imports",
@@ -85,7 +85,7 @@ def sweep_import_files(now: datetime | None = None) -> dict:
     """Remove files under DATA_DIR/imports and DATA_DIR/tmp older than IMPORT_TEMP_MAX_AGE_HOURS:
     a killed worker's left-overs (an upload being staged is minutes old at most). Idempotent;
     returns {"removed": n}."""
-    hours = int(current_app.config.get("IMPORT_TEMP_MAX_AGE_HOURS", 6))
+    hours = int(current_app.config["IMPORT_TEMP_MAX_AGE_HOURS"])
     cutoff = ((now or clock.utcnow()) - timedelta(hours=hours)).timestamp()
     root = Path(current_app.config["DATA_DIR"])
     removed: list[str] = []

@@ -4,7 +4,7 @@ from datetime import date, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from taskflow.core import audit, clock
 from taskflow.core.errors import EditConflict, Refusal
@@ -19,6 +19,8 @@ from taskflow.enterprises.models import (
     EnterpriseStatus,
     PeriodState,
     Source,
+    certificate_fields,
+    is_renewal,
 )
 from taskflow.extensions import db
 from taskflow.plans.models import Plan
@@ -45,22 +47,37 @@ def check_code(code: str) -> str:
     return code
 
 
-def check_data(data: dict) -> None:
-    """Cross-field rules shared by the form and the importer."""
+def data_problems(data: dict) -> list[str]:
+    """Every cross-field rule `data` breaks, as messages: the one validation of the form (which
+    shows the first) and the importer (which lists them on the row)."""
+    problems = []
     if not (data.get("name") or "").strip():
-        raise EnterpriseError(_("The enterprise name is empty."))
+        problems.append(_("The enterprise name is empty."))
     if data.get("source") not in {s.value for s in Source}:
-        raise EnterpriseError(_("Unknown source."))
+        problems.append(_("Unknown source."))
     if bool(data.get("high_tech_cert_no")) != bool(data.get("high_tech_cert_on")):
-        raise EnterpriseError(_("A high-tech certificate needs both its number and its date."))
+        problems.append(_("A high-tech certificate needs both its number and its date."))
     today = clock.local_today()
     for key in ("tech_in_library_on", "high_tech_cert_on", "tech_removed_on", "closed_on"):
         value = data.get(key)
         if value is not None and value > today:
-            raise EnterpriseError(_("A date lies in the future: %(date)s.", date=value.isoformat()))
+            problems.append(_("A date lies in the future: %(date)s.", date=value.isoformat()))
     if data.get("tech_removed_on") and (not data.get("tech_in_library_on")
                                         or data["tech_removed_on"] < data["tech_in_library_on"]):
-        raise EnterpriseError(_("The library removal date must follow the in-library date."))
+        problems.append(_("The library removal date must follow the in-library date."))
+    return problems
+
+
+def check_data(data: dict) -> None:
+    """EnterpriseError with the first cross-field rule `data` breaks (see data_problems)."""
+    problems = data_problems(data)
+    if problems:
+        raise EnterpriseError(problems[0])
+
+
+def merged_data(current: dict, data: dict) -> dict:
+    """The editable fields after an edit: the register's values overlaid by the edited ones."""
+    return {key: current.get(key) for key in EDITABLE} | data
 
 
 def attribution_problem(unit: Unit, source: str | None) -> str | None:
@@ -94,24 +111,32 @@ def find_by_code(code: str) -> Enterprise | None:
     return db.session.scalar(select(Enterprise).where(Enterprise.credit_code == code))
 
 
-def register_enterprise(data: dict, unit: Unit, actor) -> Enterprise | ClaimConflict:
-    """Add an enterprise for `unit`; a code already attributed to another unit opens a claim."""
+def _checked_new(data: dict, unit: Unit) -> dict:
+    """The column values of a new enterprise of `unit`, after the register's checks."""
     code = check_code(data.get("credit_code", ""))
     check_data(data)
     check_attribution(unit, data.get("source"))
-    existing = find_by_code(code)
+    return {
+        "name": data["name"].strip(), "credit_code": code, "unit_id": unit.id,
+        "source": data["source"], "tech_in_library_on": data.get("tech_in_library_on"),
+        "tech_removed_on": data.get("tech_removed_on"),
+        "specialised_sme": bool(data.get("specialised_sme")),
+        "status": data.get("status") or EnterpriseStatus.ACTIVE, "closed_on": data.get("closed_on"),
+        "high_tech_cert_no": data.get("high_tech_cert_no") or None,
+        "high_tech_cert_on": data.get("high_tech_cert_on"),
+        **certificate_fields(data.get("high_tech_cert_on"), None, None, None),
+    }
+
+
+def register_enterprise(data: dict, unit: Unit, actor) -> Enterprise | ClaimConflict:
+    """Add an enterprise for `unit`; a code already attributed to another unit opens a claim."""
+    values = _checked_new(data, unit)
+    existing = find_by_code(values["credit_code"])
     if existing is not None:
         if existing.unit_id == unit.id:
             raise EnterpriseError(_("This credit code is already in your unit's register."))
         return open_claim(existing, unit, actor, data=data)
-    enterprise = Enterprise(
-        name=data["name"].strip(), credit_code=code, unit_id=unit.id, source=data["source"],
-        tech_in_library_on=data.get("tech_in_library_on"),
-        tech_removed_on=data.get("tech_removed_on"),
-        specialised_sme=bool(data.get("specialised_sme")),
-        status=data.get("status") or EnterpriseStatus.ACTIVE, closed_on=data.get("closed_on"),
-    )
-    enterprise.set_certificate(data.get("high_tech_cert_no"), data.get("high_tech_cert_on"))
+    enterprise = Enterprise(**values)
     db.session.add(enterprise)
     db.session.flush()
     _event(enterprise, "created", actor, changes=audit.snapshot(enterprise, *SNAPSHOT))
@@ -125,7 +150,7 @@ def update_enterprise(enterprise: Enterprise, data: dict, actor, *, version: int
     if version != enterprise.version_id:
         raise EditConflict(
             _("Someone else changed this enterprise meanwhile; reload and edit again."))
-    merged = {key: getattr(enterprise, key) for key in EDITABLE} | data
+    merged = merged_data({key: getattr(enterprise, key) for key in EDITABLE}, data)
     check_data(merged)
     check_attribution(enterprise.unit, merged["source"])
     before = audit.snapshot(enterprise, *SNAPSHOT)
@@ -147,6 +172,96 @@ def update_enterprise(enterprise: Enterprise, data: dict, actor, *, version: int
     audit.record(actor, "enterprise.update", enterprise, before=before, after=after,
                  summary=enterprise.name)
     return changes
+
+
+def register_enterprises(rows: list[dict], unit: Unit, actor, *, note: str,
+                         changes: dict | None = None) -> int:
+    """Add many new enterprises for `unit` at once (the Excel import): each row passes the same
+    checks as register_enterprise (EnterpriseError on the first refused), then one INSERT and a
+    "created" history line each. The caller has made sure the codes are new, and audits the
+    batch as one event. Returns how many were added."""
+    if not rows:
+        return 0
+    now = clock.utcnow()
+    values = [_checked_new(data, unit) | {"created_at": now, "updated_at": now, "version_id": 1}
+              for data in rows]
+    # Plain executemany, then one query for the new ids (faster than RETURNING here).
+    db.session.execute(insert(Enterprise), values)
+    ids = db.session.scalars(select(Enterprise.id).where(
+        Enterprise.credit_code.in_([v["credit_code"] for v in values]))).all()
+    _bulk_events([{"enterprise_id": i, "occurred_at": now, "unit_id": unit.id, "kind": "created",
+                   "changes": changes, "note": note[:500]} for i in ids], actor)
+    return len(ids)
+
+
+def update_enterprises(edits: list[tuple[dict, dict, str]], unit: Unit, actor, *,
+                       changes: dict | None = None) -> int:
+    """Apply edited fields to many enterprises of `unit` at once (the Excel import).
+
+    Each edit is (current, data, note): `current` the register's row as read in this transaction
+    (id, the EDITABLE fields and the certificate's), `data` the new values. Each merged row passes
+    the same checks as update_enterprise (EnterpriseError on the first refused); then one UPDATE
+    (version + 1) and an "updated" or "re_reviewed" history line each. The caller audits the
+    batch as one event. Returns how many were updated."""
+    if not edits:
+        return 0
+    now = clock.utcnow()
+    updates, events = [], []
+    for current, data, note in edits:
+        merged = merged_data(current, data)
+        check_data(merged)
+        check_attribution(unit, merged["source"])
+        fields = {key: (merged[key].strip() if key == "name" else merged[key])
+                  for key in data if key in EDITABLE}
+        renewed = False
+        if "high_tech_cert_on" in data or "high_tech_cert_no" in data:
+            fields["high_tech_cert_no"] = merged["high_tech_cert_no"] or None
+            fields["high_tech_cert_on"] = merged["high_tech_cert_on"]
+            fields |= certificate_fields(merged["high_tech_cert_on"], current["high_tech_cert_on"],
+                                         current["high_tech_first_on"],
+                                         current["high_tech_expires_on"])
+            renewed = is_renewal(merged["high_tech_cert_on"], current["high_tech_cert_on"],
+                                 current["high_tech_expires_on"])
+        updates.append({"id": current["id"], **fields, "updated_at": now})
+        events.append({"enterprise_id": current["id"], "occurred_at": now, "unit_id": unit.id,
+                       "kind": "re_reviewed" if renewed else "updated", "changes": changes,
+                       "note": note[:500]})
+    table = Enterprise.__table__
+    for keys in {tuple(u) for u in updates}:  # one statement per set of columns
+        db.session.execute(
+            table.update().where(table.c.id == bindparam("_id"))
+            .values({k: bindparam(f"_{k}") for k in keys if k != "id"}
+                    | {"version_id": table.c.version_id + 1}),
+            [{f"_{k}": v for k, v in u.items()} for u in updates if tuple(u) == keys],
+        )
+    _bulk_events(events, actor)
+    return len(updates)
+
+
+def open_claims(claims: list[tuple[dict, dict, str]], claimant: Unit, actor, *,
+                note: str) -> int:
+    """Open many claims of `claimant` at once (the Excel import), as open_claim does one: each
+    (current, data, reason) names the holder's row as read (id, unit_id). The caller leaves out
+    enterprises `claimant` already has an open claim on, and audits the batch as one event."""
+    if not claims:
+        return 0
+    now = clock.utcnow()
+    actor_id = getattr(actor, "id", None)
+    db.session.execute(insert(ClaimConflict), [{
+        "enterprise_id": current["id"], "holder_unit_id": current["unit_id"],
+        "claimant_unit_id": claimant.id, "claimed_by_id": actor_id, "claimed_at": now,
+        "claim_data": audit._jsonable(data), "reason": reason[:500], "state": ClaimState.OPEN,
+        "decision_note": "", "version_id": 1} for current, data, reason in claims])
+    _bulk_events([{"enterprise_id": current["id"], "occurred_at": now,
+                   "unit_id": current["unit_id"], "kind": "claim_opened", "changes": None,
+                   "note": note[:500]} for current, _data, _reason in claims], actor)
+    return len(claims)
+
+
+def _bulk_events(events: list[dict], actor) -> None:
+    if events:
+        actor_id = getattr(actor, "id", None)
+        db.session.execute(insert(EnterpriseEvent), [e | {"actor_id": actor_id} for e in events])
 
 
 def open_claim(enterprise: Enterprise, claimant: Unit, actor, *, data: dict | None = None,
@@ -243,7 +358,7 @@ def due_date(month: date, opened_on: date | None = None, calendar=None) -> date:
     from taskflow.enterprises.queries import month_end
 
     cal = calendar or WorkCalendar.load()
-    working_days = max(1, int(current_app.config.get("DISPATCH_LATE_AFTER_WORKING_DAY", 5)))
+    working_days = max(1, int(current_app.config["DISPATCH_LATE_AFTER_WORKING_DAY"]))
     regular = cal.add_working_days(month_end(month), working_days)
     if opened_on is not None and opened_on >= regular:
         return cal.add_working_days(opened_on, working_days)
@@ -289,7 +404,7 @@ def open_month_if_due(today: date) -> DispatchPeriod | None:
     plan = district_plan()
     if plan is None:
         return None
-    open_day = int(current_app.config.get("DISPATCH_OPEN_DAY", 1))
+    open_day = int(current_app.config["DISPATCH_OPEN_DAY"])
     if today.day < open_day:
         return None
     month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)

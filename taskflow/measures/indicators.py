@@ -28,6 +28,7 @@ from flask import current_app
 from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import joinedload
 
+from config import Config
 from taskflow.enterprises.models import Enterprise, Source
 from taskflow.extensions import db
 from taskflow.plans.models import Indicator, Plan, Target
@@ -68,6 +69,8 @@ MODES = ("monthly", "daily")
 DEFAULT_MODE = "monthly"
 DEFAULT_YELLOW_POINTS = 10
 DEFAULT_RED_POINTS = 30
+# The settings settings() reads (declared in config.py).
+SETTING_KEYS = ("LIGHT_YELLOW_POINTS", "LIGHT_RED_POINTS", "PROGRESS_MODE")
 
 # What an assessment says, beside its light.
 NO_TARGET = "no_target"          # no target this year: grey, "—"
@@ -253,12 +256,14 @@ def indicator_targets(plan_id: int, *, unit_id: int | None = None,
 
 def settings(config: Mapping | None = None) -> dict:
     """yellow/red/mode keyword arguments for assess(), read from the app config."""
-    config = current_app.config if config is None else config
-    mode = config.get("PROGRESS_MODE") or DEFAULT_MODE
+    if config is None:
+        config = current_app.config
+    else:  # a partial mapping (tests): the rest as declared in config.py
+        config = {key: getattr(Config, key) for key in SETTING_KEYS} | dict(config)
     return {
-        "yellow": config.get("LIGHT_YELLOW_POINTS", DEFAULT_YELLOW_POINTS),
-        "red": config.get("LIGHT_RED_POINTS", DEFAULT_RED_POINTS),
-        "mode": mode,
+        "yellow": config["LIGHT_YELLOW_POINTS"],
+        "red": config["LIGHT_RED_POINTS"],
+        "mode": config["PROGRESS_MODE"],
     }
 
 

@@ -178,7 +178,7 @@ def yellow_working_days() -> int:
 
     if not has_app_context():
         return DEFAULT_YELLOW_WORKING_DAYS
-    return int(current_app.config.get("LIGHT_YELLOW_WORKING_DAYS", DEFAULT_YELLOW_WORKING_DAYS))
+    return int(current_app.config["LIGHT_YELLOW_WORKING_DAYS"])
 
 
 def yellow_cutoff(as_of: date, working_days: int | None = None, cal=None) -> date:

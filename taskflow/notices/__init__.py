@@ -6,25 +6,9 @@ from flask import Blueprint, Flask
 
 bp = Blueprint("notices", __name__, url_prefix="/notices", cli_group=None)
 
-# Settings this area reads, with their defaults (overridable as TASKFLOW_<NAME>).
-DEFAULTS = {
-    "UPDATE_REREQUEST_WORKING_DAYS": 5,  # re-request a missing monthly update every N working days
-    "URGE_RESPONSE_WORKING_DAYS": 3,  # a notice's response is due N working days after issue
-    "OUTBOX_MAX_ATTEMPTS": 6,
-    "OUTBOX_BACKOFF_SECONDS": 60,  # 60 s, 120 s, 240 s, … between attempts
-    "OUTBOX_STALE_MINUTES": 15,  # a row "sending" for longer was interrupted mid-delivery
-    "DIGEST_MAX_AGE_DAYS": 14,  # older undelivered inbox items are not e-mailed any more
-}
-STRING_DEFAULTS = {"NOTICE_NUMBER_PREFIX": "綦科"}
-
 
 def init_app(app: Flask) -> None:
-    """Settings, the inbox badge and the command groups."""
-    for name, default in DEFAULTS.items():
-        value = os.environ.get(f"TASKFLOW_{name}")
-        app.config.setdefault(name, int(value) if value not in (None, "") else default)
-    for name, default in STRING_DEFAULTS.items():
-        app.config.setdefault(name, os.environ.get(f"TASKFLOW_{name}") or default)
+    """The inbox badge and the command groups (this area's settings are in config.py)."""
     if os.environ.get("TASKFLOW_DISPATCH_CONFIRM_DAYS"):
         app.logger.warning("TASKFLOW_DISPATCH_CONFIRM_DAYS (calendar days) is no longer read: the "
                            "dispatch deadline counts working days, set "

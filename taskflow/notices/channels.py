@@ -21,14 +21,14 @@ def send_email(message) -> None:
     config = current_app.config
     mail = EmailMessage()
     mail["Subject"] = message.subject
-    mail["From"] = config.get("MAIL_FROM") or "taskflow@localhost"
+    mail["From"] = config["MAIL_FROM"]
     mail["To"] = message.recipient
     mail["Date"] = formatdate(localtime=True)
     mail["Message-ID"] = make_msgid(idstring=f"outbox-{message.id}", domain="taskflow.local")
     mail["X-TaskFlow-Outbox-Id"] = str(message.id)
     mail.set_content(message.body, charset="utf-8")
     try:
-        with smtplib.SMTP(config.get("SMTP_HOST") or "127.0.0.1", int(config.get("SMTP_PORT") or 25),
+        with smtplib.SMTP(config["SMTP_HOST"], int(config["SMTP_PORT"]),
                           timeout=30) as smtp:
             smtp.send_message(mail)
     except (smtplib.SMTPException, OSError) as exc:

@@ -65,8 +65,8 @@ PRE_DUE = (("due_1", 1), ("due_3", 3), ("due_7", 7))
 NEWS_ITEM_TYPES = ("milestone", "assignment", "unit")
 
 
-def _setting(name: str, default: int) -> int:
-    return int(current_app.config.get(name, default))
+def _setting(name: str) -> int:
+    return int(current_app.config[name])
 
 
 def _local_midnight_utc(day: date) -> datetime:
@@ -104,8 +104,8 @@ def scan_deadlines(today: date | None = None, *, commit: bool = True) -> Counter
     if cal is None:
         return Counter(day_off=1)
     counts: Counter = Counter()
-    urge_after = _setting("URGE_AFTER_WORKING_DAYS", 3)
-    supervise_after = urge_after + _setting("SUPERVISE_AFTER_WORKING_DAYS", 5)
+    urge_after = _setting("URGE_AFTER_WORKING_DAYS")
+    supervise_after = urge_after + _setting("SUPERVISE_AFTER_WORKING_DAYS")
     horizon = cal.add_working_days(today, PRE_DUE[-1][1])
 
     rows = db.session.execute(
@@ -182,7 +182,7 @@ def scan_deadlines(today: date | None = None, *, commit: bool = True) -> Counter
         counts[kind] += 1
 
     if notice_groups:
-        response_due = cal.add_working_days(today, _setting("URGE_RESPONSE_WORKING_DAYS", 3))
+        response_due = cal.add_working_days(today, _setting("URGE_RESPONSE_WORKING_DAYS"))
         ids = [row.id for group in notice_groups.values() for row, _d in group]
         milestones = {m.id: m for m in db.session.scalars(
             select(Milestone).where(Milestone.id.in_(ids))
@@ -232,7 +232,7 @@ def request_updates(today: date | None = None, *, commit: bool = True) -> Counte
         return Counter(day_off=1)
     counts: Counter = Counter()
     period = today.strftime("%Y-%m")
-    every = max(1, _setting("UPDATE_REREQUEST_WORKING_DAYS", 5))
+    every = max(1, _setting("UPDATE_REREQUEST_WORKING_DAYS"))
     open_milestone = exists().where(Milestone.assignment_id == Assignment.id,
                                     Milestone.state.in_(OPEN_STATES))
     rows = db.session.execute(
@@ -328,9 +328,9 @@ def send_digests(*, commit: bool = True) -> Counter:
     """
     now = clock.utcnow()
     today = clock.local_today()
-    oldest = now - timedelta(days=_setting("DIGEST_MAX_AGE_DAYS", 14))
+    oldest = now - timedelta(days=_setting("DIGEST_MAX_AGE_DAYS"))
     counts: Counter = Counter()
-    default_locale = current_app.config.get("BABEL_DEFAULT_LOCALE", "zh_CN")
+    default_locale = current_app.config["BABEL_DEFAULT_LOCALE"]
 
     pending = db.session.execute(
         select(Notification, User).join(User, Notification.user_id == User.id)
@@ -354,7 +354,7 @@ def send_digests(*, commit: bool = True) -> Counter:
         )
         counts["emails"] += 1
 
-    url = current_app.config.get("WEBHOOK_URL")
+    url = current_app.config["WEBHOOK_URL"]
     if url:
         news = and_(ReminderDispatch.webhook_outbox_id.is_(None), ReminderDispatch.outcome == "sent",
                     ReminderDispatch.item_type.in_(NEWS_ITEM_TYPES),
@@ -400,7 +400,7 @@ def deliver_outbox(*, limit: int = 200, worker: str | None = None) -> Counter:
     stale = db.session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.state == OutboxState.SENDING,
-               OutboxMessage.claimed_at < now - timedelta(minutes=_setting("OUTBOX_STALE_MINUTES", 15)))
+               OutboxMessage.claimed_at < now - timedelta(minutes=_setting("OUTBOX_STALE_MINUTES")))
         .values(state=OutboxState.FAILED,
                 last_error="interrupted during delivery; it may or may not have been sent")
         .execution_options(synchronize_session=False)
@@ -412,8 +412,8 @@ def deliver_outbox(*, limit: int = 200, worker: str | None = None) -> Counter:
         .order_by(OutboxMessage.id).limit(limit)
     ))
     db.session.commit()
-    max_attempts = _setting("OUTBOX_MAX_ATTEMPTS", 6)
-    base = _setting("OUTBOX_BACKOFF_SECONDS", 60)
+    max_attempts = _setting("OUTBOX_MAX_ATTEMPTS")
+    base = _setting("OUTBOX_BACKOFF_SECONDS")
     for message_id in due_ids:
         claimed = db.session.execute(
             update(OutboxMessage)

@@ -44,5 +44,5 @@ def milestone_path(milestone: dict) -> str:
 
 def absolute(path: str) -> str:
     """BASE_URL + path, for e-mails and webhooks."""
-    base = (current_app.config.get("BASE_URL") or "").rstrip("/")
+    base = (current_app.config["BASE_URL"] or "").rstrip("/")
     return f"{base}{path}" if path else base

@@ -203,7 +203,7 @@ def issue_notice(unit_id: int, milestones: list, level: str, response_due: date,
         raise NoticeError(_("The answer date cannot be in the past."))
     series = _series_for(level)
     year = today.year
-    prefix = current_app.config.get("NOTICE_NUMBER_PREFIX", "綦科")
+    prefix = current_app.config["NOTICE_NUMBER_PREFIX"]
     notice = None
     for _attempt in range(5):
         sequence = _next_sequence(series, year)

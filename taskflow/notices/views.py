@@ -51,7 +51,7 @@ def register_context(app: Flask) -> None:
             "inbox_unread_count": inbox_unread_count,
             "calendar_banner_years": calendar_banner_years,
             "dispatch_deadline_working_days": lambda: int(
-                current_app.config.get("DISPATCH_LATE_AFTER_WORKING_DAY", 5)),
+                current_app.config["DISPATCH_LATE_AFTER_WORKING_DAY"]),
             "notification_text": messages.render,
             "notice_level_name": messages.level_name,
             "notice_status_name": messages.status_name,
@@ -240,7 +240,7 @@ def overdue():
     if form.response_due.data is None:
         try:
             form.response_due.data = WorkCalendar.load().add_working_days(
-                today, int(current_app.config.get("URGE_RESPONSE_WORKING_DAYS", 3)))
+                today, int(current_app.config["URGE_RESPONSE_WORKING_DAYS"]))
         except UnknownCalendarYear as exc:  # the office picks the answer date itself
             flash(exc.message(), "warning")
     return render_template("notices/overdue.html", items=items, form=form, today=as_of,

@@ -56,7 +56,7 @@ def _recompute(plan_id: int, today: date, actor) -> list[str]:
 
 def _recompute_at(config) -> dict:
     """(hour, minute) of the nightly recompute: SCORES_RECOMPUTE_AT, "HH:MM" local time."""
-    text = str(config.get("SCORES_RECOMPUTE_AT") or "01:30")
+    text = str(config["SCORES_RECOMPUTE_AT"])
     try:
         hour, minute = (int(part) for part in text.split(":", 1))
         if 0 <= hour < 24 and 0 <= minute < 60:

@@ -637,11 +637,10 @@ def bulletin_docx(bulletin_id: int):
 
 
 COCKPIT_CACHE = "scores.cockpit"
-COCKPIT_CACHE_SECONDS = 60  # default of the COCKPIT_CACHE_SECONDS setting (0: no cache)
 
 
 def _cockpit_ttl() -> float:
-    return ttl_setting("COCKPIT_CACHE_SECONDS", COCKPIT_CACHE_SECONDS)
+    return ttl_setting("COCKPIT_CACHE_SECONDS")
 
 
 def _cockpit_key(kind: str, plan_id: int, today: date, *extra) -> tuple:

@@ -73,7 +73,7 @@ def audit_log_status() -> dict:
         "legal_minimum_days": LEGAL_MINIMUM_DAYS,
         "security_events": events,
         "oldest_security_event": oldest,
-        "hash": current_app.config.get("AUDIT_HASH", "sha256"),
+        "hash": current_app.config["AUDIT_HASH"],
         "anchor": anchor,
         "events_since_anchor": (head_id or 0) - (anchor.event_id if anchor else 0),
     }
@@ -92,7 +92,7 @@ def accounts_status(as_of: datetime) -> dict:
         "required_roles": sorted(totp_required_roles()),
         "without_factor": users_without_second_factor(),
         "without_factor_any_role": count_users_without_second_factor(),
-        "max_age_days": int(current_app.config.get("PASSWORD_MAX_AGE_DAYS", 0)),
-        "history": int(current_app.config.get("PASSWORD_HISTORY", 0)),
+        "max_age_days": int(current_app.config["PASSWORD_MAX_AGE_DAYS"]),
+        "history": int(current_app.config["PASSWORD_HISTORY"]),
         "expired": users_with_expired_password(as_of),
     }
