@@ -67,7 +67,7 @@ def test_an_edit_the_form_refuses_is_refused_by_the_import_with_the_same_message
                                  tech_removed_on=date(2022, 1, 1))
     login(make_user("reporter", unit=unit))
     data = _form(enterprise.credit_code, unit_id=unit.id, tech_in_library_on="2023-01-01",
-                 tech_removed_on="2022-01-01", version=enterprise.version)
+                 tech_removed_on="2022-01-01", version=enterprise.version_id)
     page = client.post(f"/enterprises/{enterprise.id}/edit", data=data)
     assert page.status_code == 200
     db.session.refresh(enterprise)
