@@ -16,11 +16,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, distinct, func, select
 
 from taskflow.accounts.models import (
-    UNIT_ROLES,
     LoginAttempt,
     PasswordHistory,
     RecoveryCode,
-    Role,
     User,
 )
 from taskflow.core import audit, clock, crypto
@@ -31,6 +29,7 @@ from taskflow.core.passwords import (
     password_problem,
     verify_password,
 )
+from taskflow.core.roles import UNIT_ROLES, Role
 from taskflow.extensions import db
 from taskflow.units.models import Unit
 

@@ -7,7 +7,7 @@ section comment; each rule is a plain function of (user, object) returning bool.
 
 from flask import abort
 
-from taskflow.accounts.models import UNIT_ROLES, Role
+from taskflow.core.roles import UNIT_ROLES, Role
 
 STAFF_ROLES = frozenset({Role.OFFICE, Role.SUPERVISOR, Role.ADMIN})
 READ_ALL_ROLES = frozenset({Role.OFFICE, Role.SUPERVISOR, Role.LEADER, Role.ADMIN})
