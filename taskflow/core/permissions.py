@@ -242,6 +242,11 @@ def can_edit_enterprise(user, unit_id: int | None) -> bool:
     return is_office(user) or acts_for_unit(user, unit_id)
 
 
+def can_continue_import(user, batch) -> bool:
+    """A staged import belongs to the user who uploaded it; to anyone else it does not exist."""
+    return user.is_authenticated and batch.user_id == user.id
+
+
 @role_rule
 def can_decide_claims(user) -> bool:
     """Keep or transfer a claimed enterprise: the office."""
@@ -278,6 +283,11 @@ def can_confirm_dispatch(user, unit_id: int | None) -> bool:
 def can_view_notice(user, notice) -> bool:
     """An urge notice: the target unit's users, and the reading roles."""
     return can_view_unit(user, notice.unit_id)
+
+
+def can_open_notification(user, notification) -> bool:
+    """An inbox item: only the user it is addressed to."""
+    return user.is_authenticated and notification.user_id == user.id
 
 
 def can_answer_notice(user, notice) -> bool:

@@ -335,7 +335,7 @@ def _load_batch(token: str) -> EnterpriseImport:
     batch = db.session.scalar(select(EnterpriseImport).options(joinedload(EnterpriseImport.unit))
                               .where(EnterpriseImport.token == token))
     # A staged import belongs to the user who uploaded it; to anyone else it does not exist.
-    perm.require_visible(batch is not None and batch.user_id == current_user.id)
+    perm.require_visible(batch is not None and perm.can_continue_import(current_user, batch))
     return batch
 
 

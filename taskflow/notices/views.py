@@ -105,7 +105,7 @@ def inbox():
 def open_notification(notification_id: int):
     """Mark an item read and go to the page it is about."""
     item = db.session.get(Notification, notification_id)
-    perms.require_visible(item is not None and item.user_id == current_user.id)
+    perms.require_visible(item is not None and perms.can_open_notification(current_user, item))
     if not ActionForm().validate_on_submit():
         abort(400)
     operations.mark_read(item)
