@@ -116,6 +116,18 @@ def test_a_lead_unit_reads_its_team_and_the_lookup_is_asked_only_when_it_decides
     assert asked == [7, 7]
 
 
+def test_a_staged_import_and_an_inbox_item_belong_to_their_user_only(app):
+    from taskflow.enterprises.models import EnterpriseImport
+    from taskflow.notices.models import Notification
+
+    owner, office = _user(Role.REPORTER, unit_id=1), _user(Role.OFFICE)
+    owner.id, office.id = 5, 6
+    assert perm.can_continue_import(owner, EnterpriseImport(user_id=5))
+    assert not perm.can_continue_import(office, EnterpriseImport(user_id=5))
+    assert perm.can_open_notification(owner, Notification(user_id=5))
+    assert not perm.can_open_notification(office, Notification(user_id=5))
+
+
 def test_templates_read_the_rules_as_perms(app, make_unit, make_user):
     unit, other = make_unit(), make_unit()
     reporter = make_user("reporter", unit=unit)
