@@ -37,7 +37,8 @@ def bars(app, plan, make_unit, make_user):
         assert signed_in.status_code == 302
         page = client.get("/account")
         assert page.status_code == 200
-        result[role] = (client, set(re.findall(r'href="([^"]+)"', _nav(page.get_data(as_text=True)))))
+        links = set(re.findall(r'href="([^"]+)"', _nav(page.get_data(as_text=True))))
+        result[role] = (client, links)
     return result
 
 
@@ -160,7 +161,8 @@ def test_core_permissions_import_no_area():
 
 ROLE_NAMES = "|".join(role.value for role in Role)
 # A role name in quotes, or the user's role read directly: a rule written outside permissions.py.
-ROLE_TEST = re.compile(rf"""current_user\.role|\.role\s*(==|!=|in|not in)\s*\(?\s*["']({ROLE_NAMES})["']""")
+ROLE_TEST = re.compile(
+    rf"""current_user\.role|\.role\s*(==|!=|in|not in)\s*\(?\s*["']({ROLE_NAMES})["']""")
 
 
 def test_no_template_or_view_tests_role_names():
