@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from taskflow.accounts import bp
-from taskflow.accounts.models import Role, User
+from taskflow.accounts.models import User
 from taskflow.accounts.operations import (
     AccountError,
     create_user,
@@ -15,6 +15,7 @@ from taskflow.accounts.operations import (
     reset_second_factor,
 )
 from taskflow.accounts.queries import district_plans, find_district_units
+from taskflow.core.roles import Role
 from taskflow.extensions import db
 
 

@@ -14,8 +14,8 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from taskflow.accounts.models import UNIT_ROLES, Role
 from taskflow.accounts.operations import USERNAME_PATTERN, normalise_mobile, password_error
+from taskflow.core.roles import UNIT_ROLES, Role
 
 PEER_GROUP_LABELS = {
     "department": _l("District departments"),

@@ -1,7 +1,6 @@
 """Users and their roles."""
 
 from datetime import datetime
-from enum import StrEnum
 
 from flask_login import UserMixin
 from sqlalchemy import ForeignKey, Index, String, false
@@ -9,22 +8,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from taskflow.core.crypto import EncryptedString
 from taskflow.core.db import UTCDateTime, now_default
+from taskflow.core.roles import UNIT_ROLES
 from taskflow.extensions import db
 from taskflow.units.models import Unit
-
-
-class Role(StrEnum):
-    """What a user may do (DESIGN.md §2)."""
-
-    REPORTER = "reporter"
-    UNIT_HEAD = "unit_head"
-    OFFICE = "office"
-    SUPERVISOR = "supervisor"
-    LEADER = "leader"
-    ADMIN = "admin"
-
-
-UNIT_ROLES = frozenset({Role.REPORTER, Role.UNIT_HEAD})
 
 
 class User(UserMixin, db.Model):

@@ -17,11 +17,9 @@ from sqlalchemy import delete, distinct, func, select
 
 from config import Config
 from taskflow.accounts.models import (
-    UNIT_ROLES,
     LoginAttempt,
     PasswordHistory,
     RecoveryCode,
-    Role,
     User,
 )
 from taskflow.core import audit, clock, crypto
@@ -33,6 +31,7 @@ from taskflow.core.passwords import (
     password_problem,
     verify_password,
 )
+from taskflow.core.roles import UNIT_ROLES, Role
 from taskflow.extensions import db
 from taskflow.units.models import Unit
 

@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, logout_user, user_logged_in
 
 from taskflow.core import clock
+from taskflow.core.roles import role_of
 from taskflow.core.security_log import log_security_event_now
 
 log = logging.getLogger("taskflow.auth")
@@ -95,7 +96,7 @@ def log_refused_access(response):
     if response.status_code in (403, 404) and request.endpoint not in EXEMPT_ENDPOINTS:
         if current_user.is_authenticated:
             log.warning("refused %s %s %s to %s (%s) from %s", response.status_code,
-                        request.method, request.path, current_user.username, current_user.role,
+                        request.method, request.path, current_user.username, role_of(current_user),
                         request.remote_addr)
             # Stored after the request's session is closed, in a short transaction of its own
             # (see log_security_event_now): a refused GET stays read-only on the request.

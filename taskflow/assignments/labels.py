@@ -60,7 +60,7 @@ def nav_counts() -> dict[str, int]:
 
 
 def nav_state() -> tuple:
-    """What the area's _nav.html shows beyond role, unit and page: the badge counts."""
+    """What the area's _nav.html shows beyond the role-only rules and page: the badge counts."""
     return tuple(sorted(nav_counts().items()))
 
 

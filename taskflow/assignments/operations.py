@@ -27,6 +27,7 @@ from taskflow.assignments.models import (
 from taskflow.core import audit, clock
 from taskflow.core.audit import snapshot
 from taskflow.core.errors import EditConflict, Refusal
+from taskflow.core.permissions import can_sign_off
 from taskflow.extensions import db
 from taskflow.measures import milestones as measures
 
@@ -295,7 +296,7 @@ def submit_update(milestone: Milestone, actor, *, progress: int, narrative: str,
         problems=problems.strip(), next_steps=next_steps.strip(), created_at=now,
         state=UpdateState.SUBMITTED, needs_sign_off=assignment.requires_sign_off, comment="",
     )
-    if assignment.requires_sign_off and actor.role == "unit_head":
+    if assignment.requires_sign_off and can_sign_off(actor, assignment):
         update.state = UpdateState.SIGNED_OFF
         update.signed_off_by_id = actor.id
         update.signed_off_at = now

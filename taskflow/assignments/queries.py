@@ -226,13 +226,13 @@ def pending_extension_count() -> int:
 
 def counts_for_nav(user) -> dict[str, int]:
     """Badges for the navigation: review queue size, sign-off queue size."""
-    from taskflow.core.permissions import can_review
+    from taskflow.core.permissions import can_review, can_use_sign_off_queue
 
     counts = {}
     if can_review(user):
         counts["review"] = db.session.scalar(
             select(func.count(StatusUpdate.id)).where(awaiting_office_clause())) or 0
-    if user.is_authenticated and user.role == "unit_head" and user.unit_id:
+    if can_use_sign_off_queue(user):
         counts["sign_off"] = db.session.scalar(
             select(func.count(StatusUpdate.id))
             .join(Milestone, Milestone.id == StatusUpdate.milestone_id)
@@ -320,6 +320,15 @@ def assignment_page(assignment: Assignment, today: date | None = None, *,
                           assignment_light(facts.get(assignment.id)), list(updates),
                           list(extensions), evidence, timeline,
                           list(team.items) if team else [], list(reports), team, overdue_days)
+
+
+def lead_unit_ids(task_id: int) -> set[int]:
+    """The units leading a key task (one indexed query)."""
+    return set(db.session.scalars(
+        select(Assignment.unit_id).where(
+            Assignment.task_id == task_id, Assignment.role == AssignmentRole.LEAD
+        )
+    ))
 
 
 TEAM_PER_PAGE = 50

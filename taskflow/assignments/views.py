@@ -58,6 +58,7 @@ from taskflow.core.permissions import (
     can_request_extension,
     can_review,
     can_sign_off,
+    can_use_sign_off_queue,
     can_use_workspace,
     can_view_assignment,
     can_view_review_queue,
@@ -74,21 +75,24 @@ from taskflow.plans.models import KeyTask, Plan
 
 def _assignment_or_404(assignment_id: int) -> Assignment:
     assignment = queries.load_assignment(assignment_id)
-    require_visible(assignment is not None and can_view_assignment(current_user, assignment))
+    require_visible(assignment is not None
+                    and can_view_assignment(current_user, assignment, queries.lead_unit_ids))
     return assignment
 
 
 def _milestone_or_404(milestone_id: int) -> Milestone:
     milestone = queries.load_milestone(milestone_id)
     require_visible(milestone is not None
-                    and can_view_assignment(current_user, milestone.assignment))
+                    and can_view_assignment(current_user, milestone.assignment,
+                                            queries.lead_unit_ids))
     return milestone
 
 
 def _update_or_404(update_id: int):
     update = queries.load_update(update_id)
     require_visible(update is not None
-                    and can_view_assignment(current_user, update.milestone.assignment))
+                    and can_view_assignment(current_user, update.milestone.assignment,
+                                            queries.lead_unit_ids))
     return update
 
 
@@ -124,7 +128,7 @@ def my_tasks():
     rows = queries.workspace_rows(current_user.unit_id)
     returned = queries.returned_updates(current_user.unit_id)
     sign_off = (queries.sign_off_queue(current_user.unit_id)
-                if current_user.role == "unit_head" else [])
+                if can_use_sign_off_queue(current_user) else [])
     summary = {colour: sum(1 for r in rows if r.light == colour)
                for colour in ("red", "yellow", "green", "grey")}
     return render_template("assignments/my_tasks.html", rows=rows, returned=returned,
@@ -438,7 +442,7 @@ def download_evidence(evidence_id: int):
 
     evidence = queries.load_evidence(evidence_id)
     require_visible(evidence is not None and can_view_assignment(
-        current_user, evidence.status_update.milestone.assignment))
+        current_user, evidence.status_update.milestone.assignment, queries.lead_unit_ids))
     try:
         handle = storage.open_blob(evidence.storage_key)
     except (FileNotFoundError, storage.InvalidStorageKey):
@@ -462,7 +466,7 @@ def download_evidence(evidence_id: int):
 @login_required
 def sign_off_queue():
     """The unit head's queue: the unit's reports waiting for sign-off."""
-    require(current_user.role == "unit_head" and can_use_workspace(current_user))
+    require(can_use_sign_off_queue(current_user))
     return render_template("assignments/sign_off_queue.html",
                            updates=queries.sign_off_queue(current_user.unit_id))
 
@@ -502,7 +506,8 @@ def decide_extension(request_id: int):
     """The office grants or refuses an extension request."""
     extension = queries.load_extension(request_id)
     require_visible(extension is not None
-                    and can_view_assignment(current_user, extension.milestone.assignment))
+                    and can_view_assignment(current_user, extension.milestone.assignment,
+                                            queries.lead_unit_ids))
     require(can_decide_extension(current_user))
     form = ExtensionDecisionForm()
     if not form.validate_on_submit():

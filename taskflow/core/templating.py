@@ -10,14 +10,16 @@ from markupsafe import Markup
 
 from taskflow import AREAS
 from taskflow.core.cache import app_cache
+from taskflow.core.permissions import UserRules
+from taskflow.core.roles import Role, role_of
 
 ROLE_LABELS = {
-    "reporter": _l("Reporter"),
-    "unit_head": _l("Unit head"),
-    "office": _l("Joint-meeting office"),
-    "supervisor": _l("Supervision team"),
-    "leader": _l("District leader"),
-    "admin": _l("Administrator"),
+    Role.REPORTER: _l("Reporter"),
+    Role.UNIT_HEAD: _l("Unit head"),
+    Role.OFFICE: _l("Joint-meeting office"),
+    Role.SUPERVISOR: _l("Supervision team"),
+    Role.LEADER: _l("District leader"),
+    Role.ADMIN: _l("Administrator"),
 }
 
 LIGHT_LABELS = {
@@ -43,7 +45,8 @@ URL_MEMO_EXTENSION = "taskflow_static_urls"
 
 def register_nav_state(app: Flask, state: Callable[[], Hashable], slot: str = "main") -> None:
     """Declare what else an area's navigation template shows (its badge counts, say) beyond the
-    user's role and unit, the locale and the page: `state()` is part of the slot's cache key."""
+    user's role-only rules (`perms`), the locale and the page: `state()` is part of the slot's
+    cache key."""
     if slot not in NAV_SLOTS:
         raise ValueError(f"unknown navigation slot {slot!r}")
     app.extensions.setdefault(NAV_STATE_EXTENSION, {}).setdefault(slot, []).append(state)
@@ -59,8 +62,8 @@ def area_navigation(slot: str = "main") -> Markup:
     states = app.extensions.get(NAV_STATE_EXTENSION, {}).get(slot, ())
     key = (
         slot,
-        current_user.role,
-        current_user.unit_id is not None,
+        # What the bar may show is what the role-only rules answer (`perms` in templates).
+        UserRules(current_user).answers(),
         str(get_locale()),
         request.script_root,
         request.endpoint,
@@ -104,6 +107,9 @@ def init_app(app: Flask) -> None:
             "static_url": static_url,
             "asset_url": asset_url,
             "role_label": lambda role: ROLE_LABELS.get(role, role),
+            "user_role_label": lambda user: ROLE_LABELS.get(role_of(user), ""),
+            # Role-only rules as perms.can_x; object rules as perms.can_y(obj) (core/permissions).
+            "perms": UserRules(current_user),
             "light_label": lambda colour: LIGHT_LABELS.get(colour, colour),
             "assignment_role_label": lambda role: ROLE_NAMES.get(role, role),
             "current_locale": lambda: "zh_CN" if get_locale().language == "zh" else "en",

@@ -18,6 +18,7 @@ from sqlalchemy import text
 
 from taskflow.core import bp
 from taskflow.core.i18n import LOCALE_SESSION_KEY
+from taskflow.core.roles import Role, role_of
 from taskflow.core.security import same_site_path
 from taskflow.extensions import db
 
@@ -30,12 +31,12 @@ ASSET_ROOTS = {
 
 # Where each role lands after signing in; the areas register their endpoints.
 ROLE_HOME = {
-    "reporter": "assignments.my_tasks",
-    "unit_head": "assignments.my_tasks",
-    "office": "scores.cockpit",
-    "supervisor": "scores.cockpit",
-    "leader": "scores.cockpit",
-    "admin": "accounts.user_list",
+    Role.REPORTER: "assignments.my_tasks",
+    Role.UNIT_HEAD: "assignments.my_tasks",
+    Role.OFFICE: "scores.cockpit",
+    Role.SUPERVISOR: "scores.cockpit",
+    Role.LEADER: "scores.cockpit",
+    Role.ADMIN: "accounts.user_list",
 }
 
 
@@ -43,7 +44,7 @@ ROLE_HOME = {
 @login_required
 def home():
     """Send each role to its own start page."""
-    endpoint = ROLE_HOME.get(current_user.role, "plans.plan_list")
+    endpoint = ROLE_HOME.get(role_of(current_user), "plans.plan_list")
     if endpoint not in current_app.view_functions:
         endpoint = "plans.plan_list"
     return redirect(url_for(endpoint))

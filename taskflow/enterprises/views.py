@@ -109,7 +109,7 @@ def register():
     return render_template(
         "enterprises/register.html", page=page, units=units, filters=filters, unit_id=unit_id,
         today=clock.local_today(), open_claims=open_claims, figure_labels=FIGURE_LABELS,
-        can_add=perm.is_office(current_user) or own is not None,
+        can_add=perm.can_add_enterprises(current_user),
     )
 
 
@@ -186,7 +186,7 @@ def _enterprise_form(plan, obj=None) -> EnterpriseForm:
 @login_required
 def create():
     """Add an enterprise; a code another unit holds becomes a claim for the office."""
-    perm.require(perm.is_office(current_user) or _own_unit_id() is not None)
+    perm.require(perm.can_add_enterprises(current_user))
     plan = queries.district_plan()
     form = _enterprise_form(plan)
     if form.validate_on_submit():
@@ -283,7 +283,7 @@ def _import_form() -> ImportForm:
 @login_required
 def import_template():
     """The Excel template of a unit's list."""
-    perm.require(perm.is_office(current_user) or _own_unit_id() is not None)
+    perm.require(perm.can_add_enterprises(current_user))
     return xlsx_response(_("Enterprise list template.xlsx"), importer.template_bytes())
 
 
@@ -304,7 +304,7 @@ def _reads_without_write_lock(view):
 @login_required
 def import_upload():
     """Upload a list: the rows are checked and staged for a preview; nothing is written yet."""
-    perm.require(perm.is_office(current_user) or _own_unit_id() is not None)
+    perm.require(perm.can_add_enterprises(current_user))
     form = _import_form()
     if form.validate_on_submit():
         unit = db.session.get(Unit, form.unit_id.data)
@@ -321,7 +321,7 @@ def _load_batch(token: str) -> EnterpriseImport:
     batch = db.session.scalar(select(EnterpriseImport).options(joinedload(EnterpriseImport.unit))
                               .where(EnterpriseImport.token == token))
     # A staged import belongs to the user who uploaded it; to anyone else it does not exist.
-    perm.require_visible(batch is not None and batch.user_id == current_user.id)
+    perm.require_visible(batch is not None and perm.can_continue_import(current_user, batch))
     return batch
 
 
@@ -402,7 +402,7 @@ def index():
             return render_template("enterprises/dispatch_none.html")
         return redirect(url_for("dispatch.unit_page", period_id=period.id,
                                 unit_id=current_user.unit_id))
-    perm.require(perm.can_view_dispatch_board(current_user))
+    perm.require(perm.can_view_dispatch(current_user))
     periods = queries.periods(plan.id) if plan else []
     summaries = queries.period_summaries(plan.id) if plan else {}
     unit_count = len(queries.dispatch_units(plan.id)) if plan else 0

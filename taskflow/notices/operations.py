@@ -12,10 +12,11 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from taskflow.accounts.models import Role, User
+from taskflow.accounts.models import User
 from taskflow.core import audit, clock
 from taskflow.core.db import is_postgres
 from taskflow.core.errors import Refusal
+from taskflow.core.roles import Role
 from taskflow.extensions import db
 from taskflow.notices.models import (
     NoticeLevel,

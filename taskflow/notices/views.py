@@ -105,7 +105,7 @@ def inbox():
 def open_notification(notification_id: int):
     """Mark an item read and go to the page it is about."""
     item = db.session.get(Notification, notification_id)
-    perms.require_visible(item is not None and item.user_id == current_user.id)
+    perms.require_visible(item is not None and perms.can_open_notification(current_user, item))
     if not ActionForm().validate_on_submit():
         abort(400)
     operations.mark_read(item)
@@ -132,12 +132,8 @@ def read_all():
 @login_required
 def notice_list():
     """Urge notices: the unit's own, or every unit's for the reading roles."""
-    if perms.reads_everything(current_user):
-        unit_id = None
-    elif perms.is_unit_user(current_user):
-        unit_id = current_user.unit_id
-    else:
-        abort(403)
+    perms.require(perms.can_view_notices(current_user))
+    unit_id = None if perms.reads_everything(current_user) else current_user.unit_id
     level = request.args.get("level") if request.args.get("level") in LEVELS else None
     status = request.args.get("status") if request.args.get("status") in STATUSES else None
     page = queries.notices(unit_id=unit_id, level=level, status=status, page=_page())

@@ -15,9 +15,10 @@ from datetime import date, datetime, time, timedelta, timezone
 from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import aliased
 
-from taskflow.accounts.models import UNIT_ROLES, User
+from taskflow.accounts.models import User
 from taskflow.assignments.models import Assignment, Milestone, StatusUpdate, UpdateState
 from taskflow.core.clock import LOCAL_TZ, to_local
+from taskflow.core.roles import UNIT_ROLES
 from taskflow.extensions import db
 from taskflow.measures import indicators
 from taskflow.measures import milestones as mm
