@@ -110,11 +110,21 @@ def fresh() -> None:
 
 def minimal_pdf(text: str = "evidence") -> bytes:
     """A small well-formed PDF (header, objects, xref, trailer, %%EOF) that passes validation."""
-    stream = b"BT /F1 12 Tf 20 100 Td (" + text.encode("ascii", "replace") + b") Tj ET"
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 4 0 R >>",
-               b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream"]
-    out = bytearray(b"%PDF-1.4\n")
+    return pdf_document(page_objects(b"BT /F1 12 Tf 20 100 Td ("
+                                     + text.encode("ascii", "replace") + b") Tj ET"))
+
+
+def page_objects(stream: bytes, catalog_extra: bytes = b"") -> list[bytes]:
+    """The four objects of a one-page PDF drawing `stream`; catalog_extra goes in the catalog."""
+    return [b"<< /Type /Catalog /Pages 2 0 R " + catalog_extra + b">>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 4 0 R >>",
+            b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream"]
+
+
+def pdf_document(objects: list[bytes], header: bytes = b"%PDF-1.4\n") -> bytes:
+    """A PDF file of these objects (numbered from 1, the first the catalog) with its xref table."""
+    out = bytearray(header)
     offsets = []
     for number, obj in enumerate(objects, start=1):
         offsets.append(len(out))

@@ -66,38 +66,33 @@ class StatusUpdateForm(FlaskForm):
     submit = SubmitField(_l("Submit report"))
 
 
-class SignOffForm(FlaskForm):
+def _decision_field(passing: SelectChoice, returning: SelectChoice) -> RadioField:
+    return RadioField(_l("Decision"), choices=[passing, returning], default=passing.value,
+                      validators=[InputRequired()])
+
+
+class _DecisionForm(FlaskForm):
+    """A decision on a report: pass it on or return it with a reason and a comment."""
+
+    reason_code = SelectField(_l("Reason for returning"),
+                              choices=REASON_CHOICES,
+                              validators=[Optional()])
+    comment = TextAreaField(_l("Comment"), validators=[Length(max=5000)])
+    submit = SubmitField(_l("Confirm"))
+
+
+class SignOffForm(_DecisionForm):
     """The unit head passes a report on or returns it."""
 
-    decision = RadioField(
-        _l("Decision"),
-        choices=[SelectChoice("approve", _l("Sign off and pass to the office")),
-                 SelectChoice("return", _l("Return to the reporter"))],
-        default="approve",
-        validators=[InputRequired()],
-    )
-    reason_code = SelectField(_l("Reason for returning"),
-                              choices=REASON_CHOICES,
-                              validators=[Optional()])
-    comment = TextAreaField(_l("Comment"), validators=[Length(max=5000)])
-    submit = SubmitField(_l("Confirm"))
+    decision = _decision_field(SelectChoice("approve", _l("Sign off and pass to the office")),
+                               SelectChoice("return", _l("Return to the reporter")))
 
 
-class ReviewForm(FlaskForm):
+class ReviewForm(_DecisionForm):
     """The office accepts a report or returns it with a reason."""
 
-    decision = RadioField(
-        _l("Decision"),
-        choices=[SelectChoice("accept", _l("Accept")),
-                 SelectChoice("return", _l("Return to the unit"))],
-        default="accept",
-        validators=[InputRequired()],
-    )
-    reason_code = SelectField(_l("Reason for returning"),
-                              choices=REASON_CHOICES,
-                              validators=[Optional()])
-    comment = TextAreaField(_l("Comment"), validators=[Length(max=5000)])
-    submit = SubmitField(_l("Confirm"))
+    decision = _decision_field(SelectChoice("accept", _l("Accept")),
+                               SelectChoice("return", _l("Return to the unit")))
 
 
 class ExtensionRequestForm(FlaskForm):

@@ -245,14 +245,7 @@ class EvidenceStore:
             except FileNotFoundError:
                 continue
             removed.append(key)
-        for temp in list(self._iter_temps()):
-            try:
-                if temp.stat().st_mtime > cutoff:
-                    continue
-                temp.unlink()
-            except FileNotFoundError:
-                continue
-            removed.append(temp.relative_to(self.root).as_posix())
+        removed.extend(self._remove_temps_older_than(cutoff))
         # A manifest this old lists files that are swept above or referenced: it is stale.
         for manifest in list(self.iter_manifests()):
             try:
@@ -264,6 +257,18 @@ class EvidenceStore:
             log.warning("swept %d orphaned evidence file(s): %s", len(removed), removed)
         return removed
 
+    def _remove_temps_older_than(self, cutoff: float) -> list[str]:
+        """Delete temp files (of writes interrupted mid-file) untouched since cutoff; their paths."""
+        removed = []
+        for temp in list(self._iter_temps()):
+            try:
+                if temp.stat().st_mtime > cutoff:
+                    continue
+                temp.unlink()
+            except FileNotFoundError:
+                continue
+            removed.append(temp.relative_to(self.root).as_posix())
+        return removed
 
     def sweep_interrupted(self, referenced, older_than: timedelta = DEFAULT_PENDING_AGE,
                           ) -> list[str]:
@@ -286,14 +291,7 @@ class EvidenceStore:
                 if key not in kept and self.discard(key):
                     removed.append(key)
             manifest.unlink(missing_ok=True)
-        for temp in list(self._iter_temps()):
-            try:
-                if temp.stat().st_mtime > cutoff:
-                    continue
-                temp.unlink()
-            except FileNotFoundError:
-                continue
-            removed.append(temp.relative_to(self.root).as_posix())
+        removed.extend(self._remove_temps_older_than(cutoff))
         if removed:
             log.warning("swept %d file(s) of interrupted uploads: %s", len(removed), removed)
         return removed

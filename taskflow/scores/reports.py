@@ -8,6 +8,7 @@ names (the numbers match the tables' 序号 column).
 from __future__ import annotations
 
 import io
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
@@ -160,9 +161,10 @@ def _chart_labels(names: list[str]) -> list[str]:
     return names if cjk_font() else [str(i) for i in range(1, len(names) + 1)]
 
 
-def bar_chart(title: str, names: list[str], values: list[float], colours: list[str] | None = None,
-              *, ylabel: str = "") -> bytes:
-    """A PNG bar chart (labels fall back to numbers without a CJK font)."""
+@contextmanager
+def _png_chart(size: tuple[float, float]):
+    """(figure, axes, font) drawn with the CJK font when one is installed; the PNG bytes land
+    in the yielded dict's "png" once the block ends."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -170,8 +172,22 @@ def bar_chart(title: str, names: list[str], values: list[float], colours: list[s
 
     font = cjk_font()
     rc = {"font.family": [font, "DejaVu Sans"]} if font else {"font.family": ["DejaVu Sans"]}
+    out: dict = {}
     with matplotlib.rc_context(rc):
-        fig, ax = plt.subplots(figsize=(7.2, 3.4), dpi=110)
+        fig, ax = plt.subplots(figsize=size, dpi=110)
+        yield fig, ax, font, out
+        ax.grid(axis="y", alpha=.3)
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")
+        plt.close(fig)
+    out["png"] = buffer.getvalue()
+
+
+def bar_chart(title: str, names: list[str], values: list[float], colours: list[str] | None = None,
+              *, ylabel: str = "") -> bytes:
+    """A PNG bar chart (labels fall back to numbers without a CJK font)."""
+    with _png_chart((7.2, 3.4)) as (_fig, ax, font, out):
         labels = _chart_labels(names)
         ax.bar(range(len(values)), values, color=colours or "#206bc4")
         ax.set_xticks(range(len(values)))
@@ -183,25 +199,12 @@ def bar_chart(title: str, names: list[str], values: list[float], colours: list[s
         if values:
             low = min(values)
             ax.set_ylim(max(0, min(low - 5, 60)), max(values) + 5)
-        ax.grid(axis="y", alpha=.3)
-        fig.tight_layout()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png")
-        plt.close(fig)
-    return buffer.getvalue()
+    return out["png"]
 
 
 def progress_chart(title: str, labels: list[str], actual: list[float], target: list[float]) -> bytes:
     """A PNG grouped bar chart: actual against target per indicator."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    font = cjk_font()
-    rc = {"font.family": [font, "DejaVu Sans"]} if font else {"font.family": ["DejaVu Sans"]}
-    with matplotlib.rc_context(rc):
-        fig, ax = plt.subplots(figsize=(6.0, 3.0), dpi=110)
+    with _png_chart((6.0, 3.0)) as (_fig, ax, font, out):
         xs = range(len(labels))
         ax.bar([x - 0.2 for x in xs], actual, width=0.4, color="#206bc4",
                label=_("Actual") if font else "actual")
@@ -211,12 +214,7 @@ def progress_chart(title: str, labels: list[str], actual: list[float], target: l
         ax.set_xticklabels(_chart_labels(labels))
         ax.set_title(title if font else "")
         ax.legend()
-        ax.grid(axis="y", alpha=.3)
-        fig.tight_layout()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png")
-        plt.close(fig)
-    return buffer.getvalue()
+    return out["png"]
 
 
 # ---------------------------------------------------------------- quarterly bulletin

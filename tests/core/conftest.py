@@ -4,7 +4,16 @@ import pytest
 from sqlalchemy import select
 
 from taskflow.extensions import db
-from tests.helpers import ROLES
+from tests.helpers import ROLES, make_test_app
+
+
+@pytest.fixture(scope="module")
+def shared_app(tmp_path_factory, catalog_build_dir):
+    """One app for a module: upload validation needs the settings and catalogs, not a database."""
+    base = tmp_path_factory.mktemp("validation")
+    app = make_test_app(base, f"sqlite:///{base / 'db.sqlite3'}", catalog_build_dir)
+    with app.app_context():
+        yield app
 
 
 @pytest.fixture

@@ -11,8 +11,6 @@ import pytest
 from flask import jsonify, request
 from werkzeug.datastructures import FileStorage
 
-from config import TestingConfig
-from taskflow import create_app
 from taskflow.core.uploads import (
     MAX_NAME_LENGTH,
     UploadRejected,
@@ -20,18 +18,9 @@ from taskflow.core.uploads import (
     validate_upload,
     validate_uploads,
 )
+from tests.helpers import page_objects, pdf_document
 
 MB = 1024 * 1024
-
-
-@pytest.fixture(scope="module")
-def shared_app(tmp_path_factory):
-    """One app for the module: validation needs the settings and catalogs, not a database."""
-    base = tmp_path_factory.mktemp("uploads")
-    app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=f"sqlite:///{base / 'db.sqlite3'}",
-                     INSTANCE_DIR=base / "instance", DATA_DIR=base / "data")
-    with app.app_context():
-        yield app
 
 
 # ---------------------------------------------------------------- real small files
@@ -39,25 +28,8 @@ def shared_app(tmp_path_factory):
 
 def pdf_bytes(body: bytes = b"") -> bytes:
     """A minimal but well-formed PDF: header, objects, xref table, trailer, %%EOF."""
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 4 0 R >>",
-    ]
-    stream = b"BT /F1 12 Tf 20 100 Td (evidence) Tj ET" + body
-    objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, obj in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + obj + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for offset in offsets:
-        out += b"%010d 00000 n \n" % offset
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1, xref)
-    return bytes(out)
+    return pdf_document(page_objects(b"BT /F1 12 Tf 20 100 Td (evidence) Tj ET" + body),
+                        header=b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
 
 
 def png_bytes(width: int = 4, height: int = 3) -> bytes:

@@ -8,19 +8,8 @@ import zipfile
 import pytest
 from werkzeug.datastructures import FileStorage
 
-from config import TestingConfig
-from taskflow import create_app
 from taskflow.core.uploads import CHUNK, UploadRejected, validate_upload
-
-
-@pytest.fixture(scope="module")
-def shared_app(tmp_path_factory):
-    """One app for the module: validation needs the settings and catalogs, not a database."""
-    base = tmp_path_factory.mktemp("active")
-    app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=f"sqlite:///{base / 'db.sqlite3'}",
-                     INSTANCE_DIR=base / "instance", DATA_DIR=base / "data")
-    with app.app_context():
-        yield app
+from tests.helpers import page_objects, pdf_document
 
 
 def upload(data: bytes, filename: str) -> FileStorage:
@@ -38,25 +27,8 @@ def refused(data: bytes, filename: str) -> UploadRejected:
 
 def pdf_with(catalog_extra: bytes = b"", *extra_objects: bytes) -> bytes:
     """A well-formed PDF whose catalog carries catalog_extra; extra objects are numbered 5, 6…"""
-    stream = b"BT /F1 12 Tf 20 100 Td (evidence) Tj ET"
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R " + catalog_extra + b" >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 4 0 R >>",
-        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-        *extra_objects,
-    ]
-    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, obj in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + obj + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1, xref)
-    return bytes(out)
+    objects = page_objects(b"BT /F1 12 Tf 20 100 Td (evidence) Tj ET", catalog_extra + b" ")
+    return pdf_document([*objects, *extra_objects], header=b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
 
 
 @pytest.mark.parametrize(("pdf", "named"), [
