@@ -20,12 +20,9 @@ def _messages():
 
 
 def _plan(code: str | None):
-    from sqlalchemy import select
+    from taskflow.plans.queries import district_plan, plan_by_code
 
-    from taskflow.plans.models import Plan
-
-    plan = (db.session.scalar(select(Plan).where(Plan.code == code)) if code
-            else queries.district_plan())
+    plan = plan_by_code(code) if code else district_plan()
     if plan is None:
         raise click.ClickException(f"no plan {code}" if code else "there is no district plan yet")
     return plan

@@ -12,6 +12,7 @@ from taskflow.core import audit, clock
 from taskflow.enterprises import operations, queries
 from taskflow.enterprises.models import DispatchConfirmation, DispatchPeriod, PeriodState
 from taskflow.extensions import db
+from taskflow.plans.queries import district_plan
 from taskflow.units.models import Unit
 
 log = logging.getLogger("taskflow.enterprises.jobs")
@@ -27,7 +28,7 @@ def open_month_if_due(today: date) -> DispatchPeriod | None:
 
     Returns the period it opened, or None when nothing was due (already open, too early, no
     district plan, or the month lies outside the plan's years)."""
-    plan = queries.district_plan()
+    plan = district_plan()
     if plan is None:
         return None
     open_day = int(current_app.config.get("DISPATCH_OPEN_DAY", 1))

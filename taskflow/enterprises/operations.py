@@ -254,7 +254,7 @@ def due_date(month: date, opened_on: date | None = None, calendar=None) -> date:
 
 def open_month(month, actor, *, plan: Plan | None = None) -> DispatchPeriod:
     """Open the dispatch of a month for the district plan; refused when already open."""
-    from taskflow.enterprises.queries import district_plan
+    from taskflow.plans.queries import district_plan
 
     month = parse_month(month)
     plan = plan or district_plan()

@@ -25,13 +25,6 @@ def unit_figures(unit_id: int, day: date) -> dict[str, int]:
     return ind.unit_figures(unit_id, day)
 
 
-def district_plan() -> Plan | None:
-    """The district plan the register counts for (the latest district-level plan)."""
-    return db.session.scalar(
-        select(Plan).where(Plan.level == "district").order_by(Plan.id.desc()).limit(1)
-    )
-
-
 def dispatch_units(plan_id: int) -> list[Unit]:
     """Units of the plan shown on the dispatch board (those the district's figures count)."""
     return ind.counted_units(plan_id)

@@ -7,6 +7,7 @@ from flask import current_app, has_request_context
 
 from taskflow.core import clock
 from taskflow.extensions import db
+from taskflow.plans.queries import district_plan
 from taskflow.scores import operations, queries
 from taskflow.scores.models import PeriodState
 from taskflow.scores.rules import periods_containing
@@ -29,7 +30,7 @@ def recompute_open_periods(today: date, actor=None) -> list[str]:
     Locked and published periods are left alone, so the job is safe to run any number of times.
     Returns the keys recomputed.
     """
-    plan = queries.district_plan()
+    plan = district_plan()
     if plan is None:
         return []
     done = []

@@ -32,11 +32,6 @@ from taskflow.units.models import Unit
 RANKED_GROUPS = ("department", "street_town", "park_task_force")
 
 
-def district_plan() -> Plan | None:
-    """The plan the system runs (the first district-level plan)."""
-    return db.session.scalar(select(Plan).where(Plan.level == "district").order_by(Plan.id).limit(1))
-
-
 # ---------------------------------------------------------------- rules
 
 

@@ -30,6 +30,7 @@ from taskflow.core.input_guard import (
 from taskflow.core.spreadsheets import xlsx_response
 from taskflow.extensions import db
 from taskflow.plans.models import Plan
+from taskflow.plans.queries import district_plan
 from taskflow.scores import bp, operations, queries, reports
 from taskflow.scores.forms import (
     AdjustForm,
@@ -64,7 +65,7 @@ DOCX_MIMETYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.
 
 
 def _plan():
-    plan = queries.district_plan()
+    plan = district_plan()
     if plan is None:
         abort(404)
     return plan
