@@ -12,6 +12,8 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from taskflow.assignments.models import (
+    REPORTABLE_STATES,
+    WAITING_STATES,
     Assignment,
     AssignmentRole,
     ConsolidatedReport,
@@ -35,9 +37,6 @@ CLOSURE_FIELDS = ("state", "progress", "accepted_progress", "completed_on", "day
                   "closed_by_id", "closure_reason")
 UPDATE_FIELDS = ("state", "reviewer_id", "reviewed_at", "reason_code", "comment",
                  "signed_off_by_id", "signed_off_at")
-# A unit may report on a milestone in these states (a returned one is resubmitted; one accepted
-# below 100 % is in progress again). One definition: taskflow.measures.milestones.
-REPORTABLE_STATES = measures.REPORTABLE_STATES
 
 
 class ReportingError(ValueError):
@@ -377,7 +376,7 @@ def close_milestone(milestone: Milestone, actor, *, expected_version: int,
         raise StaleEdit(milestone)
     if measures.is_closed_state(milestone.state):
         raise ReportingError(_("This milestone is already closed."))
-    if milestone.state in measures.WAITING_STATES:
+    if milestone.state in WAITING_STATES:
         raise ReportingError(_("A report on this milestone is waiting for sign-off or review: "
                                "review it first."))
     reason = (reason or "").strip()

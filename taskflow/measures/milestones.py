@@ -24,6 +24,8 @@ from typing import NamedTuple
 from sqlalchemy import and_, case, func, or_, select
 
 from taskflow.assignments.models import (
+    CLOSED_STATES,
+    REPORTABLE_STATES,
     Assignment,
     AssignmentRole,
     ExtensionRequest,
@@ -36,17 +38,9 @@ from taskflow.extensions import db
 from taskflow.plans.models import KeyTask
 from taskflow.units.models import Unit
 
-# ---------------------------------------------------------------- states (the only definitions)
-
-# Closed (办结): a 100 % report accepted, or closed off by the office (销号). A closed milestone
-# always has its closure date (completed_on); closed_clause reads that date, not the state.
-CLOSED_STATES = frozenset({MilestoneState.ACCEPTED, MilestoneState.CLOSED})
-# The unit's report waits for its head or for the office (the milestone is still open).
-WAITING_STATES = frozenset({MilestoneState.SUBMITTED, MilestoneState.SIGNED_OFF})
-# A unit may report on a milestone in these states (a returned one is resubmitted; a milestone
-# whose report was accepted below 100 % is back in progress for the rest).
-REPORTABLE_STATES = frozenset({MilestoneState.PENDING, MilestoneState.IN_PROGRESS,
-                               MilestoneState.RETURNED})
+# ---------------------------------------------------------------- states
+# The state sets (CLOSED_STATES, WAITING_STATES, REPORTABLE_STATES) are defined once, next to
+# MilestoneState in taskflow.assignments.models.
 # Setting: "due soon" (yellow) within this many working days. Not in the plan documents.
 DEFAULT_YELLOW_WORKING_DAYS = 5
 
@@ -466,7 +460,7 @@ def overdue_total(plan_id: int, as_of: date) -> int:
 
 
 __all__ = [
-    "CLOSED_STATES", "WAITING_STATES", "REPORTABLE_STATES", "GREEN", "YELLOW", "RED", "GREY",
+    "GREEN", "YELLOW", "RED", "GREY",
     "closed_clause", "open_clause", "due_date_at", "overdue_clause", "working_days_overdue",
     "lateness_working_days", "yellow_cutoff", "yellow_working_days", "milestone_light",
     "LightFacts", "assignment_light", "worst", "light_facts", "OverdueRow", "overdue_select",
