@@ -80,18 +80,6 @@ def find_district_units(name: str) -> list[Unit]:
     ))
 
 
-def find_unit_in_plan(plan_id: int, name: str) -> Unit | None:
-    """The unit of this plan named (or aliased) exactly so."""
-    name = name.strip()
-    unit = db.session.scalar(select(Unit).where(Unit.plan_id == plan_id, Unit.name == name))
-    if unit is None:
-        unit = db.session.scalar(
-            select(Unit).join(UnitAlias, UnitAlias.unit_id == Unit.id)
-            .where(UnitAlias.plan_id == plan_id, UnitAlias.alias == name)
-        )
-    return unit
-
-
 def user_count() -> int:
     """How many users exist."""
     return db.session.scalar(select(func.count(User.id))) or 0

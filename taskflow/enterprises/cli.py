@@ -6,8 +6,9 @@ import click
 from tqdm import tqdm
 
 from taskflow.core import clock
-from taskflow.enterprises import bp, dispatch_bp, importer, jobs, operations, queries
+from taskflow.enterprises import bp, dispatch_bp, importer, jobs, operations
 from taskflow.extensions import db
+from taskflow.units.queries import unit_by_name
 
 
 def _messages():
@@ -37,7 +38,7 @@ def import_command(path: Path, unit_name: str, plan_code: str | None, yes: bool)
     """Import a unit's Excel list of enterprises: preview counts, then confirm."""
     with _messages():
         plan = _plan(plan_code)
-        unit = queries.unit_by_name(plan.id, unit_name)
+        unit = unit_by_name(plan.id, unit_name)
         if unit is None:
             raise click.ClickException(f"unknown unit: {unit_name}")
         total = None

@@ -156,16 +156,3 @@ def open_claims(unit_id: int | None = None):
         stmt = stmt.where(or_(ClaimConflict.holder_unit_id == unit_id,
                               ClaimConflict.claimant_unit_id == unit_id))
     return stmt
-
-
-def unit_by_name(plan_id: int, name: str) -> Unit | None:
-    """A unit of the plan by its name or one of its aliases."""
-    from taskflow.units.models import UnitAlias
-
-    unit = db.session.scalar(select(Unit).where(Unit.plan_id == plan_id, Unit.name == name))
-    if unit is None:
-        unit = db.session.scalar(
-            select(Unit).join(UnitAlias, UnitAlias.unit_id == Unit.id)
-            .where(UnitAlias.plan_id == plan_id, UnitAlias.alias == name)
-        )
-    return unit
