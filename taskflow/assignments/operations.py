@@ -26,6 +26,7 @@ from taskflow.assignments.models import (
     StatusUpdate,
     UpdateState,
 )
+from taskflow.assignments.queries import reported_counts
 from taskflow.core import audit, clock
 from taskflow.core.audit import snapshot
 from taskflow.extensions import db
@@ -96,26 +97,9 @@ def add_assignment(task, unit, role: str, actor) -> Assignment:
     return assignment
 
 
-def reported_count(assignment: Assignment) -> int:
-    """Status updates, extension requests and consolidated reports filed on an assignment."""
-    updates = db.session.scalar(
-        select(func.count(StatusUpdate.id)).join(Milestone)
-        .where(Milestone.assignment_id == assignment.id)
-    ) or 0
-    extensions = db.session.scalar(
-        select(func.count(ExtensionRequest.id)).join(Milestone)
-        .where(Milestone.assignment_id == assignment.id)
-    ) or 0
-    reports = db.session.scalar(
-        select(func.count(ConsolidatedReport.id))
-        .where(ConsolidatedReport.assignment_id == assignment.id)
-    ) or 0
-    return updates + extensions + reports
-
-
 def remove_assignment(assignment: Assignment, actor) -> None:
     """Take a unit off a task; refused once the unit has reported on it (history is kept)."""
-    count = reported_count(assignment)
+    count = reported_counts([assignment.id]).get(assignment.id, 0)
     if count:
         raise ReportingError(_(
             "%(unit)s has already reported on this task (%(count)s records), so it cannot be "
