@@ -373,9 +373,10 @@ class OverdueCount(NamedTuple):
     lead: int
 
 
-def overdue_counts(plan_id: int, as_of: date, by: str = "unit",
+def overdue_counts(plan_id: int | None, as_of: date, by: str = "unit",
                    limit: int | None = None) -> list[OverdueCount]:
-    """Overdue milestones on as_of per unit or per task, most first (one query)."""
+    """Overdue milestones on as_of per unit or per task, most first (one query; every plan's
+    when plan_id is None)."""
     if by == "unit":
         key, name, order = Unit.id, Unit.name, Unit.sort_order
     elif by == "task":
@@ -389,10 +390,12 @@ def overdue_counts(plan_id: int, as_of: date, by: str = "unit",
         .join(Assignment, Milestone.assignment_id == Assignment.id)
         .join(Unit, Assignment.unit_id == Unit.id)
         .join(KeyTask, Assignment.task_id == KeyTask.id)
-        .where(KeyTask.plan_id == plan_id, overdue_clause(as_of))
+        .where(overdue_clause(as_of))
         .group_by(key, name, order)
         .order_by(func.count(Milestone.id).desc(), order, key)
     )
+    if plan_id is not None:
+        query = query.where(KeyTask.plan_id == plan_id)
     if limit:
         query = query.limit(limit)
     return [OverdueCount(k, n, int(c), int(lead or 0)) for k, n, c, lead in
