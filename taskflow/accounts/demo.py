@@ -3,7 +3,8 @@
 import secrets
 
 from taskflow.accounts.operations import AccountError, create_user
-from taskflow.accounts.queries import find_unit_in_plan, user_count
+from taskflow.accounts.queries import user_count
+from taskflow.units.queries import unit_by_name
 
 # (username, role, unit name or None, display name)
 DEMO_ACCOUNTS = (
@@ -33,7 +34,7 @@ def create_demo_accounts(district_plan) -> list[tuple[str, str, str, str | None]
     for username, role, unit_name, display_name in DEMO_ACCOUNTS:
         unit = None
         if unit_name is not None:
-            unit = find_unit_in_plan(district_plan.id, unit_name)
+            unit = unit_by_name(district_plan.id, unit_name)
             if unit is None:
                 raise AccountError(f"demo accounts: unit {unit_name} is not in plan "
                                    f"{district_plan.code}")

@@ -16,13 +16,8 @@ from wtforms.validators import (
 
 from taskflow.accounts.operations import USERNAME_PATTERN, normalise_mobile, password_error
 from taskflow.core.roles import UNIT_ROLES, Role
+from taskflow.units.labels import peer_group_label
 
-PEER_GROUP_LABELS = {
-    "department": _l("District departments"),
-    "street_town": _l("Streets and towns"),
-    "park_task_force": _l("Parks and industry-chain task forces"),
-    "external": _l("Other bodies"),
-}
 LANGUAGE_CHOICES = [("zh_CN", "中文（简体）"), ("en", "English")]
 
 
@@ -48,7 +43,7 @@ def unit_choices(units, *, empty_label) -> list[SelectChoice]:
     several_plans = len({u.plan_id for u, _title in units}) > 1
     choices = [SelectChoice("", empty_label)]
     for unit, plan_title in units:
-        group = str(PEER_GROUP_LABELS.get(unit.peer_group, unit.peer_group))
+        group = peer_group_label(unit.peer_group)
         if several_plans:
             group = f"{plan_title} · {group}"
         choices.append(SelectChoice(str(unit.id), unit.name, optgroup=group))

@@ -9,10 +9,7 @@ from taskflow.accounts.models import RecoveryCode, User
 from taskflow.core import crypto
 from taskflow.extensions import db
 from taskflow.plans.models import Plan
-from taskflow.units.models import Unit, UnitAlias
-
-# Order of the peer groups in the unit chooser.
-PEER_GROUP_ORDER = ("department", "street_town", "park_task_force", "external")
+from taskflow.units.models import PeerGroup, Unit, UnitAlias
 
 
 def _mobile_or_none(text: str) -> str | None:
@@ -54,7 +51,7 @@ def district_plans() -> list[Plan]:
 def district_units() -> list[tuple[Unit, str]]:
     """(unit, plan title) for the units users can belong to: those of the district plans,
     by plan, peer group and the plan's order."""
-    order = {group: i for i, group in enumerate(PEER_GROUP_ORDER)}
+    order = {group: i for i, group in enumerate(PeerGroup)}
     rows = list(db.session.execute(
         select(Unit, Plan.title).join(Plan, Plan.id == Unit.plan_id).where(Plan.level == "district")
     ).tuples())
@@ -81,18 +78,6 @@ def find_district_units(name: str) -> list[Unit]:
     return list(db.session.scalars(
         select(Unit).where(or_(Unit.id.in_(by_name), Unit.id.in_(by_alias))).order_by(Unit.plan_id)
     ))
-
-
-def find_unit_in_plan(plan_id: int, name: str) -> Unit | None:
-    """The unit of this plan named (or aliased) exactly so."""
-    name = name.strip()
-    unit = db.session.scalar(select(Unit).where(Unit.plan_id == plan_id, Unit.name == name))
-    if unit is None:
-        unit = db.session.scalar(
-            select(Unit).join(UnitAlias, UnitAlias.unit_id == Unit.id)
-            .where(UnitAlias.plan_id == plan_id, UnitAlias.alias == name)
-        )
-    return unit
 
 
 def user_count() -> int:

@@ -3,7 +3,7 @@
 from flask_babel import lazy_gettext as _l
 
 from taskflow.assignments.forms import FREQUENCY_LABELS, REASON_LABELS
-from taskflow.measures import milestones as measures
+from taskflow.assignments.models import REPORTABLE_STATES, WAITING_STATES
 
 MILESTONE_STATE_LABELS = {
     "pending": _l("Not started"),
@@ -75,7 +75,7 @@ def template_globals() -> dict:
         "state_badge": lambda s: STATE_BADGES.get(s, "secondary"),
         "timeline_label": lambda s: TIMELINE_LABELS.get(s, s),
         "assignments_nav_counts": nav_counts,
-        # The milestone state sets, defined once in taskflow.measures.milestones.
-        "milestone_reportable_states": measures.REPORTABLE_STATES,
-        "milestone_waiting_states": measures.WAITING_STATES,
+        # The milestone state sets, defined once in taskflow.assignments.models.
+        "milestone_reportable_states": REPORTABLE_STATES,
+        "milestone_waiting_states": WAITING_STATES,
     }

@@ -72,6 +72,20 @@ class MilestoneState(StrEnum):
     CLOSED = "closed"
 
 
+# The milestone state sets: the only definitions (measures, jobs, operations, views import these).
+# Closed (办结): a 100 % report accepted, or closed off by the office (销号). A closed milestone
+# always has its closure date (completed_on); measures read that date, not the state.
+CLOSED_STATES = frozenset({MilestoneState.ACCEPTED, MilestoneState.CLOSED})
+# The unit's report waits for its head or for the office (the milestone is still open).
+WAITING_STATES = frozenset({MilestoneState.SUBMITTED, MilestoneState.SIGNED_OFF})
+# A unit may report on a milestone in these states (a returned one is resubmitted; a milestone
+# whose report was accepted below 100 % is back in progress for the rest).
+REPORTABLE_STATES = frozenset({MilestoneState.PENDING, MilestoneState.IN_PROGRESS,
+                               MilestoneState.RETURNED})
+# The unit has done its part (closed, or a report waiting for review): nothing to chase it for.
+UNIT_DONE_STATES = CLOSED_STATES | WAITING_STATES
+
+
 class Milestone(db.Model):
     """A dated step of an assignment; the original due date survives extensions."""
 

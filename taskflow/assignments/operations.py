@@ -12,6 +12,8 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from taskflow.assignments.models import (
+    REPORTABLE_STATES,
+    WAITING_STATES,
     Assignment,
     AssignmentRole,
     ConsolidatedReport,
@@ -24,6 +26,7 @@ from taskflow.assignments.models import (
     StatusUpdate,
     UpdateState,
 )
+from taskflow.assignments.queries import reported_counts
 from taskflow.core import audit, clock
 from taskflow.core.audit import snapshot
 from taskflow.core.errors import EditConflict, Refusal
@@ -37,9 +40,6 @@ CLOSURE_FIELDS = ("state", "progress", "accepted_progress", "completed_on", "day
                   "closed_by_id", "closure_reason")
 UPDATE_FIELDS = ("state", "reviewer_id", "reviewed_at", "reason_code", "comment",
                  "signed_off_by_id", "signed_off_at")
-# A unit may report on a milestone in these states (a returned one is resubmitted; one accepted
-# below 100 % is in progress again). One definition: taskflow.measures.milestones.
-REPORTABLE_STATES = measures.REPORTABLE_STATES
 
 
 class ReportingError(Refusal):
@@ -96,26 +96,9 @@ def add_assignment(task, unit, role: str, actor) -> Assignment:
     return assignment
 
 
-def reported_count(assignment: Assignment) -> int:
-    """Status updates, extension requests and consolidated reports filed on an assignment."""
-    updates = db.session.scalar(
-        select(func.count(StatusUpdate.id)).join(Milestone)
-        .where(Milestone.assignment_id == assignment.id)
-    ) or 0
-    extensions = db.session.scalar(
-        select(func.count(ExtensionRequest.id)).join(Milestone)
-        .where(Milestone.assignment_id == assignment.id)
-    ) or 0
-    reports = db.session.scalar(
-        select(func.count(ConsolidatedReport.id))
-        .where(ConsolidatedReport.assignment_id == assignment.id)
-    ) or 0
-    return updates + extensions + reports
-
-
 def remove_assignment(assignment: Assignment, actor) -> None:
     """Take a unit off a task; refused once the unit has reported on it (history is kept)."""
-    count = reported_count(assignment)
+    count = reported_counts([assignment.id]).get(assignment.id, 0)
     if count:
         raise ReportingError(_(
             "%(unit)s has already reported on this task (%(count)s records), so it cannot be "
@@ -376,7 +359,7 @@ def close_milestone(milestone: Milestone, actor, *, expected_version: int,
         raise StaleEdit(milestone)
     if measures.is_closed_state(milestone.state):
         raise ReportingError(_("This milestone is already closed."))
-    if milestone.state in measures.WAITING_STATES:
+    if milestone.state in WAITING_STATES:
         raise ReportingError(_("A report on this milestone is waiting for sign-off or review: "
                                "review it first."))
     reason = (reason or "").strip()

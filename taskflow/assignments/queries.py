@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, union_all
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -491,16 +491,28 @@ def task_assignments(task_id: int) -> list[Assignment]:
 
 
 def reported_counts(assignment_ids) -> dict[int, int]:
-    """Status updates per assignment (planning shows which units cannot be removed)."""
+    """{assignment id: records the unit filed on it} for those with any (one query).
+
+    The removal rule: a unit that has filed anything on a task (a status update, an extension
+    request, a consolidated report) has history to keep and cannot be taken off it. The planning
+    page and operations.remove_assignment both read this."""
     ids = list(assignment_ids)
     if not ids:
         return {}
-    rows = db.session.execute(
-        select(Milestone.assignment_id, func.count(StatusUpdate.id))
+    filed = union_all(
+        select(Milestone.assignment_id.label("assignment_id"))
         .join(StatusUpdate, StatusUpdate.milestone_id == Milestone.id)
-        .where(Milestone.assignment_id.in_(ids)).group_by(Milestone.assignment_id)
+        .where(Milestone.assignment_id.in_(ids)),
+        select(Milestone.assignment_id.label("assignment_id"))
+        .join(ExtensionRequest, ExtensionRequest.milestone_id == Milestone.id)
+        .where(Milestone.assignment_id.in_(ids)),
+        select(ConsolidatedReport.assignment_id.label("assignment_id"))
+        .where(ConsolidatedReport.assignment_id.in_(ids)),
+    ).subquery()
+    rows = db.session.execute(
+        select(filed.c.assignment_id, func.count()).group_by(filed.c.assignment_id)
     ).all()
-    return dict(rows)
+    return {assignment_id: int(count) for assignment_id, count in rows}
 
 
 def plan_units(plan_id: int) -> list[Unit]:

@@ -38,8 +38,8 @@ from taskflow.assignments.forms import (
     SignOffRuleForm,
     StatusUpdateForm,
 )
-from taskflow.assignments.models import Assignment, Milestone
-from taskflow.assignments.operations import REPORTABLE_STATES, ReportingError
+from taskflow.assignments.models import REPORTABLE_STATES, WAITING_STATES, Assignment, Milestone
+from taskflow.assignments.operations import ReportingError
 from taskflow.core import clock
 from taskflow.core.errors import EditConflict, Refusal, commit_or_refuse
 from taskflow.core.http import attachment_headers
@@ -181,7 +181,7 @@ def _render_milestone(milestone: Milestone, *, form=None, extension_form=None, c
             and not any(e.state == "pending" for e in extensions)))
     may_close = can_close_milestone(current_user) and (
         close_form is not None
-        or (not closed and milestone.state not in measures.WAITING_STATES))
+        or (not closed and milestone.state not in WAITING_STATES))
     if form is None and may_report:
         form = StatusUpdateForm()
         if updates:  # a resubmission starts from the last report

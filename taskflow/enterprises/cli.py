@@ -7,8 +7,9 @@ from tqdm import tqdm
 
 from taskflow.core import clock
 from taskflow.core.schedule import now_option, report
-from taskflow.enterprises import bp, dispatch_bp, importer, jobs, operations, queries
+from taskflow.enterprises import bp, dispatch_bp, importer, jobs, operations
 from taskflow.extensions import db
+from taskflow.units.queries import unit_by_name
 
 
 def _messages():
@@ -21,12 +22,9 @@ def _messages():
 
 
 def _plan(code: str | None):
-    from sqlalchemy import select
+    from taskflow.plans.queries import district_plan, plan_by_code
 
-    from taskflow.plans.models import Plan
-
-    plan = (db.session.scalar(select(Plan).where(Plan.code == code)) if code
-            else queries.district_plan())
+    plan = plan_by_code(code) if code else district_plan()
     if plan is None:
         raise click.ClickException(f"no plan {code}" if code else "there is no district plan yet")
     return plan
@@ -41,7 +39,7 @@ def import_command(path: Path, unit_name: str, plan_code: str | None, yes: bool)
     """Import a unit's Excel list of enterprises: preview counts, then confirm."""
     with _messages():
         plan = _plan(plan_code)
-        unit = queries.unit_by_name(plan.id, unit_name)
+        unit = unit_by_name(plan.id, unit_name)
         if unit is None:
             raise click.ClickException(f"unknown unit: {unit_name}")
         total = None

@@ -367,7 +367,7 @@ def due_date(month: date, opened_on: date | None = None, calendar=None) -> date:
 
 def open_month(month, actor, *, plan: Plan | None = None) -> DispatchPeriod:
     """Open the dispatch of a month for the district plan; refused when already open."""
-    from taskflow.enterprises.queries import district_plan
+    from taskflow.plans.queries import district_plan
 
     month = parse_month(month)
     plan = plan or district_plan()
@@ -399,7 +399,7 @@ def open_month_if_due(today: date) -> DispatchPeriod | None:
 
     Returns the period it opened, or None when nothing was due (already open, too early, no
     district plan, or the month lies outside the plan's years)."""
-    from taskflow.enterprises.queries import district_plan
+    from taskflow.plans.queries import district_plan
 
     plan = district_plan()
     if plan is None:

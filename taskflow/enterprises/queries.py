@@ -25,13 +25,6 @@ def unit_figures(unit_id: int, day: date) -> dict[str, int]:
     return ind.unit_figures(unit_id, day)
 
 
-def district_plan() -> Plan | None:
-    """The district plan the register counts for (the latest district-level plan)."""
-    return db.session.scalar(
-        select(Plan).where(Plan.level == "district").order_by(Plan.id.desc()).limit(1)
-    )
-
-
 def dispatch_units(plan_id: int) -> list[Unit]:
     """Units of the plan shown on the dispatch board (those the district's figures count)."""
     return ind.counted_units(plan_id)
@@ -171,16 +164,3 @@ def open_claims(unit_id: int | None = None):
         stmt = stmt.where(or_(ClaimConflict.holder_unit_id == unit_id,
                               ClaimConflict.claimant_unit_id == unit_id))
     return stmt
-
-
-def unit_by_name(plan_id: int, name: str) -> Unit | None:
-    """A unit of the plan by its name or one of its aliases."""
-    from taskflow.units.models import UnitAlias
-
-    unit = db.session.scalar(select(Unit).where(Unit.plan_id == plan_id, Unit.name == name))
-    if unit is None:
-        unit = db.session.scalar(
-            select(Unit).join(UnitAlias, UnitAlias.unit_id == Unit.id)
-            .where(UnitAlias.plan_id == plan_id, UnitAlias.alias == name)
-        )
-    return unit

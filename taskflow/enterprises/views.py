@@ -37,6 +37,7 @@ from taskflow.enterprises.models import (
 )
 from taskflow.extensions import db
 from taskflow.measures import indicators as ind
+from taskflow.plans.queries import district_plan
 from taskflow.units.models import Unit
 
 PER_PAGE = 50
@@ -97,7 +98,7 @@ def register():
     own = _own_unit_id()
     unit_id = own or args.get("unit", type=bounded_int)
     filters = _register_filters(args)
-    plan = queries.district_plan()
+    plan = district_plan()
     stmt = _register_stmt(filters, unit_id, plan)
     page = db.paginate(stmt, page=page_number(), per_page=PER_PAGE,
                        error_out=False)
@@ -122,7 +123,7 @@ def register_export():
     unit_id = _own_unit_id() or args.get("unit", type=bounded_int)
     today = clock.local_today()
     filters = _register_filters(args)
-    stmt = _register_stmt(filters, unit_id, queries.district_plan())
+    stmt = _register_stmt(filters, unit_id, district_plan())
     header = [_("Enterprise name"), _("Credit code"), _("Attributed unit"), _("Source"),
               _("Tech-based in-library date"), _("Removed from the tech-based library on"),
               _("High-tech certificate number"), _("High-tech certification date"),
@@ -187,7 +188,7 @@ def _enterprise_form(plan, obj=None) -> EnterpriseForm:
 def create():
     """Add an enterprise; a code another unit holds becomes a claim for the office."""
     perm.require(perm.can_add_enterprises(current_user))
-    plan = queries.district_plan()
+    plan = district_plan()
     form = _enterprise_form(plan)
     if form.validate_on_submit():
         unit = db.session.get(Unit, form.unit_id.data)
@@ -212,7 +213,7 @@ def edit(enterprise_id: int):
     """Edit an enterprise of one's own unit (the office: any)."""
     enterprise = _load_enterprise(enterprise_id)
     perm.require(perm.can_edit_enterprise(current_user, enterprise.unit_id))
-    form = _enterprise_form(queries.district_plan(), obj=enterprise)
+    form = _enterprise_form(district_plan(), obj=enterprise)
     form.unit_id.choices = [(enterprise.unit_id, enterprise.unit.name)]
     form.unit_id.data = enterprise.unit_id
     if request.method == "GET":
@@ -275,7 +276,7 @@ def _import_form() -> ImportForm:
         form.unit_id.choices = [(own, current_user.unit.name)]
         form.unit_id.data = own
     else:
-        form.unit_id.choices = _unit_choices(queries.district_plan())
+        form.unit_id.choices = _unit_choices(district_plan())
     return form
 
 
@@ -395,7 +396,7 @@ def _load_period(period_id: int) -> DispatchPeriod:
 @login_required
 def index():
     """Months of the dispatch (the office opens them); unit users go to their own page."""
-    plan = queries.district_plan()
+    plan = district_plan()
     if perm.is_unit_user(current_user):
         period = queries.latest_period(plan.id) if plan else None
         if period is None:
@@ -417,7 +418,7 @@ def open_month():
     """The office opens a month."""
     perm.require(perm.can_open_dispatch(current_user))
     form = OpenMonthForm()
-    plan = queries.district_plan()
+    plan = district_plan()
     if plan is not None:
         form.years = plan_years(plan)
     if not form.validate_on_submit():

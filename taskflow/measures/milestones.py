@@ -24,6 +24,8 @@ from typing import NamedTuple
 from sqlalchemy import and_, case, func, or_, select
 
 from taskflow.assignments.models import (
+    CLOSED_STATES,
+    REPORTABLE_STATES,
     Assignment,
     AssignmentRole,
     ExtensionRequest,
@@ -36,17 +38,9 @@ from taskflow.extensions import db
 from taskflow.plans.models import KeyTask
 from taskflow.units.models import Unit
 
-# ---------------------------------------------------------------- states (the only definitions)
-
-# Closed (办结): a 100 % report accepted, or closed off by the office (销号). A closed milestone
-# always has its closure date (completed_on); closed_clause reads that date, not the state.
-CLOSED_STATES = frozenset({MilestoneState.ACCEPTED, MilestoneState.CLOSED})
-# The unit's report waits for its head or for the office (the milestone is still open).
-WAITING_STATES = frozenset({MilestoneState.SUBMITTED, MilestoneState.SIGNED_OFF})
-# A unit may report on a milestone in these states (a returned one is resubmitted; a milestone
-# whose report was accepted below 100 % is back in progress for the rest).
-REPORTABLE_STATES = frozenset({MilestoneState.PENDING, MilestoneState.IN_PROGRESS,
-                               MilestoneState.RETURNED})
+# ---------------------------------------------------------------- states
+# The state sets (CLOSED_STATES, WAITING_STATES, REPORTABLE_STATES) are defined once, next to
+# MilestoneState in taskflow.assignments.models.
 # Setting: "due soon" (yellow) within this many working days. Not in the plan documents.
 DEFAULT_YELLOW_WORKING_DAYS = 5
 
@@ -379,9 +373,10 @@ class OverdueCount(NamedTuple):
     lead: int
 
 
-def overdue_counts(plan_id: int, as_of: date, by: str = "unit",
+def overdue_counts(plan_id: int | None, as_of: date, by: str = "unit",
                    limit: int | None = None) -> list[OverdueCount]:
-    """Overdue milestones on as_of per unit or per task, most first (one query)."""
+    """Overdue milestones on as_of per unit or per task, most first (one query; every plan's
+    when plan_id is None)."""
     if by == "unit":
         key, name, order = Unit.id, Unit.name, Unit.sort_order
     elif by == "task":
@@ -395,10 +390,12 @@ def overdue_counts(plan_id: int, as_of: date, by: str = "unit",
         .join(Assignment, Milestone.assignment_id == Assignment.id)
         .join(Unit, Assignment.unit_id == Unit.id)
         .join(KeyTask, Assignment.task_id == KeyTask.id)
-        .where(KeyTask.plan_id == plan_id, overdue_clause(as_of))
+        .where(overdue_clause(as_of))
         .group_by(key, name, order)
         .order_by(func.count(Milestone.id).desc(), order, key)
     )
+    if plan_id is not None:
+        query = query.where(KeyTask.plan_id == plan_id)
     if limit:
         query = query.limit(limit)
     return [OverdueCount(k, n, int(c), int(lead or 0)) for k, n, c, lead in
@@ -466,7 +463,7 @@ def overdue_total(plan_id: int, as_of: date) -> int:
 
 
 __all__ = [
-    "CLOSED_STATES", "WAITING_STATES", "REPORTABLE_STATES", "GREEN", "YELLOW", "RED", "GREY",
+    "GREEN", "YELLOW", "RED", "GREY",
     "closed_clause", "open_clause", "due_date_at", "overdue_clause", "working_days_overdue",
     "lateness_working_days", "yellow_cutoff", "yellow_working_days", "milestone_light",
     "LightFacts", "assignment_light", "worst", "light_facts", "OverdueRow", "overdue_select",

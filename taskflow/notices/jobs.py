@@ -27,7 +27,13 @@ from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import selectinload
 
 from taskflow.accounts.models import User
-from taskflow.assignments.models import Assignment, Milestone, StatusUpdate
+from taskflow.assignments.models import (
+    REPORTABLE_STATES,
+    UNIT_DONE_STATES,
+    Assignment,
+    Milestone,
+    StatusUpdate,
+)
 from taskflow.core import audit, clock
 from taskflow.core.schedule import Job, refuses_unknown_years, workday_calendar, writes
 from taskflow.extensions import db
@@ -49,16 +55,11 @@ from taskflow.notices.operations import (
     notify,
     unit_users,
 )
-from taskflow.measures import milestones as measures
 from taskflow.plans.models import KeyTask
 from taskflow.units.models import Unit
 
 log = logging.getLogger("taskflow.notices.jobs")
 
-# The unit has done its part on these (closed, or a report waiting for review): nothing to chase.
-# The state sets are defined once, in taskflow.measures.milestones.
-DONE_STATES = tuple(measures.CLOSED_STATES | measures.WAITING_STATES)
-OPEN_STATES = tuple(measures.REPORTABLE_STATES)
 # Reminders before the due date: (kind, at most this many working days left).
 PRE_DUE = (("due_1", 1), ("due_3", 3), ("due_7", 7))
 # Kinds that reach people (digests and claims about people are not themselves news).
@@ -115,7 +116,7 @@ def scan_deadlines(today: date | None = None, *, commit: bool = True) -> Counter
         .join(Assignment, Milestone.assignment_id == Assignment.id)
         .join(KeyTask, Assignment.task_id == KeyTask.id)
         .join(Unit, Assignment.unit_id == Unit.id)
-        .where(Milestone.state.not_in(DONE_STATES), Milestone.due_date <= horizon)
+        .where(Milestone.state.not_in(UNIT_DONE_STATES), Milestone.due_date <= horizon)
         .order_by(Milestone.id)
     ).all()
     already = existing_claims("milestone", (row.id for row in rows))
@@ -234,7 +235,7 @@ def request_updates(today: date | None = None, *, commit: bool = True) -> Counte
     period = today.strftime("%Y-%m")
     every = max(1, _setting("UPDATE_REREQUEST_WORKING_DAYS"))
     open_milestone = exists().where(Milestone.assignment_id == Assignment.id,
-                                    Milestone.state.in_(OPEN_STATES))
+                                    Milestone.state.in_(REPORTABLE_STATES))
     rows = db.session.execute(
         select(Assignment.id, Assignment.unit_id, KeyTask.title.label("task_title"),
                Unit.name.label("unit_name"))

@@ -13,6 +13,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from taskflow.accounts.models import User
+from taskflow.assignments.models import UNIT_DONE_STATES
 from taskflow.core import audit, clock
 from taskflow.core.db import is_postgres
 from taskflow.core.errors import Refusal
@@ -420,15 +421,12 @@ def issue_by_hand(milestones: list, level: str, response_due: date, note: str,
     """
     from collections import defaultdict
 
-    from taskflow.measures import milestones as measures
-
     today = clock.local_today()
-    # Closed, or a report waiting for the office's review: the unit has nothing to be urged on.
-    done = measures.CLOSED_STATES | measures.WAITING_STATES
     if not milestones:
         raise NoticeError(_("Select at least one item."))
     for milestone in milestones:
-        if milestone.state in done or milestone.due_date >= today:
+        # Closed, or a report waiting for the office's review: the unit has nothing to be urged on.
+        if milestone.state in UNIT_DONE_STATES or milestone.due_date >= today:
             raise NoticeError(_("Only overdue, unfinished items can be chased."))
     by_unit: dict[int, list] = defaultdict(list)
     for milestone in sorted(milestones, key=lambda m: (m.assignment.unit_id, m.due_date, m.id)):

@@ -143,17 +143,20 @@ class OverdueItem:
         return self.working_days_late
 
 
-def overdue_items(today: date, *, unit_id: int | None = None) -> list[OverdueItem]:
+def overdue_items(today: date, *, unit_id: int | None = None,
+                  task_id: int | None = None) -> list[OverdueItem]:
     """Milestones overdue on `today` (taskflow.measures.milestones: open, due date in force before
-    it, a report waiting for review included), most overdue first, with their notice counts and
-    working days overdue (one query, one for the calendar)."""
+    it, a report waiting for review included), of one unit and/or task when given (in SQL), most
+    overdue first, with their notice counts and working days overdue (one query, one for the
+    calendar)."""
     from taskflow.measures import milestones as measures
 
     notices_for_item = (select(func.count()).select_from(urge_notice_items)
                         .where(urge_notice_items.c.milestone_id == Milestone.id)
                         .scalar_subquery())
     rows = db.session.execute(
-        measures.overdue_select(today, unit_id=unit_id).add_columns(notices_for_item)
+        measures.overdue_select(today, unit_id=unit_id, task_id=task_id)
+        .add_columns(notices_for_item)
     ).all()
     if not rows:
         return []
@@ -167,6 +170,14 @@ def overdue_items(today: date, *, unit_id: int | None = None) -> list[OverdueIte
             measure.task_title, row[11], working_days_late=measure.working_days_overdue,
             task_id=measure.task_id))
     return items
+
+
+def overdue_units(today: date) -> list[tuple[int, str]]:
+    """(unit id, name) of every unit with milestones overdue on `today`, by name (one query)."""
+    from taskflow.measures import milestones as measures
+
+    return sorted(((c.id, c.name) for c in measures.overdue_counts(None, today, by="unit")),
+                  key=lambda u: u[1])
 
 
 def notice_facts(start: date, end: date, *, today: date) -> dict[int, dict]:

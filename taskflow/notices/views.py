@@ -225,13 +225,14 @@ def overdue():
     unit_id = request.args.get("unit", type=bounded_int)
     task_id = request.args.get("task", type=bounded_int)
     try:
-        everything = queries.overdue_items(as_of)
+        # The list is filtered in SQL by the overdue measure itself, so it has exactly as many
+        # rows as the count that links here (measures.overdue_counts).
+        items = queries.overdue_items(as_of, unit_id=unit_id, task_id=task_id)
+        # The unit chooser: every unit with overdue items, whatever the filter.
+        units = queries.overdue_units(as_of)
     except UnknownCalendarYear as exc:  # working days late cannot be counted: say so, no guess
         flash(exc.message(), "danger")
-        everything = []
-    items = [i for i in everything if (unit_id is None or i.unit_id == unit_id)
-             and (task_id is None or i.task_id == task_id)]
-    units = sorted({(i.unit_id, i.unit_name) for i in everything}, key=lambda u: u[1])
+        items, units = [], []
     form = IssueNoticeForm()
     if form.response_due.data is None:
         try:

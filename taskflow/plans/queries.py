@@ -3,10 +3,11 @@
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import selectinload
 
 from taskflow.assignments.models import Assignment
+from taskflow.core import clock
 from taskflow.extensions import db
 from taskflow.plans.models import (
     Indicator,
@@ -46,8 +47,23 @@ def plan_by_code(code: str) -> Plan | None:
 
 
 def district_plan() -> Plan | None:
-    """The plan the system runs (the first district-level plan)."""
-    return db.session.scalar(select(Plan).where(Plan.level == "district").order_by(Plan.id))
+    """The district plan the system runs: the one every page, export, job and command reads.
+
+    The rule (the only definition; callers never pick a plan themselves):
+    1. a district-level plan whose years (start_year..end_year) include the current year
+       (taskflow.core.clock, so a job run with --now reads the plan of that time) comes first;
+    2. then the plan with the later start year (a new plan period supersedes an older one, and
+       after the last period has ended the latest one stays in force);
+    3. then the plan imported first (lowest id): several district plans of the same period
+       (the benchmark clones Qijiang's for 40 other districts, all imported after it) never
+       change which one the system runs, and every page reads the same one.
+    """
+    year = clock.local_today().year
+    current = and_(Plan.start_year <= year, Plan.end_year >= year)
+    return db.session.scalar(
+        select(Plan).where(Plan.level == "district")
+        .order_by(case((current, 0), else_=1), Plan.start_year.desc(), Plan.id).limit(1)
+    )
 
 
 def plan_tree(plan: Plan) -> list[Section]:

@@ -8,12 +8,13 @@ from flask import current_app
 from taskflow.core import clock
 from taskflow.core.schedule import now_option
 from taskflow.extensions import db
+from taskflow.plans.queries import district_plan
 from taskflow.scores import bp, operations, queries
 from taskflow.scores.rules import PeriodError, parse_period_key
 
 
 def _plan_or_fail():
-    plan = queries.district_plan()
+    plan = district_plan()
     if plan is None:
         raise click.ClickException("no district plan: run `flask demo setup` or import a plan first")
     return plan

@@ -25,10 +25,7 @@ from taskflow.measures import milestones as mm
 from taskflow.plans.models import KeyTask, Plan, TargetKind
 from taskflow.scores.models import Component, Recognition
 from taskflow.scores.rules import Period, points
-from taskflow.units.models import Unit
-
-# Peer groups that are scored and ranked (赛马比拼 among departments, streets and towns, parks).
-RANKED_GROUPS = ("department", "street_town", "park_task_force")
+from taskflow.units.models import RANKED_PEER_GROUPS, Unit
 
 
 @dataclass(frozen=True)
@@ -62,7 +59,7 @@ def local_midnight_utc(day: date) -> datetime:
 def scored_units_query(plan_id: int):
     """Units of the plan that are scored: those in a ranked peer group."""
     return select(Unit.id, Unit.peer_group).where(
-        Unit.plan_id == plan_id, Unit.peer_group.in_(RANKED_GROUPS)
+        Unit.plan_id == plan_id, Unit.peer_group.in_(RANKED_PEER_GROUPS)
     ).order_by(Unit.id)
 
 
@@ -115,7 +112,7 @@ def execution_items(ctx: Context) -> list[dict]:
         return (query.join(Assignment, Milestone.assignment_id == Assignment.id)
                 .join(Unit, Assignment.unit_id == Unit.id)
                 .join(KeyTask, Assignment.task_id == KeyTask.id)
-                .where(Unit.plan_id == ctx.plan_id, Unit.peer_group.in_(RANKED_GROUPS)))
+                .where(Unit.plan_id == ctx.plan_id, Unit.peer_group.in_(RANKED_PEER_GROUPS)))
 
     closed = db.session.execute(scored(
         select(*columns, Milestone.completed_on)
@@ -250,7 +247,7 @@ def responsiveness_items(ctx: Context) -> list[dict]:
         select(UrgeNotice.id, UrgeNotice.number, UrgeNotice.level, UrgeNotice.unit_id,
                UrgeNotice.response_due, UrgeNotice.responded_at, UrgeNotice.answered_late)
         .join(Unit, UrgeNotice.unit_id == Unit.id)
-        .where(Unit.plan_id == ctx.plan_id, Unit.peer_group.in_(RANKED_GROUPS),
+        .where(Unit.plan_id == ctx.plan_id, Unit.peer_group.in_(RANKED_PEER_GROUPS),
                UrgeNotice.response_due >= ctx.period.starts_on,
                UrgeNotice.response_due <= ctx.period.ends_on)
         .order_by(UrgeNotice.unit_id, UrgeNotice.response_due, UrgeNotice.id)
@@ -290,7 +287,7 @@ def quality_items(ctx: Context) -> list[dict]:
         .join(Assignment, Milestone.assignment_id == Assignment.id)
         .join(Unit, Assignment.unit_id == Unit.id)
         .join(User, StatusUpdate.reviewer_id == User.id)
-        .where(Unit.plan_id == ctx.plan_id, Unit.peer_group.in_(RANKED_GROUPS),
+        .where(Unit.plan_id == ctx.plan_id, Unit.peer_group.in_(RANKED_PEER_GROUPS),
                User.role.not_in([r.value for r in UNIT_ROLES]),  # the office, not the unit head
                StatusUpdate.state.in_([UpdateState.ACCEPTED, UpdateState.RETURNED]),
                StatusUpdate.reviewed_at >= ctx.start_utc, StatusUpdate.reviewed_at < ctx.end_utc)
@@ -329,7 +326,7 @@ def incentive_items(ctx: Context, facts: list[IndicatorFact]) -> list[dict]:
         select(Recognition.id, Recognition.unit_id, Recognition.title, Recognition.points,
                Recognition.awarded_on)
         .join(Unit, Recognition.unit_id == Unit.id)
-        .where(Unit.plan_id == ctx.plan_id, Unit.peer_group.in_(RANKED_GROUPS),
+        .where(Unit.plan_id == ctx.plan_id, Unit.peer_group.in_(RANKED_PEER_GROUPS),
                Recognition.awarded_on >= ctx.period.starts_on,
                Recognition.awarded_on <= ctx.period.ends_on)
         .order_by(Recognition.unit_id, Recognition.awarded_on, Recognition.id)

@@ -8,6 +8,7 @@ from flask import current_app, has_request_context
 from taskflow.core import clock
 from taskflow.core.schedule import Job
 from taskflow.extensions import db
+from taskflow.plans.queries import district_plan
 from taskflow.scores import operations, queries
 from taskflow.scores.models import PeriodState
 from taskflow.scores.rules import periods_containing
@@ -32,7 +33,7 @@ def nightly_recompute(today: date | None = None, actor=None) -> dict:
     Returns {"recomputed": [period keys]}.
     """
     today = today or clock.local_today()
-    plan = queries.district_plan()
+    plan = district_plan()
     if plan is None:
         return {"recomputed": []}
     # Messages are translated, which needs a request context (the default locale applies).

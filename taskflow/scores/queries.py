@@ -27,15 +27,7 @@ from taskflow.scores.models import (
     ScoreRuleSet,
 )
 from taskflow.scores.rules import parse_period_key, previous_key
-from taskflow.units.models import Unit
-
-RANKED_GROUPS = ("department", "street_town", "park_task_force")
-
-
-def district_plan() -> Plan | None:
-    """The plan the system runs (the first district-level plan)."""
-    return db.session.scalar(select(Plan).where(Plan.level == "district").order_by(Plan.id).limit(1))
-
+from taskflow.units.models import RANKED_PEER_GROUPS, Unit
 
 # ---------------------------------------------------------------- rules
 
@@ -152,7 +144,7 @@ def ranking(period: ScorePeriod) -> dict[str, list[ScoreCard]]:
         .where(ScoreCard.period_id == period.id)
         .order_by(ScoreCard.peer_group, ScoreCard.rank, Unit.sort_order, Unit.id)
     )
-    grouped: dict[str, list[ScoreCard]] = {group: [] for group in RANKED_GROUPS}
+    grouped: dict[str, list[ScoreCard]] = {group: [] for group in RANKED_PEER_GROUPS}
     for card in cards:
         grouped.setdefault(card.peer_group, []).append(card)
     return {group: rows for group, rows in grouped.items() if rows}
@@ -217,7 +209,7 @@ def not_rated_units(period: ScorePeriod) -> list[Unit]:
         return []
     carded = select(ScoreCard.unit_id).where(ScoreCard.period_id == period.id)
     return list(db.session.scalars(
-        select(Unit).where(Unit.plan_id == period.plan_id, Unit.peer_group.in_(RANKED_GROUPS),
+        select(Unit).where(Unit.plan_id == period.plan_id, Unit.peer_group.in_(RANKED_PEER_GROUPS),
                            Unit.id.not_in(carded))
         .order_by(Unit.peer_group, Unit.sort_order, Unit.id)
     ))
@@ -244,7 +236,7 @@ def recognitions(plan_id: int, limit: int = 200) -> list[Recognition]:
 
 def scored_units(plan_id: int) -> list[Unit]:
     return list(db.session.scalars(
-        select(Unit).where(Unit.plan_id == plan_id, Unit.peer_group.in_(RANKED_GROUPS))
+        select(Unit).where(Unit.plan_id == plan_id, Unit.peer_group.in_(RANKED_PEER_GROUPS))
         .order_by(Unit.peer_group, Unit.sort_order, Unit.id)
     ))
 

@@ -22,6 +22,7 @@ from taskflow.plans.models import Plan
 from taskflow.scores import queries
 from taskflow.scores.models import Bulletin, ScorePeriod
 from taskflow.scores.rules import parse_period_key
+from taskflow.units.labels import peer_group_label
 
 CJK_FONT_NAMES = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Zen Hei",
                   "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei", "PingFang SC",
@@ -29,11 +30,6 @@ CJK_FONT_NAMES = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Wen
 
 GRADE_COLOURS = {"green": "#2fb344", "blue": "#206bc4", "yellow": "#f2b01e",
                  "orange": "#f76707", "red": "#d63939"}
-
-
-def peer_group_label(group: str) -> str:
-    return {"department": _("Departments"), "street_town": _("Streets and towns"),
-            "park_task_force": _("Parks and task forces")}.get(group, group)
 
 
 def grade_label(grade: str) -> str:

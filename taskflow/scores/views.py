@@ -30,6 +30,7 @@ from taskflow.core.input_guard import (
 from taskflow.core.spreadsheets import xlsx_response
 from taskflow.extensions import db
 from taskflow.plans.models import Plan
+from taskflow.plans.queries import district_plan
 from taskflow.scores import bp, operations, queries, reports
 from taskflow.scores.forms import (
     AdjustForm,
@@ -55,6 +56,7 @@ from taskflow.scores.rules import (
     effective_parameters,
     parse_period_key,
 )
+from taskflow.units.labels import peer_group_label
 from taskflow.units.models import Unit
 
 DOCX_MIMETYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -64,7 +66,7 @@ DOCX_MIMETYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.
 
 
 def _plan():
-    plan = queries.district_plan()
+    plan = district_plan()
     if plan is None:
         abort(404)
     return plan
@@ -184,7 +186,7 @@ def item_link(item) -> str | None:
 @bp.app_context_processor
 def score_helpers():
     return {"component_label": component_label, "score_state_label": state_label,
-            "peer_group_label": reports.peer_group_label, "grade_label": reports.grade_label,
+            "peer_group_label": peer_group_label, "grade_label": reports.grade_label,
             "item_text": item_text, "item_link": item_link, "period_label": reports.period_label,
             "score_components": COMPONENTS}
 
@@ -707,7 +709,7 @@ def _cockpit_series(plan, today: date, year: int) -> dict:
                      "series": [{"label": _("Tech-based enterprises"), "data": register["tech_based"]},
                                 {"label": _("High-tech enterprises"), "data": register["high_tech"]}]},
         "scores": {"labels": months,
-                   "series": [{"label": reports.peer_group_label(group),
+                   "series": [{"label": peer_group_label(group),
                                "data": [values.get(m) for m in months]}
                               for group, values in sorted(scores.items())]},
     }

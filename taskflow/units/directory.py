@@ -11,20 +11,16 @@ from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 
-KINDS = (
-    "department", "street", "town", "park_committee", "command_office", "task_force",
-    "external", "district", "zone",
-)
-PEER_GROUPS = (
-    "department", "street_town", "park_task_force", "external",
-    "central_urban", "new_urban", "northeast", "southeast",
-)
+from taskflow.units.models import PeerGroup, UnitKind
+
+KINDS = tuple(UnitKind)
+PEER_GROUPS = tuple(PeerGroup)
 # The city plan's region labels and the peer group of the districts under each.
 REGION_PEER_GROUPS = {
-    "中心城区": "central_urban",
-    "主城新区": "new_urban",
-    "渝东北三峡库区城镇群": "northeast",
-    "渝东南武陵山区城镇群": "southeast",
+    "中心城区": PeerGroup.CENTRAL_URBAN,
+    "主城新区": PeerGroup.NEW_URBAN,
+    "渝东北三峡库区城镇群": PeerGroup.NORTHEAST,
+    "渝东南武陵山区城镇群": PeerGroup.SOUTHEAST,
 }
 
 

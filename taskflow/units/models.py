@@ -35,6 +35,10 @@ class PeerGroup(StrEnum):
     SOUTHEAST = "southeast"
 
 
+# The district plan's groups scored and ranked against each other, in the order pages show them.
+RANKED_PEER_GROUPS = (PeerGroup.DEPARTMENT, PeerGroup.STREET_TOWN, PeerGroup.PARK_TASK_FORCE)
+
+
 unit_group_members = Table(
     "unit_group_members",
     db.metadata,

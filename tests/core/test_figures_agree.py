@@ -10,7 +10,7 @@ import pytest
 from lxml import html
 from sqlalchemy import select
 
-from taskflow.assignments.models import Milestone
+from taskflow.assignments.models import WAITING_STATES, Milestone
 from taskflow.core import clock
 from taskflow.enterprises.models import DispatchPeriod
 from taskflow.extensions import db
@@ -159,7 +159,7 @@ def test_the_demo_is_consistent_on_its_first_visit(demo, app):
     plan = demo
     urge_after = app.config["URGE_AFTER_WORKING_DAYS"]
     chased = [row for row in mm.overdue_list(plan.id, TODAY)
-              if row.state not in mm.WAITING_STATES and row.working_days_overdue >= urge_after]
+              if row.state not in WAITING_STATES and row.working_days_overdue >= urge_after]
     assert chased
     with_notice = set(db.session.scalars(select(urge_notice_items.c.milestone_id)))
     assert [row.milestone_id for row in chased if row.milestone_id not in with_notice] == []
