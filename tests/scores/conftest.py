@@ -153,6 +153,23 @@ V2_PARAMETERS_CHANGES = {
 }
 
 
+# When `computed` computes the March and Q1 scores: TODAY, 10:00 in Shanghai.
+SCORED_AT = datetime(2024, 4, 10, 2, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def computed(build_scenario, plan, freeze):
+    """The scenario with March and Q1 computed (draft) on TODAY; the clock stays there."""
+    from taskflow.scores import operations
+
+    freeze(SCORED_AT)
+    s = build_scenario()
+    operations.recompute(plan.id, "2024-03", None, today=TODAY)
+    operations.recompute(plan.id, "2024Q1", None, today=TODAY)
+    db.session.commit()
+    return s
+
+
 @pytest.fixture
 def v2_parameters():
     """The defaults with the heavier v2 rules and a stricter green band."""

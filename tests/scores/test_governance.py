@@ -20,16 +20,12 @@ NOW = datetime(2024, 4, 10, 2, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture
-def scored(build_scenario, plan, make_user):
-    with clock.frozen_at(NOW):
-        s = build_scenario()
-        operations.recompute(plan.id, "2024-03", None, today=TODAY)
-        operations.recompute(plan.id, "2024Q1", None, today=TODAY)
-        db.session.commit()
-        for name, role in (("sup1", "supervisor"), ("sup2", "supervisor"), ("office2", "office"),
-                           ("leader", "leader")):
-            s.users[name] = make_user(role, username=name)
-        yield s
+def scored(computed, make_user):
+    """The computed scenario, two supervisors, a second office user and a leader."""
+    for name, role in (("sup1", "supervisor"), ("sup2", "supervisor"), ("office2", "office"),
+                       ("leader", "leader")):
+        computed.users[name] = make_user(role, username=name)
+    return computed
 
 
 def second_person_rules():

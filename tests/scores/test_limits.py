@@ -1,32 +1,22 @@
 """Odd and oversized input on the score pages (issue 12, A.6 and A.7): refused with a message,
 nothing saved, never a server error; a bulletin saved with an overlong title still downloads."""
 
-from datetime import date, datetime, timezone
-
 import pytest
 from sqlalchemy import func, select
 
-from taskflow.core import clock
 from taskflow.extensions import db
 from taskflow.scores import operations, queries
 from taskflow.scores.models import Bulletin, Recognition, ScoreCard, ScorePeriod
 
-TODAY = date(2024, 4, 10)
-NOW = datetime(2024, 4, 10, 2, 0, tzinfo=timezone.utc)
 # The plan fixture runs 2023–2027: periods, months and dates may name 2022–2028.
 YEAR_MESSAGE = "年份须在 2022 至 2028 之间"
 
 
 @pytest.fixture
-def scored(build_scenario, plan, make_user):
-    """The scenario with March and Q1 computed (draft), at 2024-04-10."""
-    with clock.frozen_at(NOW):
-        s = build_scenario()
-        operations.recompute(plan.id, "2024-03", None, today=TODAY)
-        operations.recompute(plan.id, "2024Q1", None, today=TODAY)
-        db.session.commit()
-        s.users["supervisor"] = make_user("supervisor", username="supervisor-s")
-        yield s
+def scored(computed, make_user):
+    """The computed scenario and a supervisor."""
+    computed.users["supervisor"] = make_user("supervisor", username="supervisor-s")
+    return computed
 
 
 def _card(period, unit):

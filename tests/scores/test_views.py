@@ -23,12 +23,9 @@ def frozen(freeze):
 
 
 @pytest.fixture
-def scored(build_scenario, plan, make_user, frozen):
-    """The scenario with March and Q1 computed (draft)."""
-    s = build_scenario()
-    operations.recompute(plan.id, "2024-03", None, today=TODAY)
-    operations.recompute(plan.id, "2024Q1", None, today=TODAY)
-    db.session.commit()
+def scored(computed, make_user):
+    """The computed scenario and a user of each reviewing role."""
+    s = computed
     for role in ("supervisor", "leader", "admin"):
         s.users[role] = make_user(role, username=f"{role}-s")
     s.users["head-A"] = make_user("unit_head", unit=s.units["A"], username="head-A")
