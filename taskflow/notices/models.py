@@ -1,5 +1,4 @@
-"""Urge notices (催办/督办), in-app notifications, the outbox, dispatch claims, workday overrides,
-and the years whose holiday arrangement the admin entered."""
+"""Urge notices (催办/督办), in-app notifications, the outbox and dispatch claims."""
 
 from datetime import date, datetime
 from enum import StrEnum
@@ -181,36 +180,3 @@ class Notification(db.Model):
     )
 
     user: Mapped[User] = relationship()
-
-
-class WorkdayOverride(db.Model):
-    """An admin's correction of the working-day calendar for one date."""
-
-    __tablename__ = "workday_overrides"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    day: Mapped[date] = mapped_column(unique=True)
-    is_workday: Mapped[bool]
-    note: Mapped[str] = mapped_column(String(200), default="")
-    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_default)
-    # The year whose State Council notice (calendar_years) wrote this day; None: set by hand.
-    notice_year: Mapped[int | None] = mapped_column(Integer)
-
-
-class CalendarYear(db.Model):
-    """A year whose official holiday arrangement the admin entered (the pasted State Council
-    notice); its rest days and make-up working days are rows of workday_overrides."""
-
-    __tablename__ = "calendar_years"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    year: Mapped[int] = mapped_column(Integer, unique=True)
-    source: Mapped[str] = mapped_column(String(20), default="notice")
-    notice_text: Mapped[str] = mapped_column(Text, default="")
-    rest_days: Mapped[int] = mapped_column(Integer, default=0)
-    make_up_days: Mapped[int] = mapped_column(Integer, default=0)
-    entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    entered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_default)
-
-    entered_by: Mapped[User | None] = relationship(foreign_keys=[entered_by_id])

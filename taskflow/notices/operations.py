@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from taskflow.accounts.models import Role, User
 from taskflow.core import audit, clock
 from taskflow.core.db import is_postgres
+from taskflow.core.models import CalendarYear, WorkdayOverride
 from taskflow.extensions import db
 from taskflow.notices.models import (
     NoticeLevel,
@@ -23,9 +24,7 @@ from taskflow.notices.models import (
     OutboxMessage,
     OutboxState,
     ReminderDispatch,
-    CalendarYear,
     UrgeNotice,
-    WorkdayOverride,
 )
 
 # Serialises notice numbering on PostgreSQL (SQLite transactions are serialised already).
