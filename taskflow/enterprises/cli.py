@@ -119,7 +119,7 @@ def late_command(now: str | None):
     with _messages():
         from sqlalchemy import select
 
-        from taskflow.enterprises.models import DispatchPeriod, PeriodState
+        from taskflow.enterprises.models import DispatchPeriod, DispatchPeriodState
 
         from taskflow.core.calendar import UnknownCalendarYear
 
@@ -130,7 +130,7 @@ def late_command(now: str | None):
                 if opened:
                     click.echo(f"opened {opened.label}")
                 for period in db.session.scalars(select(DispatchPeriod).where(
-                        DispatchPeriod.state == PeriodState.OPEN)).all():
+                        DispatchPeriod.state == DispatchPeriodState.OPEN)).all():
                     marked = jobs.mark_late(period, today)
                     if marked:
                         click.echo(f"{period.label}: {marked} units late")

@@ -10,7 +10,11 @@ from sqlalchemy import insert, select, update
 
 from taskflow.core import audit, clock
 from taskflow.enterprises import operations, queries
-from taskflow.enterprises.models import DispatchConfirmation, DispatchPeriod, PeriodState
+from taskflow.enterprises.models import (
+    DispatchConfirmation,
+    DispatchPeriod,
+    DispatchPeriodState,
+)
 from taskflow.extensions import db
 from taskflow.units.models import Unit
 
@@ -55,7 +59,7 @@ def mark_late(period: DispatchPeriod, today: date) -> int:
     """After the due date, record every unconfirmed unit of an open period as late, once.
 
     Returns how many units were newly marked; a second run marks none."""
-    if period.state != PeriodState.OPEN or today <= period.due_on:
+    if period.state != DispatchPeriodState.OPEN or today <= period.due_on:
         return 0
     missing = units_not_confirmed(period)
     if not missing:

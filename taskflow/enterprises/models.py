@@ -227,7 +227,9 @@ class EnterpriseImportRow(db.Model):
     data: Mapped[dict | None] = mapped_column(JSON)
 
 
-class PeriodState(StrEnum):
+class DispatchPeriodState(StrEnum):
+    """Whether a month of the monthly dispatch still takes confirmations."""
+
     OPEN = "open"
     CLOSED = "closed"
 
@@ -241,7 +243,7 @@ class DispatchPeriod(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"), index=True)
     month: Mapped[date] = mapped_column(Date)  # the first day of the month
-    state: Mapped[str] = mapped_column(String(20), default=PeriodState.OPEN)
+    state: Mapped[str] = mapped_column(String(20), default=DispatchPeriodState.OPEN)
     due_on: Mapped[date] = mapped_column(Date)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_default)
     opened_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -13,10 +13,10 @@ from taskflow.enterprises.models import (
     ClaimState,
     DispatchConfirmation,
     DispatchPeriod,
+    DispatchPeriodState,
     Enterprise,
     EnterpriseEvent,
     EnterpriseStatus,
-    PeriodState,
     Source,
 )
 from taskflow.extensions import db
@@ -283,9 +283,9 @@ def open_month(month, actor, *, plan: Plan | None = None) -> DispatchPeriod:
 
 def close_month(period: DispatchPeriod, actor) -> DispatchPeriod:
     """Close a month: no further confirmations."""
-    if period.state != PeriodState.OPEN:
+    if period.state != DispatchPeriodState.OPEN:
         raise DispatchError(_("This month is already closed."))
-    period.state = PeriodState.CLOSED
+    period.state = DispatchPeriodState.CLOSED
     period.closed_at = clock.utcnow()
     audit.record(actor, "dispatch.close", period, before={"state": "open"},
                  after={"state": "closed"}, summary=period.label)
@@ -296,7 +296,7 @@ def confirm_figures(period: DispatchPeriod, unit: Unit, note: str, actor) -> Dis
     """A unit confirms its figures as computed from the register at the month's end."""
     from taskflow.enterprises.queries import unit_figures
 
-    if period.state != PeriodState.OPEN:
+    if period.state != DispatchPeriodState.OPEN:
         raise DispatchError(_("This month is closed; figures can no longer be confirmed."))
     figures = unit_figures(unit.id, period.month_end)
     row = db.session.scalar(select(DispatchConfirmation).where(

@@ -8,7 +8,7 @@ from flask import current_app, has_request_context
 from taskflow.core import clock
 from taskflow.extensions import db
 from taskflow.scores import operations, queries
-from taskflow.scores.models import PeriodState
+from taskflow.scores.models import ScorePeriodState
 from taskflow.scores.rules import periods_containing
 
 
@@ -45,7 +45,7 @@ def _recompute(plan_id: int, today: date, actor) -> list[str]:
     done = []
     for key in open_period_keys(today):
         existing = queries.latest_period(plan_id, key)
-        if existing is not None and existing.state != PeriodState.DRAFT:
+        if existing is not None and existing.state != ScorePeriodState.DRAFT:
             continue
         operations.recompute(plan_id, key, actor, today=today)
         done.append(key)

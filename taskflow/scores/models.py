@@ -28,7 +28,7 @@ class Component(StrEnum):
 COMPONENTS = tuple(c.value for c in Component)
 
 
-class PeriodState(StrEnum):
+class ScorePeriodState(StrEnum):
     """draft (recomputed freely) → locked (under review, frozen) → published (never changes)."""
 
     DRAFT = "draft"
@@ -66,7 +66,7 @@ class ScorePeriod(db.Model):
     starts_on: Mapped[date]
     ends_on: Mapped[date]
     revision: Mapped[int] = mapped_column(default=1)
-    state: Mapped[str] = mapped_column(String(12), default=PeriodState.DRAFT)
+    state: Mapped[str] = mapped_column(String(12), default=ScorePeriodState.DRAFT)
     rule_set_id: Mapped[int | None] = mapped_column(ForeignKey("score_rule_sets.id"))
     # The day the facts were read as of (min(period end, today) at the last recompute).
     as_of: Mapped[date | None]
@@ -88,7 +88,7 @@ class ScorePeriod(db.Model):
 
     @property
     def is_frozen(self) -> bool:
-        return self.state != PeriodState.DRAFT
+        return self.state != ScorePeriodState.DRAFT
 
 
 class ScoreCard(db.Model):
