@@ -18,7 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from taskflow.accounts.models import User
 from taskflow.assignments.models import Milestone
-from taskflow.core.db import UTCDateTime, now_default
+from taskflow.core.db import UTCDateTime, enum_check, now_default
 from taskflow.extensions import db
 from taskflow.units.models import Unit
 
@@ -59,7 +59,12 @@ class UrgeNotice(db.Model):
     """A numbered 催办/督办 notice to one unit about some of its overdue milestones."""
 
     __tablename__ = "urge_notices"
-    __table_args__ = (UniqueConstraint("series", "year", "sequence"),)
+    __table_args__ = (
+        UniqueConstraint("series", "year", "sequence"),
+        enum_check("series", NoticeSeries),
+        enum_check("level", NoticeLevel),
+        enum_check("source", NoticeSource),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     series: Mapped[str] = mapped_column(String(20))
@@ -102,19 +107,28 @@ class UrgeNotice(db.Model):
         return "issued"
 
 
+class ReminderOutcome(StrEnum):
+    """What became of a claimed reminder."""
+
+    SENT = "sent"  # messages went out
+    SUPERSEDED = "superseded"  # a later step of the ladder was sent instead (catch-up)
+
+
 class ReminderDispatch(db.Model):
     """The claim on one reminder or notice: (item, kind, period) is sent at most once."""
 
     __tablename__ = "reminder_dispatches"
-    __table_args__ = (UniqueConstraint("item_type", "item_id", "kind", "period"),)
+    __table_args__ = (
+        UniqueConstraint("item_type", "item_id", "kind", "period"),
+        enum_check("outcome", ReminderOutcome),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     item_type: Mapped[str] = mapped_column(String(30))
     item_id: Mapped[int]
     kind: Mapped[str] = mapped_column(String(40))
     period: Mapped[str] = mapped_column(String(40))
-    # sent: messages went out; superseded: a later step of the ladder was sent instead (catch-up).
-    outcome: Mapped[str] = mapped_column(String(20), default="sent")
+    outcome: Mapped[str] = mapped_column(String(20), default=ReminderOutcome.SENT)
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_default, index=True)
     urge_notice_id: Mapped[int | None] = mapped_column(ForeignKey("urge_notices.id"), index=True)
@@ -132,14 +146,25 @@ class OutboxState(StrEnum):
     FAILED = "failed"
 
 
+class OutboxChannel(StrEnum):
+    """How an outgoing message travels."""
+
+    EMAIL = "email"
+    WEBHOOK = "webhook"
+
+
 class OutboxMessage(db.Model):
     """An e-mail or webhook post waiting to be delivered, delivered, or failed."""
 
     __tablename__ = "outbox_messages"
-    __table_args__ = (Index("ix_outbox_messages_state_next", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_messages_state_next", "state", "next_attempt_at"),
+        enum_check("channel", OutboxChannel),
+        enum_check("state", OutboxState),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    channel: Mapped[str] = mapped_column(String(10))  # email | webhook
+    channel: Mapped[str] = mapped_column(String(10))
     recipient: Mapped[str] = mapped_column(String(500))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     subject: Mapped[str] = mapped_column(String(300), default="")

@@ -8,9 +8,9 @@ from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text, UniqueCon
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from taskflow.accounts.models import User
-from taskflow.core.db import UTCDateTime, now_default
+from taskflow.core.db import UTCDateTime, enum_check, now_default
 from taskflow.extensions import db
-from taskflow.units.models import Unit
+from taskflow.units.models import PeerGroup, Unit
 
 POINTS = Numeric(8, 2)
 
@@ -36,6 +36,14 @@ class ScorePeriodState(StrEnum):
     PUBLISHED = "published"
 
 
+class ScorePeriodKind(StrEnum):
+    """How long a scored period is (its key: 2024-03, 2024Q1, 2024)."""
+
+    MONTH = "month"
+    QUARTER = "quarter"
+    YEAR = "year"
+
+
 class ScoreRuleSet(db.Model):
     """One version of the scoring rules; editing the rules adds a version, never changes one."""
 
@@ -57,7 +65,11 @@ class ScorePeriod(db.Model):
     """One revision of the scores of a month, quarter or year; a correction adds a revision."""
 
     __tablename__ = "score_periods"
-    __table_args__ = (UniqueConstraint("plan_id", "key", "revision"),)
+    __table_args__ = (
+        UniqueConstraint("plan_id", "key", "revision"),
+        enum_check("kind", ScorePeriodKind),
+        enum_check("state", ScorePeriodState),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"), index=True)
@@ -98,6 +110,7 @@ class ScoreCard(db.Model):
     __table_args__ = (
         UniqueConstraint("period_id", "unit_id"),
         Index("ix_score_cards_period_group_rank", "period_id", "peer_group", "rank"),
+        enum_check("peer_group", PeerGroup),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -136,7 +149,10 @@ class ScoreItem(db.Model):
     """One line of a score: points for one event, with the object behind it."""
 
     __tablename__ = "score_items"
-    __table_args__ = (Index("ix_score_items_period_unit", "period_id", "unit_id"),)
+    __table_args__ = (
+        Index("ix_score_items_period_unit", "period_id", "unit_id"),
+        enum_check("component", Component),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     period_id: Mapped[int] = mapped_column(ForeignKey("score_periods.id", ondelete="CASCADE"))
@@ -200,6 +216,7 @@ class Bulletin(db.Model):
     """
 
     __tablename__ = "score_bulletins"
+    __table_args__ = (enum_check("state", BulletinState),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     period_id: Mapped[int] = mapped_column(ForeignKey("score_periods.id"), index=True)
@@ -250,6 +267,14 @@ class ConfirmationState(StrEnum):
     CANCELLED = "cancelled"
 
 
+class ConfirmationAction(StrEnum):
+    """What a second person is asked to confirm."""
+
+    LOCK = "lock"
+    PUBLISH = "publish"
+    BULLETIN_PUBLISH = "bulletin_publish"
+
+
 class ScoreConfirmation(db.Model):
     """A lock or publish asked for by one person, waiting for (or given) a second person's
     confirmation, when the rules require two people (governance.second_person)."""
@@ -258,6 +283,8 @@ class ScoreConfirmation(db.Model):
     __table_args__ = (
         Index("ix_score_confirmations_period", "period_id", "action", "state"),
         Index("ix_score_confirmations_bulletin", "bulletin_id", "action", "state"),
+        enum_check("action", ConfirmationAction),
+        enum_check("state", ConfirmationState),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
