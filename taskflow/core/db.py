@@ -1,12 +1,11 @@
 """Column types and helpers shared by all models."""
 
+from collections.abc import Iterable
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timezone
 
 from flask import current_app, has_app_context, has_request_context, request
-
-from collections.abc import Iterable
 
 from sqlalchemy import CheckConstraint, DateTime, TypeDecorator, event
 from sqlalchemy.engine import Engine

@@ -21,6 +21,7 @@ from taskflow.scores.models import (
     Bulletin,
     BulletinSection,
     BulletinState,
+    ConfirmationAction,
     ConfirmationState,
     Recognition,
     ScoreAdjustment,
@@ -381,7 +382,7 @@ def _supersede_bulletins(old: ScorePeriod, revision: ScorePeriod, actor) -> None
 
 # ---------------------------------------------------------------- confirmations (governance)
 
-ACTIONS = ("lock", "publish", "bulletin_publish")
+ACTIONS = tuple(ConfirmationAction)
 
 
 @dataclass
