@@ -2,13 +2,13 @@
 `version_id` (the register's tables and users called it `version`).
 
 Revision ID: 0019_version_columns
-Revises: 0017_scheduler_lease
+Revises: 0018_state_checks
 """
 
 from alembic import op
 
 revision = "0019_version_columns"
-down_revision = "0017_scheduler_lease"
+down_revision = "0018_state_checks"
 branch_labels = None
 depends_on = None
 

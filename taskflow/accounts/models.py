@@ -7,7 +7,7 @@ from sqlalchemy import ForeignKey, Index, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from taskflow.core.crypto import EncryptedString
-from taskflow.core.db import UTCDateTime, now_default
+from taskflow.core.db import UTCDateTime, enum_check, now_default
 from taskflow.core.roles import UNIT_ROLES
 from taskflow.extensions import db
 from taskflow.units.models import Unit
@@ -17,6 +17,7 @@ class User(UserMixin, db.Model):
     """A person who signs in; reporters and unit heads belong to one unit."""
 
     __tablename__ = "users"
+    __table_args__ = (enum_check("role", Role),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(80), unique=True)

@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from taskflow.core.db import UTCDateTime, now_default
+from taskflow.core.db import UTCDateTime, enum_check, now_default
 from taskflow.extensions import db
 from taskflow.accounts.models import User
 from taskflow.plans.models import KeyTask
@@ -38,7 +38,10 @@ class Assignment(db.Model):
     """A key task given to one unit in one role."""
 
     __tablename__ = "assignments"
-    __table_args__ = (UniqueConstraint("task_id", "unit_id", "role"),)
+    __table_args__ = (
+        UniqueConstraint("task_id", "unit_id", "role"),
+        enum_check("role", AssignmentRole),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("key_tasks.id"), index=True)
@@ -90,6 +93,7 @@ class Milestone(db.Model):
     """A dated step of an assignment; the original due date survives extensions."""
 
     __tablename__ = "milestones"
+    __table_args__ = (enum_check("state", MilestoneState),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     assignment_id: Mapped[int] = mapped_column(
@@ -146,7 +150,11 @@ class StatusUpdate(db.Model):
     __tablename__ = "status_updates"
     # The office's review queue and its navigation badge select on (state, needs_sign_off)
     # (awaiting_office_clause): a handful of rows among a city's million reports.
-    __table_args__ = (Index("ix_status_updates_state_needs_sign_off", "state", "needs_sign_off"),)
+    __table_args__ = (
+        Index("ix_status_updates_state_needs_sign_off", "state", "needs_sign_off"),
+        enum_check("state", UpdateState),
+        enum_check("reason_code", ReturnReason),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     milestone_id: Mapped[int] = mapped_column(
@@ -242,6 +250,7 @@ class ExtensionRequest(db.Model):
     """A unit asks, before the due date, to move a milestone's due date (延期申请)."""
 
     __tablename__ = "extension_requests"
+    __table_args__ = (enum_check("state", ExtensionState),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     milestone_id: Mapped[int] = mapped_column(

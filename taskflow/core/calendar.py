@@ -10,7 +10,7 @@ A year is *known* when its official State Council arrangement (国务院办公�
 For a year nobody knows the calendar does NOT guess: every function that needs a day of such a
 year raises UnknownCalendarYear, and callers refuse with its message (docs/measures.md, "Working
 days and deadlines"). An admin may also override single days (table workday_overrides, kept in
-taskflow/notices/models.py): the override wins within a known year.
+taskflow/core/models.py): the override wins within a known year.
 
 Conventions used by every caller:
 - working_days_between(start, end) counts the working days d with start < d <= end (so it needs
@@ -118,7 +118,7 @@ class WorkCalendar:
         from sqlalchemy import Boolean, Date, Integer, cast, null, select, union_all
 
         from taskflow.extensions import db
-        from taskflow.notices.models import CalendarYear, WorkdayOverride
+        from taskflow.core.models import CalendarYear, WorkdayOverride
 
         rows = db.session.execute(union_all(
             select(WorkdayOverride.day, WorkdayOverride.is_workday,

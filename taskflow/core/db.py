@@ -1,12 +1,13 @@
 """Column types and helpers shared by all models."""
 
+from collections.abc import Iterable
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timezone
 
 from flask import current_app, has_app_context, has_request_context, request
 
-from sqlalchemy import DateTime, TypeDecorator, event
+from sqlalchemy import CheckConstraint, DateTime, TypeDecorator, event
 from sqlalchemy.engine import Engine
 
 from taskflow.core import clock
@@ -34,6 +35,17 @@ class UTCDateTime(TypeDecorator):
 def now_default() -> datetime:
     """Default for created/occurred columns: the application clock, not the DB clock."""
     return clock.utcnow()
+
+
+def enum_check(column: str, values: Iterable[str]) -> CheckConstraint:
+    """A CHECK that `column` holds one of `values` (an enum class), named ck_<table>_<column>."""
+    # The name is the column's: the metadata's naming convention (extensions.NAMING_CONVENTION)
+    # prefixes ck_<table>_, so migration 0018_state_checks spells the same full names.
+    allowed = [str(value) for value in values]
+    if not allowed or any("'" in value for value in allowed):
+        raise ValueError(f"enum_check({column!r}): values must be non-empty, without quotes")
+    listed = ", ".join(f"'{value}'" for value in allowed)
+    return CheckConstraint(f"{column} IN ({listed})", name=column)
 
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from taskflow.core import audit, clock
 from taskflow.core.schedule import Job, refuses_unknown_years, workday_calendar, writes
 from taskflow.enterprises import importer, operations, queries
-from taskflow.enterprises.models import DispatchPeriod, PeriodState
+from taskflow.enterprises.models import DispatchPeriod, DispatchPeriodState
 from taskflow.extensions import db
 from taskflow.notices import links
 from taskflow.notices import operations as notices
@@ -43,7 +43,7 @@ def run_monthly_dispatch(today: date | None = None, *, commit: bool = True) -> C
     remind_on = int(current_app.config["DISPATCH_REMIND_WORKING_DAY"])
     number = cal.workday_number_in_month(today)
     periods = list(db.session.scalars(
-        select(DispatchPeriod).where(DispatchPeriod.state == PeriodState.OPEN)
+        select(DispatchPeriod).where(DispatchPeriod.state == DispatchPeriodState.OPEN)
         .order_by(DispatchPeriod.id)
     ))
     reminders = []

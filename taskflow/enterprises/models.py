@@ -6,7 +6,7 @@ from enum import StrEnum
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from taskflow.core.db import UTCDateTime, now_default
+from taskflow.core.db import UTCDateTime, enum_check, now_default
 from taskflow.extensions import db
 from taskflow.units.models import Unit
 
@@ -79,6 +79,10 @@ class Enterprise(db.Model):
     """One enterprise, once: counted only for the unit it is attributed to."""
 
     __tablename__ = "enterprises"
+    __table_args__ = (
+        enum_check("source", Source),
+        enum_check("status", EnterpriseStatus),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), index=True)
@@ -149,7 +153,7 @@ class ClaimConflict(db.Model):
     """A second unit claims an attributed enterprise: the office decides, never a double count."""
 
     __tablename__ = "claim_conflicts"
-    __table_args__ = (Index("ix_claim_conflicts_state", "state"),)
+    __table_args__ = (Index("ix_claim_conflicts_state", "state"), enum_check("state", ClaimState))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), index=True)
@@ -194,6 +198,7 @@ class EnterpriseImport(db.Model):
     """An uploaded Excel list staged for preview, bound to the user who uploaded it."""
 
     __tablename__ = "enterprise_imports"
+    __table_args__ = (enum_check("state", ImportState),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token: Mapped[str] = mapped_column(String(43), unique=True)
@@ -213,7 +218,10 @@ class EnterpriseImportRow(db.Model):
     """One row of a staged import: the parsed values, the outcome and its reason."""
 
     __tablename__ = "enterprise_import_rows"
-    __table_args__ = (Index("ix_enterprise_import_rows_batch_outcome", "import_id", "outcome"),)
+    __table_args__ = (
+        Index("ix_enterprise_import_rows_batch_outcome", "import_id", "outcome"),
+        enum_check("outcome", ImportOutcome),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     import_id: Mapped[int] = mapped_column(
@@ -227,7 +235,9 @@ class EnterpriseImportRow(db.Model):
     data: Mapped[dict | None] = mapped_column(JSON)
 
 
-class PeriodState(StrEnum):
+class DispatchPeriodState(StrEnum):
+    """Whether a month of the monthly dispatch still takes confirmations."""
+
     OPEN = "open"
     CLOSED = "closed"
 
@@ -236,12 +246,15 @@ class DispatchPeriod(db.Model):
     """A month of the monthly dispatch (月调度), opened by the office."""
 
     __tablename__ = "dispatch_periods"
-    __table_args__ = (UniqueConstraint("plan_id", "month"),)
+    __table_args__ = (
+        UniqueConstraint("plan_id", "month"),
+        enum_check("state", DispatchPeriodState),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"), index=True)
     month: Mapped[date] = mapped_column(Date)  # the first day of the month
-    state: Mapped[str] = mapped_column(String(20), default=PeriodState.OPEN)
+    state: Mapped[str] = mapped_column(String(20), default=DispatchPeriodState.OPEN)
     due_on: Mapped[date] = mapped_column(Date)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_default)
     opened_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -14,10 +14,10 @@ from taskflow.enterprises.models import (
     ClaimState,
     DispatchConfirmation,
     DispatchPeriod,
+    DispatchPeriodState,
     Enterprise,
     EnterpriseEvent,
     EnterpriseStatus,
-    PeriodState,
     Source,
     certificate_fields,
     is_renewal,
@@ -423,7 +423,7 @@ def mark_late(period: DispatchPeriod, today: date) -> int:
     Returns how many units were newly marked; a second run marks none."""
     from taskflow.enterprises.queries import units_not_confirmed
 
-    if period.state != PeriodState.OPEN or today <= period.due_on:
+    if period.state != DispatchPeriodState.OPEN or today <= period.due_on:
         return 0
     missing = units_not_confirmed(period)
     if not missing:
@@ -455,9 +455,9 @@ def mark_late(period: DispatchPeriod, today: date) -> int:
 
 def close_month(period: DispatchPeriod, actor) -> DispatchPeriod:
     """Close a month: no further confirmations."""
-    if period.state != PeriodState.OPEN:
+    if period.state != DispatchPeriodState.OPEN:
         raise DispatchError(_("This month is already closed."))
-    period.state = PeriodState.CLOSED
+    period.state = DispatchPeriodState.CLOSED
     period.closed_at = clock.utcnow()
     audit.record(actor, "dispatch.close", period, before={"state": "open"},
                  after={"state": "closed"}, summary=period.label)
@@ -468,7 +468,7 @@ def confirm_figures(period: DispatchPeriod, unit: Unit, note: str, actor) -> Dis
     """A unit confirms its figures as computed from the register at the month's end."""
     from taskflow.enterprises.queries import unit_figures
 
-    if period.state != PeriodState.OPEN:
+    if period.state != DispatchPeriodState.OPEN:
         raise DispatchError(_("This month is closed; figures can no longer be confirmed."))
     figures = unit_figures(unit.id, period.month_end)
     row = db.session.scalar(select(DispatchConfirmation).where(

@@ -1,5 +1,4 @@
-"""Urge notices (催办/督办), in-app notifications, the outbox, reminder claims, workday overrides,
-and the years whose holiday arrangement the admin entered."""
+"""Urge notices (催办/督办), in-app notifications, the outbox and reminder claims."""
 
 from datetime import date, datetime
 from enum import StrEnum
@@ -19,7 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from taskflow.accounts.models import User
 from taskflow.assignments.models import Milestone
-from taskflow.core.db import UTCDateTime, now_default
+from taskflow.core.db import UTCDateTime, enum_check, now_default
 from taskflow.extensions import db
 from taskflow.units.models import Unit
 
@@ -60,7 +59,12 @@ class UrgeNotice(db.Model):
     """A numbered 催办/督办 notice to one unit about some of its overdue milestones."""
 
     __tablename__ = "urge_notices"
-    __table_args__ = (UniqueConstraint("series", "year", "sequence"),)
+    __table_args__ = (
+        UniqueConstraint("series", "year", "sequence"),
+        enum_check("series", NoticeSeries),
+        enum_check("level", NoticeLevel),
+        enum_check("source", NoticeSource),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     series: Mapped[str] = mapped_column(String(20))
@@ -103,19 +107,28 @@ class UrgeNotice(db.Model):
         return "issued"
 
 
+class ReminderOutcome(StrEnum):
+    """What became of a claimed reminder."""
+
+    SENT = "sent"  # messages went out
+    SUPERSEDED = "superseded"  # a later step of the ladder was sent instead (catch-up)
+
+
 class ReminderDispatch(db.Model):
     """The claim on one reminder or notice: (item, kind, period) is sent at most once."""
 
     __tablename__ = "reminder_dispatches"
-    __table_args__ = (UniqueConstraint("item_type", "item_id", "kind", "period"),)
+    __table_args__ = (
+        UniqueConstraint("item_type", "item_id", "kind", "period"),
+        enum_check("outcome", ReminderOutcome),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     item_type: Mapped[str] = mapped_column(String(30))
     item_id: Mapped[int]
     kind: Mapped[str] = mapped_column(String(40))
     period: Mapped[str] = mapped_column(String(40))
-    # sent: messages went out; superseded: a later step of the ladder was sent instead (catch-up).
-    outcome: Mapped[str] = mapped_column(String(20), default="sent")
+    outcome: Mapped[str] = mapped_column(String(20), default=ReminderOutcome.SENT)
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_default, index=True)
     urge_notice_id: Mapped[int | None] = mapped_column(ForeignKey("urge_notices.id"), index=True)
@@ -133,14 +146,25 @@ class OutboxState(StrEnum):
     FAILED = "failed"
 
 
+class OutboxChannel(StrEnum):
+    """How an outgoing message travels."""
+
+    EMAIL = "email"
+    WEBHOOK = "webhook"
+
+
 class OutboxMessage(db.Model):
     """An e-mail or webhook post waiting to be delivered, delivered, or failed."""
 
     __tablename__ = "outbox_messages"
-    __table_args__ = (Index("ix_outbox_messages_state_next", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_messages_state_next", "state", "next_attempt_at"),
+        enum_check("channel", OutboxChannel),
+        enum_check("state", OutboxState),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    channel: Mapped[str] = mapped_column(String(10))  # email | webhook
+    channel: Mapped[str] = mapped_column(String(10))
     recipient: Mapped[str] = mapped_column(String(500))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     subject: Mapped[str] = mapped_column(String(300), default="")
@@ -181,36 +205,3 @@ class Notification(db.Model):
     )
 
     user: Mapped[User] = relationship()
-
-
-class WorkdayOverride(db.Model):
-    """An admin's correction of the working-day calendar for one date."""
-
-    __tablename__ = "workday_overrides"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    day: Mapped[date] = mapped_column(unique=True)
-    is_workday: Mapped[bool]
-    note: Mapped[str] = mapped_column(String(200), default="")
-    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_default)
-    # The year whose State Council notice (calendar_years) wrote this day; None: set by hand.
-    notice_year: Mapped[int | None] = mapped_column(Integer)
-
-
-class CalendarYear(db.Model):
-    """A year whose official holiday arrangement the admin entered (the pasted State Council
-    notice); its rest days and make-up working days are rows of workday_overrides."""
-
-    __tablename__ = "calendar_years"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    year: Mapped[int] = mapped_column(Integer, unique=True)
-    source: Mapped[str] = mapped_column(String(20), default="notice")
-    notice_text: Mapped[str] = mapped_column(Text, default="")
-    rest_days: Mapped[int] = mapped_column(Integer, default=0)
-    make_up_days: Mapped[int] = mapped_column(Integer, default=0)
-    entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    entered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_default)
-
-    entered_by: Mapped[User | None] = relationship(foreign_keys=[entered_by_id])

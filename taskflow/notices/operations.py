@@ -18,6 +18,7 @@ from taskflow.core import audit, clock
 from taskflow.core.db import is_postgres
 from taskflow.core.errors import Refusal
 from taskflow.core.roles import Role
+from taskflow.core.models import CalendarYear, WorkdayOverride
 from taskflow.extensions import db
 from taskflow.notices.models import (
     NoticeLevel,
@@ -27,9 +28,7 @@ from taskflow.notices.models import (
     OutboxMessage,
     OutboxState,
     ReminderDispatch,
-    CalendarYear,
     UrgeNotice,
-    WorkdayOverride,
 )
 
 # Serialises notice numbering on PostgreSQL (SQLite transactions are serialised already).

@@ -11,14 +11,13 @@ from sqlalchemy.orm import joinedload
 from taskflow.accounts.models import User
 from taskflow.assignments.models import Assignment, Milestone
 from taskflow.core.calendar import WorkCalendar
+from taskflow.core.models import CalendarYear, WorkdayOverride
 from taskflow.extensions import db
 from taskflow.notices.models import (
     Notification,
     OutboxMessage,
     OutboxState,
-    CalendarYear,
     UrgeNotice,
-    WorkdayOverride,
     urge_notice_items,
 )
 from taskflow.plans.models import Plan

@@ -14,6 +14,7 @@ from taskflow.core import permissions as perms
 from taskflow.core.calendar import UnknownCalendarYear, WorkCalendar
 from taskflow.core.errors import commit_or_refuse
 from taskflow.core.input_guard import bounded_int, page_number
+from taskflow.core.models import WorkdayOverride
 from taskflow.extensions import db
 from taskflow.notices import bp, links, messages, operations, queries
 from taskflow.notices.forms import (
@@ -24,7 +25,7 @@ from taskflow.notices.forms import (
     WorkdayOverrideForm,
 )
 from taskflow.notices.holiday_notice import NoticeParseError, parse_notice
-from taskflow.notices.models import Notification, OutboxMessage, UrgeNotice, WorkdayOverride
+from taskflow.notices.models import Notification, OutboxMessage, UrgeNotice
 
 LEVELS = ("blue", "yellow", "red")
 STATUSES = ("issued", "acknowledged", "answered")

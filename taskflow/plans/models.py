@@ -7,14 +7,22 @@ from enum import StrEnum
 from sqlalchemy import ForeignKey, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from taskflow.core.db import UTCDateTime
+from taskflow.core.db import UTCDateTime, enum_check
 from taskflow.extensions import db
+
+
+class PlanLevel(StrEnum):
+    """Which government a plan document belongs to."""
+
+    CITY = "city"
+    DISTRICT = "district"
 
 
 class Plan(db.Model):
     """A plan document: the district work plan, or the city action plan above it."""
 
     __tablename__ = "plans"
+    __table_args__ = (enum_check("level", PlanLevel),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(60), unique=True)
@@ -77,10 +85,19 @@ class KeyTask(db.Model):
     section: Mapped[Section] = relationship(back_populates="tasks")
 
 
+class IndicatorMeasure(StrEnum):
+    """What an indicator's figure is: a count of enterprises, a percentage, or a ratio."""
+
+    COUNT = "count"
+    PERCENT = "percent"
+    RATIO = "ratio"
+
+
 class Indicator(db.Model):
     """A measured quantity: tech-based enterprises, high-tech enterprises, R&D ratio, …"""
 
     __tablename__ = "indicators"
+    __table_args__ = (enum_check("measure", IndicatorMeasure),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(60), unique=True)
@@ -148,7 +165,10 @@ class Target(db.Model):
     """A target value for an indicator, a unit (or the whole plan when unit is empty), a year."""
 
     __tablename__ = "targets"
-    __table_args__ = (UniqueConstraint("plan_id", "unit_id", "indicator_id", "year", "kind"),)
+    __table_args__ = (
+        UniqueConstraint("plan_id", "unit_id", "indicator_id", "year", "kind"),
+        enum_check("kind", TargetKind),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"), index=True)
@@ -170,7 +190,10 @@ class NotApplicableTarget(db.Model):
     """
 
     __tablename__ = "not_applicable_targets"
-    __table_args__ = (UniqueConstraint("plan_id", "unit_id", "indicator_id", "year", "kind"),)
+    __table_args__ = (
+        UniqueConstraint("plan_id", "unit_id", "indicator_id", "year", "kind"),
+        enum_check("kind", TargetKind),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"), index=True)

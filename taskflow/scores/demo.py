@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from taskflow.core import clock
 from taskflow.extensions import db
 from taskflow.scores import operations, queries
-from taskflow.scores.models import Bulletin, PeriodState, Recognition
+from taskflow.scores.models import Bulletin, Recognition, ScorePeriodState
 from taskflow.scores.rules import periods_containing, previous_key
 
 
@@ -36,15 +36,15 @@ def setup_demo(plan, echo) -> None:
     keys = _months_back(today, 3) + [p.key for p in periods_containing(today)]
     for key in keys:
         existing = queries.latest_period(plan.id, key)
-        if existing is None or existing.state == PeriodState.DRAFT:
+        if existing is None or existing.state == ScorePeriodState.DRAFT:
             operations.recompute(plan.id, key, None, today=today)
     oldest = queries.latest_period(plan.id, keys[0])
-    if oldest is not None and oldest.state == PeriodState.DRAFT:
+    if oldest is not None and oldest.state == ScorePeriodState.DRAFT:
         operations.lock(oldest, None)
         operations.publish(oldest, None)
     last_quarter = previous_key(f"{today.year}Q{(today.month - 1) // 3 + 1}")
     quarter = queries.latest_period(plan.id, last_quarter)
-    if quarter is None or quarter.state == PeriodState.DRAFT:
+    if quarter is None or quarter.state == ScorePeriodState.DRAFT:
         quarter = operations.recompute(plan.id, last_quarter, None, today=today)
         operations.lock(quarter, None)
         operations.publish(quarter, None)

@@ -10,7 +10,7 @@ from taskflow.core.schedule import Job
 from taskflow.extensions import db
 from taskflow.plans.queries import district_plan
 from taskflow.scores import operations, queries
-from taskflow.scores.models import PeriodState
+from taskflow.scores.models import ScorePeriodState
 from taskflow.scores.rules import periods_containing
 
 
@@ -48,7 +48,7 @@ def _recompute(plan_id: int, today: date, actor) -> list[str]:
     done = []
     for key in _open_period_keys(today):
         existing = queries.latest_period(plan_id, key)
-        if existing is not None and existing.state != PeriodState.DRAFT:
+        if existing is not None and existing.state != ScorePeriodState.DRAFT:
             continue
         operations.recompute(plan_id, key, actor, today=today)
         done.append(key)

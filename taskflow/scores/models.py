@@ -8,9 +8,9 @@ from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text, UniqueCon
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from taskflow.accounts.models import User
-from taskflow.core.db import UTCDateTime, now_default
+from taskflow.core.db import UTCDateTime, enum_check, now_default
 from taskflow.extensions import db
-from taskflow.units.models import Unit
+from taskflow.units.models import PeerGroup, Unit
 
 POINTS = Numeric(8, 2)
 
@@ -28,12 +28,20 @@ class Component(StrEnum):
 COMPONENTS = tuple(c.value for c in Component)
 
 
-class PeriodState(StrEnum):
+class ScorePeriodState(StrEnum):
     """draft (recomputed freely) → locked (under review, frozen) → published (never changes)."""
 
     DRAFT = "draft"
     LOCKED = "locked"
     PUBLISHED = "published"
+
+
+class ScorePeriodKind(StrEnum):
+    """How long a scored period is (its key: 2024-03, 2024Q1, 2024)."""
+
+    MONTH = "month"
+    QUARTER = "quarter"
+    YEAR = "year"
 
 
 class ScoreRuleSet(db.Model):
@@ -57,7 +65,11 @@ class ScorePeriod(db.Model):
     """One revision of the scores of a month, quarter or year; a correction adds a revision."""
 
     __tablename__ = "score_periods"
-    __table_args__ = (UniqueConstraint("plan_id", "key", "revision"),)
+    __table_args__ = (
+        UniqueConstraint("plan_id", "key", "revision"),
+        enum_check("kind", ScorePeriodKind),
+        enum_check("state", ScorePeriodState),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"), index=True)
@@ -66,7 +78,7 @@ class ScorePeriod(db.Model):
     starts_on: Mapped[date]
     ends_on: Mapped[date]
     revision: Mapped[int] = mapped_column(default=1)
-    state: Mapped[str] = mapped_column(String(12), default=PeriodState.DRAFT)
+    state: Mapped[str] = mapped_column(String(12), default=ScorePeriodState.DRAFT)
     rule_set_id: Mapped[int | None] = mapped_column(ForeignKey("score_rule_sets.id"))
     # The day the facts were read as of (min(period end, today) at the last recompute).
     as_of: Mapped[date | None]
@@ -88,7 +100,7 @@ class ScorePeriod(db.Model):
 
     @property
     def is_frozen(self) -> bool:
-        return self.state != PeriodState.DRAFT
+        return self.state != ScorePeriodState.DRAFT
 
 
 class ScoreCard(db.Model):
@@ -98,6 +110,7 @@ class ScoreCard(db.Model):
     __table_args__ = (
         UniqueConstraint("period_id", "unit_id"),
         Index("ix_score_cards_period_group_rank", "period_id", "peer_group", "rank"),
+        enum_check("peer_group", PeerGroup),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -136,7 +149,10 @@ class ScoreItem(db.Model):
     """One line of a score: points for one event, with the object behind it."""
 
     __tablename__ = "score_items"
-    __table_args__ = (Index("ix_score_items_period_unit", "period_id", "unit_id"),)
+    __table_args__ = (
+        Index("ix_score_items_period_unit", "period_id", "unit_id"),
+        enum_check("component", Component),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     period_id: Mapped[int] = mapped_column(ForeignKey("score_periods.id", ondelete="CASCADE"))
@@ -200,6 +216,7 @@ class Bulletin(db.Model):
     """
 
     __tablename__ = "score_bulletins"
+    __table_args__ = (enum_check("state", BulletinState),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     period_id: Mapped[int] = mapped_column(ForeignKey("score_periods.id"), index=True)
@@ -250,6 +267,14 @@ class ConfirmationState(StrEnum):
     CANCELLED = "cancelled"
 
 
+class ConfirmationAction(StrEnum):
+    """What a second person is asked to confirm."""
+
+    LOCK = "lock"
+    PUBLISH = "publish"
+    BULLETIN_PUBLISH = "bulletin_publish"
+
+
 class ScoreConfirmation(db.Model):
     """A lock or publish asked for by one person, waiting for (or given) a second person's
     confirmation, when the rules require two people (governance.second_person)."""
@@ -258,6 +283,8 @@ class ScoreConfirmation(db.Model):
     __table_args__ = (
         Index("ix_score_confirmations_period", "period_id", "action", "state"),
         Index("ix_score_confirmations_bulletin", "bulletin_id", "action", "state"),
+        enum_check("action", ConfirmationAction),
+        enum_check("state", ConfirmationState),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

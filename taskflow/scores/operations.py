@@ -22,14 +22,15 @@ from taskflow.scores.models import (
     Bulletin,
     BulletinSection,
     BulletinState,
+    ConfirmationAction,
     ConfirmationState,
-    PeriodState,
     Recognition,
     ScoreAdjustment,
     ScoreCard,
     ScoreConfirmation,
     ScoreItem,
     ScorePeriod,
+    ScorePeriodState,
     ScoreRuleSet,
 )
 from taskflow.scores.rules import (
@@ -101,7 +102,7 @@ def get_or_create_period(plan_id: int, key: str) -> ScorePeriod:
     parsed = parse_period_key(key)
     period = ScorePeriod(plan_id=plan_id, key=parsed.key, kind=parsed.kind,
                          starts_on=parsed.starts_on, ends_on=parsed.ends_on, revision=1,
-                         state=PeriodState.DRAFT)
+                         state=ScorePeriodState.DRAFT)
     db.session.add(period)
     db.session.flush()
     return period
@@ -117,10 +118,10 @@ def recompute(plan_id: int, key: str, actor=None, *, today: date | None = None,
     key = parse_period_key(key).key
     today = today or clock.local_today()
     period = get_or_create_period(plan_id, key)
-    if period.state == PeriodState.PUBLISHED:
+    if period.state == ScorePeriodState.PUBLISHED:
         raise ScoreError(_("Period %(key)s is published and never changes; make a correction "
                            "(a new revision) instead.", key=key))
-    if period.state == PeriodState.LOCKED:
+    if period.state == ScorePeriodState.LOCKED:
         raise ScoreError(_("Period %(key)s is locked for review; unlock it first.", key=key))
     if rule_version is not None:
         rule_set = db.session.scalar(select(ScoreRuleSet).where(ScoreRuleSet.version == rule_version))
@@ -224,14 +225,14 @@ def rerank(period: ScorePeriod) -> None:
 
 
 def _require_draft(period: ScorePeriod) -> None:
-    if period.state != PeriodState.DRAFT:
+    if period.state != ScorePeriodState.DRAFT:
         raise ScoreError(_("Only a draft period can be changed; this one is %(state)s.",
                            state=_state_label(period.state)))
 
 
 def _state_label(state: str) -> str:
-    return {PeriodState.DRAFT: _("draft"), PeriodState.LOCKED: _("locked"),
-            PeriodState.PUBLISHED: _("published")}.get(state, state)
+    return {ScorePeriodState.DRAFT: _("draft"), ScorePeriodState.LOCKED: _("locked"),
+            ScorePeriodState.PUBLISHED: _("published")}.get(state, state)
 
 
 def adjust(period: ScorePeriod, card: ScoreCard, *, points_delta, reason: str, actor,
@@ -281,21 +282,21 @@ def lock(period: ScorePeriod, actor, *, expected_version: int | None = None,
     """Freeze a draft period for review before publication."""
     _check_version(period, expected_version)
     _check_lock(period)
-    return _set_state(period, PeriodState.LOCKED, actor, "scores.lock", audit_extra,
+    return _set_state(period, ScorePeriodState.LOCKED, actor, "scores.lock", audit_extra,
                       locked_at=clock.utcnow(), locked_by_id=getattr(actor, "id", None))
 
 
 def unlock(period: ScorePeriod, actor, *, expected_version: int | None = None) -> ScorePeriod:
     """Send a locked period back to draft (a published one never goes back)."""
     _check_version(period, expected_version)
-    if period.state != PeriodState.LOCKED:
+    if period.state != ScorePeriodState.LOCKED:
         raise ScoreError(_("Only a locked period can be unlocked."))
-    return _set_state(period, PeriodState.DRAFT, actor, "scores.unlock", None,
+    return _set_state(period, ScorePeriodState.DRAFT, actor, "scores.unlock", None,
                       locked_at=None, locked_by_id=None)
 
 
 def _check_publish(period: ScorePeriod) -> None:
-    if period.state != PeriodState.LOCKED:
+    if period.state != ScorePeriodState.LOCKED:
         raise ScoreError(_("Lock the period before publishing it."))
 
 
@@ -304,7 +305,7 @@ def publish(period: ScorePeriod, actor, *, expected_version: int | None = None,
     """Publish a locked period: from now on it never changes."""
     _check_version(period, expected_version)
     _check_publish(period)
-    return _set_state(period, PeriodState.PUBLISHED, actor, "scores.publish", audit_extra,
+    return _set_state(period, ScorePeriodState.PUBLISHED, actor, "scores.publish", audit_extra,
                       published_at=clock.utcnow(), published_by_id=getattr(actor, "id", None))
 
 
@@ -329,11 +330,11 @@ def correct(period: ScorePeriod, actor, *, reason: str, today: date | None = Non
     if not reason:
         raise ScoreError(_("Give the reason for the correction."))
     latest = queries.latest_period(period.plan_id, period.key)
-    if latest.id != period.id or period.state != PeriodState.PUBLISHED:
+    if latest.id != period.id or period.state != ScorePeriodState.PUBLISHED:
         raise ScoreError(_("Only the latest revision of a published period can be corrected."))
     revision = ScorePeriod(plan_id=period.plan_id, key=period.key, kind=period.kind,
                            starts_on=period.starts_on, ends_on=period.ends_on,
-                           revision=period.revision + 1, state=PeriodState.DRAFT,
+                           revision=period.revision + 1, state=ScorePeriodState.DRAFT,
                            supersedes_id=period.id, correction_reason=reason)
     db.session.add(revision)
     db.session.flush()
@@ -378,7 +379,7 @@ def _supersede_bulletins(old: ScorePeriod, revision: ScorePeriod, actor) -> None
 
 # ---------------------------------------------------------------- confirmations (governance)
 
-ACTIONS = ("lock", "publish", "bulletin_publish")
+ACTIONS = tuple(ConfirmationAction)
 
 
 @dataclass
@@ -507,7 +508,7 @@ def add_recognition(actor, *, unit, awarded_on: date, title: str, points_value,
 
 def _check_bulletin_period(period: ScorePeriod) -> None:
     """A bulletin stands on the published, latest revision of a quarter's scores."""
-    if period.state != PeriodState.PUBLISHED:
+    if period.state != ScorePeriodState.PUBLISHED:
         raise ScoreError(_("Publish the quarter's scores before drafting or publishing its bulletin."))
     latest = queries.latest_period(period.plan_id, period.key)
     if latest is not None and latest.id != period.id:

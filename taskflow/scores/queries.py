@@ -18,12 +18,12 @@ from taskflow.measures import milestones as measures
 from taskflow.plans.models import Plan
 from taskflow.scores.models import (
     Component,
-    PeriodState,
     Recognition,
     ScoreAdjustment,
     ScoreCard,
     ScoreItem,
     ScorePeriod,
+    ScorePeriodState,
     ScoreRuleSet,
 )
 from taskflow.scores.rules import parse_period_key, previous_key
@@ -86,7 +86,7 @@ def latest_periods(plan_id: int, *, published_only: bool = False) -> list[ScoreP
         .where(ScorePeriod.plan_id == plan_id)
     )
     if published_only:
-        newest = newest.where(ScorePeriod.state == PeriodState.PUBLISHED)
+        newest = newest.where(ScorePeriod.state == ScorePeriodState.PUBLISHED)
     newest = newest.group_by(ScorePeriod.key).subquery()
     return list(db.session.scalars(
         select(ScorePeriod).options(joinedload(ScorePeriod.rule_set))
@@ -102,7 +102,7 @@ def shown_period(plan_id: int, key: str, *, published_only: bool = False) -> Sco
     query = (select(ScorePeriod).options(joinedload(ScorePeriod.rule_set))
              .where(ScorePeriod.plan_id == plan_id, ScorePeriod.key == key))
     if published_only:
-        query = query.where(ScorePeriod.state == PeriodState.PUBLISHED)
+        query = query.where(ScorePeriod.state == ScorePeriodState.PUBLISHED)
     return db.session.scalar(query.order_by(ScorePeriod.revision.desc()).limit(1))
 
 
@@ -118,7 +118,8 @@ def reference_period(plan_id: int, key: str) -> ScorePeriod | None:
     """The revision others compare with: the newest published one, else the newest."""
     return db.session.scalar(
         select(ScorePeriod).where(ScorePeriod.plan_id == plan_id, ScorePeriod.key == key)
-        .order_by((ScorePeriod.state == PeriodState.PUBLISHED).desc(), ScorePeriod.revision.desc())
+        .order_by((ScorePeriod.state == ScorePeriodState.PUBLISHED).desc(),
+                  ScorePeriod.revision.desc())
         .limit(1)
     )
 
@@ -262,7 +263,7 @@ def five_colour_map(plan_id: int, year: int, *, published_only: bool = False) ->
         .where(ScorePeriod.plan_id == plan_id, ScorePeriod.key.in_(months))
     )
     if published_only:
-        newest = newest.where(ScorePeriod.state == PeriodState.PUBLISHED)
+        newest = newest.where(ScorePeriod.state == ScorePeriodState.PUBLISHED)
     newest = newest.group_by(ScorePeriod.key).subquery()
     rows = db.session.execute(
         select(ScorePeriod.key, ScorePeriod.revision, ScorePeriod.state, ScoreCard.unit_id,
@@ -332,7 +333,7 @@ def latest_scored_month(plan_id: int, *, published_only: bool = False) -> ScoreP
              .where(ScorePeriod.plan_id == plan_id, ScorePeriod.kind == "month",
                     ScorePeriod.computed_at.is_not(None)))
     if published_only:
-        query = query.where(ScorePeriod.state == PeriodState.PUBLISHED)
+        query = query.where(ScorePeriod.state == ScorePeriodState.PUBLISHED)
     return db.session.scalar(query.order_by(ScorePeriod.starts_on.desc(),
                                             ScorePeriod.revision.desc()).limit(1))
 

@@ -46,8 +46,8 @@ from taskflow.scores.models import (
     COMPONENTS,
     Bulletin,
     BulletinState,
-    PeriodState,
     ScorePeriod,
+    ScorePeriodState,
     ScoreRuleSet,
 )
 from taskflow.scores.rules import (
@@ -89,7 +89,7 @@ def _period_or_404(key: str, revision: int | None = None) -> ScorePeriod:
     key = _key_or_404(key)
     if revision is not None:
         period = queries.period_revision(plan.id, key, revision)
-        if period is not None and _published_only() and period.state != PeriodState.PUBLISHED:
+        if period is not None and _published_only() and period.state != ScorePeriodState.PUBLISHED:
             period = None
     else:
         period = queries.shown_period(plan.id, key, published_only=_published_only())
@@ -247,10 +247,11 @@ def period(key: str):
     perms.require(perms.can_view_scores(current_user))
     shown = _period_or_404(key, request.args.get("revision", type=bounded_int))
     revisions = [r for r in queries.period_revisions(shown.plan_id, shown.key)
-                 if not _published_only() or r.state == PeriodState.PUBLISHED]
+                 if not _published_only() or r.state == ScorePeriodState.PUBLISHED]
     latest = revisions[0] if revisions else shown
-    pending = {action: operations.pending_confirmation(action, shown)
-               for action in ("lock", "publish")} if shown.state != PeriodState.PUBLISHED else {}
+    pending = ({action: operations.pending_confirmation(action, shown)
+                for action in ("lock", "publish")}
+               if shown.state != ScorePeriodState.PUBLISHED else {})
     return render_template(
         "scores/period.html", period=shown, rankings=queries.ranking(shown), revisions=revisions,
         is_latest=latest.id == shown.id, action_form=VersionForm(), correct_form=CorrectForm(),
@@ -278,7 +279,8 @@ def card(key: str, unit_id: int):
     shown = _period_or_404(key, request.args.get("revision", type=bounded_int))
     score_card = queries.card_for(shown, unit_id)
     perms.require_visible(score_card is not None)
-    form = AdjustForm() if perms.can_score(current_user) and shown.state == PeriodState.DRAFT else None
+    form = (AdjustForm() if perms.can_score(current_user)
+            and shown.state == ScorePeriodState.DRAFT else None)
     return render_template("scores/card.html", period=shown, card=score_card,
                            breakdown=queries.breakdown(shown, score_card), form=form,
                            p=_period_params(shown),
@@ -550,7 +552,7 @@ def bulletins():
     rows = queries.bulletins(plan.id)
     # A bulletin stands on published scores: the latest revision of a quarter, once published.
     quarters = [p for p in queries.latest_periods(plan.id)
-                if p.kind == "quarter" and p.state == PeriodState.PUBLISHED]
+                if p.kind == "quarter" and p.state == ScorePeriodState.PUBLISHED]
     return render_template("scores/bulletins.html", rows=rows, quarters=quarters,
                            form=BulletinCreateForm(), can_edit=perms.can_edit_bulletin(current_user))
 

@@ -5,6 +5,7 @@ from enum import StrEnum
 from sqlalchemy import Column, ForeignKey, Integer, String, Table, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from taskflow.core.db import enum_check
 from taskflow.extensions import db
 
 
@@ -51,7 +52,11 @@ class Unit(db.Model):
     """A body that receives assignments and targets within one plan's directory."""
 
     __tablename__ = "units"
-    __table_args__ = (UniqueConstraint("plan_id", "name"),)
+    __table_args__ = (
+        UniqueConstraint("plan_id", "name"),
+        enum_check("kind", UnitKind),
+        enum_check("peer_group", PeerGroup),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"), index=True)

@@ -21,10 +21,11 @@ from taskflow.audit.models import AuditEvent
 from taskflow.core import calendar as work_calendar
 from taskflow.core import clock
 from taskflow.core.calendar import WorkCalendar
+from taskflow.core.models import CalendarYear, WorkdayOverride
 from taskflow.extensions import db
 from taskflow.notices import jobs, operations
 from taskflow.notices.holiday_notice import NoticeParseError, parse_notice
-from taskflow.notices.models import CalendarYear, ReminderDispatch, WorkdayOverride
+from taskflow.notices.models import ReminderDispatch
 
 D = date.fromisoformat
 TEXTS = Path(__file__).parent / "notices_text"

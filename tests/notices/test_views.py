@@ -8,9 +8,10 @@ import pytest
 from sqlalchemy import select
 
 from taskflow.core import clock
+from taskflow.core.models import WorkdayOverride
 from taskflow.extensions import db
 from taskflow.notices import jobs
-from taskflow.notices.models import Notification, ReminderDispatch, UrgeNotice, WorkdayOverride
+from taskflow.notices.models import Notification, ReminderDispatch, UrgeNotice
 
 D = date.fromisoformat
 TODAY = D("2024-10-14")

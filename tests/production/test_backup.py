@@ -46,7 +46,7 @@ def populated(app, make_user, make_milestone, make_unit, make_task):
     from taskflow.core import audit
 
     parent = make_unit(name="区科技局", kind="department", peer_group="department")
-    child = make_unit(name="产业链专班（甲）", kind="task_force", peer_group="task_force",
+    child = make_unit(name="产业链专班（甲）", kind="task_force", peer_group="park_task_force",
                       parent_id=parent.id)
     task = make_task()
     for unit in (parent, child):

@@ -82,3 +82,42 @@ def test_readyz_reports_the_migration_head(migration_app):
     assert body["revision"] == body["head"]
     # /healthz stays a liveness check: fine whatever the migrations.
     assert client.get("/healthz").status_code == 200
+
+
+@pytest.mark.slow
+def test_migrations_add_the_models_check_constraints_with_the_same_values(migration_app):
+    """compare_metadata does not compare CHECK constraints: names and allowed values here."""
+    import re
+
+    from sqlalchemy import CheckConstraint
+
+    upgrade()
+    inspector = inspect(db.engine)
+
+    def values(sqltext: str) -> set[str]:
+        return set(re.findall(r"'([^']*)'", sqltext))
+
+    expected = {(table.name, c.name): values(str(c.sqltext))
+                for table in db.metadata.tables.values()
+                for c in table.constraints if isinstance(c, CheckConstraint)}
+    found = {(table, c["name"]): values(c["sqltext"])
+             for table in inspector.get_table_names() if table != "alembic_version"
+             for c in inspector.get_check_constraints(table)}
+    assert expected and found == expected
+
+
+@pytest.mark.slow
+def test_state_checks_migration_stops_on_rows_outside_their_states(migration_app, capfd):
+    """A row holding a value its new CHECK would refuse: the upgrade names it and changes nothing."""
+    upgrade(revision="0017_scheduler_lease")
+    with db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO plans (code, title, level, start_year, end_year, "
+                          "source_name, source_sha256) VALUES ('p', 't', 'province', 2023, 2027, "
+                          "'', '')"))
+    with pytest.raises(SystemExit):  # Flask-Migrate logs the migration's error and exits
+        upgrade()
+    assert "plans.level = 'province' (1 rows)" in capfd.readouterr().err
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() \
+            == "0017_scheduler_lease"
+    assert inspect(db.engine).get_check_constraints("plans") == []
