@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from taskflow.core.crypto import EncryptedString
 from taskflow.core.db import UTCDateTime, enum_check, now_default
-from taskflow.core.roles import UNIT_ROLES
+from taskflow.core.roles import UNIT_ROLES, Role
 from taskflow.extensions import db
 from taskflow.units.models import Unit
 

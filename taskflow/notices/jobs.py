@@ -1,7 +1,7 @@
 """Scheduled work of the notices area: deadline scan, update requests, digests, outbox delivery.
 
 Every job computes what is due from the domain tables as of clock.utcnow() (pinned by --now in
-commands and tests), claims each message through a unique ReminderDispatch key before creating
+commands and tests), claims each message through a unique ReminderClaim key before creating
 it, and commits once. Run twice, or by two processes at the same moment, it sends nothing twice;
 run after a gap, it sends what is appropriate today, once (the "catch-up" rule below).
 
@@ -44,7 +44,7 @@ from taskflow.notices.models import (
     Notification,
     OutboxMessage,
     OutboxState,
-    ReminderDispatch,
+    ReminderClaim,
 )
 from taskflow.notices.operations import (
     backoff_delay,
@@ -245,9 +245,9 @@ def request_updates(today: date | None = None, *, commit: bool = True) -> Counte
     ).all()
     updated = _assignments_with_update_since([r.id for r in rows], _local_midnight_utc(today.replace(day=1)))
     first_requests = dict(db.session.execute(
-        select(ReminderDispatch.item_id, ReminderDispatch.created_at).where(
-            ReminderDispatch.item_type == "assignment", ReminderDispatch.kind == "update_request",
-            ReminderDispatch.period == period)
+        select(ReminderClaim.item_id, ReminderClaim.created_at).where(
+            ReminderClaim.item_type == "assignment", ReminderClaim.kind == "update_request",
+            ReminderClaim.period == period)
     ).all())
     actions = []
     for row in rows:
@@ -357,19 +357,19 @@ def send_digests(*, commit: bool = True) -> Counter:
 
     url = current_app.config["WEBHOOK_URL"]
     if url:
-        news = and_(ReminderDispatch.webhook_outbox_id.is_(None), ReminderDispatch.outcome == "sent",
-                    ReminderDispatch.item_type.in_(NEWS_ITEM_TYPES),
-                    ReminderDispatch.created_at <= now, ReminderDispatch.created_at >= oldest)
+        news = and_(ReminderClaim.webhook_outbox_id.is_(None), ReminderClaim.outcome == "sent",
+                    ReminderClaim.item_type.in_(NEWS_ITEM_TYPES),
+                    ReminderClaim.created_at <= now, ReminderClaim.created_at >= oldest)
         rows = db.session.execute(
-            select(Unit.name, ReminderDispatch.kind, func.count(ReminderDispatch.id))
-            .outerjoin(Unit, ReminderDispatch.unit_id == Unit.id).where(news)
-            .group_by(Unit.name, ReminderDispatch.kind).order_by(Unit.name, ReminderDispatch.kind)
+            select(Unit.name, ReminderClaim.kind, func.count(ReminderClaim.id))
+            .outerjoin(Unit, ReminderClaim.unit_id == Unit.id).where(news)
+            .group_by(Unit.name, ReminderClaim.kind).order_by(Unit.name, ReminderClaim.kind)
         ).all()
         if rows and claim("system", 0, "webhook_digest", today.isoformat()) is not None:
             with force_locale(default_locale):
                 payload = _webhook_payload(today, rows)
             message = enqueue("webhook", url, subject="daily summary", payload=payload)
-            db.session.execute(update(ReminderDispatch).where(news)
+            db.session.execute(update(ReminderClaim).where(news)
                                .values(webhook_outbox_id=message.id)
                                .execution_options(synchronize_session=False))
             counts["webhooks"] += 1

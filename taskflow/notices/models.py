@@ -114,9 +114,11 @@ class ReminderOutcome(StrEnum):
     SUPERSEDED = "superseded"  # a later step of the ladder was sent instead (catch-up)
 
 
-class ReminderDispatch(db.Model):
+class ReminderClaim(db.Model):
     """The claim on one reminder or notice: (item, kind, period) is sent at most once."""
 
+    # The table and Notification.dispatch_id keep their first names: "dispatch" in code means
+    # only the monthly 月调度 now, but renaming stored names would churn the schema for nothing.
     __tablename__ = "reminder_dispatches"
     __table_args__ = (
         UniqueConstraint("item_type", "item_id", "kind", "period"),

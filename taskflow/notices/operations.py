@@ -27,7 +27,7 @@ from taskflow.notices.models import (
     Notification,
     OutboxMessage,
     OutboxState,
-    ReminderDispatch,
+    ReminderClaim,
     UrgeNotice,
 )
 
@@ -61,13 +61,13 @@ def ensure_transaction() -> None:
 
 
 def claim(item_type: str, item_id: int, kind: str, period: str, *, unit_id: int | None = None,
-          outcome: str = "sent") -> ReminderDispatch | None:
+          outcome: str = "sent") -> ReminderClaim | None:
     """Insert the claim key (item, kind, period); None when someone already claimed it.
 
     The insert runs in a SAVEPOINT: a unique-constraint violation (another scan, an earlier run)
     rolls back only this claim, and the caller sends nothing for it.
     """
-    claimed = ReminderDispatch(item_type=item_type, item_id=item_id, kind=kind, period=period,
+    claimed = ReminderClaim(item_type=item_type, item_id=item_id, kind=kind, period=period,
                                unit_id=unit_id, outcome=outcome, created_at=clock.utcnow())
     ensure_transaction()
     try:
@@ -85,8 +85,8 @@ def existing_claims(item_type: str, item_ids: Iterable[int]) -> set[tuple[int, s
     if not ids:
         return set()
     rows = db.session.execute(
-        select(ReminderDispatch.item_id, ReminderDispatch.kind, ReminderDispatch.period).where(
-            ReminderDispatch.item_type == item_type, ReminderDispatch.item_id.in_(ids)
+        select(ReminderClaim.item_id, ReminderClaim.kind, ReminderClaim.period).where(
+            ReminderClaim.item_type == item_type, ReminderClaim.item_id.in_(ids)
         )
     )
     return {tuple(row) for row in rows}
@@ -122,7 +122,7 @@ def office_users() -> list[User]:
 
 
 def notify(users: Iterable[User], kind: str, params: dict, link: str, *,
-           claimed: ReminderDispatch | None = None,
+           claimed: ReminderClaim | None = None,
            notice: UrgeNotice | None = None) -> list[Notification]:
     """One inbox item per distinct user."""
     created = []

@@ -144,13 +144,13 @@ def sent_ladder(milestone_id: int) -> list[tuple[str, str]]:
     """(kind, local date) of every message sent about a milestone, in order."""
     from sqlalchemy import select
 
-    from taskflow.notices.models import ReminderDispatch
+    from taskflow.notices.models import ReminderClaim
 
     rows = db.session.execute(
-        select(ReminderDispatch.kind, ReminderDispatch.created_at)
-        .where(ReminderDispatch.item_type == "milestone", ReminderDispatch.item_id == milestone_id,
-               ReminderDispatch.outcome == "sent")
-        .order_by(ReminderDispatch.id)
+        select(ReminderClaim.kind, ReminderClaim.created_at)
+        .where(ReminderClaim.item_type == "milestone", ReminderClaim.item_id == milestone_id,
+               ReminderClaim.outcome == "sent")
+        .order_by(ReminderClaim.id)
     ).all()
     return [(kind, clock.to_local(created).date().isoformat()) for kind, created in rows]
 

@@ -25,7 +25,7 @@ from taskflow.core.models import CalendarYear, WorkdayOverride
 from taskflow.extensions import db
 from taskflow.notices import jobs, operations
 from taskflow.notices.holiday_notice import NoticeParseError, parse_notice
-from taskflow.notices.models import ReminderDispatch
+from taskflow.notices.models import ReminderClaim
 
 D = date.fromisoformat
 TEXTS = Path(__file__).parent / "notices_text"
@@ -287,7 +287,7 @@ def test_scan_refuses_an_unknown_year_and_works_once_it_is_entered(
     assert refused.exit_code == 1
     assert "unknown_calendar_year=2026" in refused.output
     assert "2026" in refused.output and "国务院" in refused.output  # the message, in Chinese
-    assert _count(ReminderDispatch) == 0
+    assert _count(ReminderClaim) == 0
     # The scheduler's call returns instead of raising, and the refusal is logged.
     with clock.frozen_at(sim.at(D("2025-12-29"))):
         counts = jobs.scan_deadlines()  # its 7-working-day horizon reaches 2026

@@ -11,7 +11,7 @@ from taskflow.audit.models import AuditEvent
 from taskflow.core import clock
 from taskflow.extensions import db
 from taskflow.notices import jobs
-from taskflow.notices.models import Notification, ReminderDispatch, UrgeNotice
+from taskflow.notices.models import Notification, ReminderClaim, UrgeNotice
 
 D = date.fromisoformat
 
@@ -44,8 +44,8 @@ def test_catch_up_after_a_week_of_downtime_sends_todays_step_once(app, world, mi
     assert caught_up == {"urge": 1, "urge_notices": 1}
     assert again == {}
     assert sim.sent_ladder(milestone.id) == [("urge", "2024-10-14")]
-    superseded = db.session.scalars(select(ReminderDispatch.kind).where(
-        ReminderDispatch.outcome == "superseded")).all()
+    superseded = db.session.scalars(select(ReminderClaim.kind).where(
+        ReminderClaim.outcome == "superseded")).all()
     assert superseded == ["overdue"]
     # The lead unit still hears that the item is overdue, once.
     lead_kinds = db.session.scalars(select(Notification.kind).where(
@@ -179,10 +179,10 @@ def test_monthly_update_requests_repeat_until_an_update_comes(app, world, milest
                                             narrative="进展顺利", created_at=clock.utcnow()))
                 db.session.commit()
     rows = db.session.execute(
-        select(ReminderDispatch.kind, ReminderDispatch.period, ReminderDispatch.created_at)
-        .where(ReminderDispatch.item_type == "assignment",
-               ReminderDispatch.item_id == world.town_assignment.id)
-        .order_by(ReminderDispatch.id)).all()
+        select(ReminderClaim.kind, ReminderClaim.period, ReminderClaim.created_at)
+        .where(ReminderClaim.item_type == "assignment",
+               ReminderClaim.item_id == world.town_assignment.id)
+        .order_by(ReminderClaim.id)).all()
     got = [(k, p, clock.to_local(c).date().isoformat()) for k, p, c in rows]
     # September: make-up Sunday 09-29 is the first working day in range → requested (nothing
     # came on 09-30, too soon to ask again). October: its first working day is 10-08 → request;
@@ -195,8 +195,8 @@ def test_monthly_update_requests_repeat_until_an_update_comes(app, world, milest
         ("update_rerequest", "2024-10#2", "2024-10-21"),
     ]
     # The lead unit's own assignment has no milestone: not open, never asked.
-    assert count(ReminderDispatch, ReminderDispatch.item_id == world.lead_assignment.id,
-                 ReminderDispatch.item_type == "assignment") == 0
+    assert count(ReminderClaim, ReminderClaim.item_id == world.lead_assignment.id,
+                 ReminderClaim.item_type == "assignment") == 0
 
 
 @pytest.mark.parametrize("kind", ["scan", "request-updates"])
@@ -226,7 +226,7 @@ def test_a_scan_that_dies_half_way_leaves_nothing_claimed_and_the_next_run_sends
             patch.setattr(jobs, "issue_notice", crash)
             scheduler.run_job(app, "deadline_scan", jobs.scan_deadlines)
         db.session.rollback()
-        assert count(ReminderDispatch) == 0 and count(Notification) == 0
+        assert count(ReminderClaim) == 0 and count(Notification) == 0
         scheduler.run_job(app, "deadline_scan", jobs.scan_deadlines)
         scheduler.run_job(app, "deadline_scan", jobs.scan_deadlines)
     db.session.rollback()

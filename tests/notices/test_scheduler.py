@@ -13,7 +13,7 @@ from sqlalchemy import select
 from taskflow import scheduler
 from taskflow.core import clock
 from taskflow.extensions import db
-from taskflow.notices.models import Notification, ReminderDispatch
+from taskflow.notices.models import Notification, ReminderClaim
 
 ROOT = Path(__file__).resolve().parents[2]
 D = date.fromisoformat
@@ -46,7 +46,7 @@ def test_a_failing_job_is_logged_and_rolled_back(app, caplog):
 
     scheduler.run_job(app, "broken", broken)  # does not raise
     assert "job broken failed" in caplog.text
-    assert db.session.scalar(select(ReminderDispatch.id)) is None
+    assert db.session.scalar(select(ReminderClaim.id)) is None
 
 
 def test_the_lock_admits_one_scheduler(app):
@@ -131,8 +131,8 @@ def test_monthly_dispatch_is_wired_to_the_enterprise_jobs(app, runner, plan, wor
     assert "marked_late=0" in outputs["2024-11-07"]  # the deadline itself
     assert "marked_late=1" in outputs["2024-11-08"]
     reminders = db.session.execute(
-        select(ReminderDispatch.item_id, ReminderDispatch.period, ReminderDispatch.created_at)
-        .where(ReminderDispatch.kind == "dispatch_remind")).all()
+        select(ReminderClaim.item_id, ReminderClaim.period, ReminderClaim.created_at)
+        .where(ReminderClaim.kind == "dispatch_remind")).all()
     assert [(i, p, clock.to_local(c).date()) for i, p, c in reminders] == [
         (world.town.id, "2024-10", D("2024-11-05"))]
     kinds = db.session.scalars(select(Notification.kind).where(

@@ -11,7 +11,7 @@ from taskflow.core import clock
 from taskflow.core.models import WorkdayOverride
 from taskflow.extensions import db
 from taskflow.notices import jobs
-from taskflow.notices.models import Notification, ReminderDispatch, UrgeNotice
+from taskflow.notices.models import Notification, ReminderClaim, UrgeNotice
 
 D = date.fromisoformat
 TODAY = D("2024-10-14")
@@ -63,8 +63,8 @@ def test_office_issues_a_notice_the_unit_answers_and_the_office_sees_the_answer(
     assert notice.issued_by_id == world.users.office.id
     assert sorted(m.id for m in notice.items) == sorted([first.id, second.id])
     # The scan will not issue a second 催办 for the same items.
-    claimed = db.session.scalars(select(ReminderDispatch.item_id).where(
-        ReminderDispatch.kind == "urge")).all()
+    claimed = db.session.scalars(select(ReminderClaim.item_id).where(
+        ReminderClaim.kind == "urge")).all()
     assert sorted(claimed) == sorted([first.id, second.id])
     assert jobs.scan_deadlines() == {"urge": 1, "urge_notices": 1}  # 文龙's item only
     scanned = db.session.scalar(select(UrgeNotice).where(UrgeNotice.source == "scan"))

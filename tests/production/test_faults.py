@@ -265,10 +265,10 @@ def _flask(prod, app, smtp, *args, wait=True):
 
 
 def _notice_state():
-    from taskflow.notices.models import Notification, ReminderDispatch
+    from taskflow.notices.models import Notification, ReminderClaim
 
     db.session.rollback()
-    return (db.session.scalar(select(func.count(ReminderDispatch.id))),
+    return (db.session.scalar(select(func.count(ReminderClaim.id))),
             db.session.scalar(select(func.count(Notification.id))))
 
 
