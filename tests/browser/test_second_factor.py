@@ -20,6 +20,14 @@ def fits(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
+def submit_password(page, username: str) -> None:
+    """Fill the sign-in form's first step and wait for the next page."""
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    with page.expect_navigation():
+        page.click("form [type=submit]")
+
+
 def fresh_code(secret: str, after: str | None = None) -> str:
     """The app's current code; waits for the next 30-second step when it equals `after`
     (a code accepted once is refused until the next step)."""
@@ -38,10 +46,7 @@ def test_enrol_at_first_sign_in_then_sign_in_with_a_code(page, live_server, netw
     page.set_viewport_size({"width": 360, "height": 740})
 
     page.goto("/login?next=/account")
-    page.fill("input[name=username]", "zhang_ducha")
-    page.fill("input[name=password]", PASSWORD)
-    with page.expect_navigation():
-        page.click("form [type=submit]")
+    submit_password(page, "zhang_ducha")
     assert urlsplit(page.url).path == "/login/enrol"
     assert page.get_by_role("heading", name="设置身份验证器").is_visible()
     qr = page.locator("img[data-totp-qr]")
@@ -73,10 +78,7 @@ def test_enrol_at_first_sign_in_then_sign_in_with_a_code(page, live_server, netw
     page.set_viewport_size({"width": 360, "height": 740})
     page.goto("/login?next=/account")
 
-    page.fill("input[name=username]", "zhang_ducha")
-    page.fill("input[name=password]", PASSWORD)
-    with page.expect_navigation():
-        page.click("form [type=submit]")
+    submit_password(page, "zhang_ducha")
     assert urlsplit(page.url).path == "/login/code"
     assert fits(page)
     page.fill("input[name=code]", fresh_code(secret, after=enrol_code))
