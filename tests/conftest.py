@@ -1,13 +1,16 @@
 """Shared fixtures: an empty database per test, a CSRF-aware client, login, factories, query
 counts, a frozen clock. Plain helpers live in tests/helpers.py."""
 
+import copy
 import re
 import shutil
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from sqlalchemy import event, text
 from sqlalchemy.exc import ProgrammingError
 
@@ -59,18 +62,73 @@ def _empty_every_table() -> None:
         db.create_all()
 
 
-@pytest.fixture
-def app(tmp_path, database_url, schema_template, catalog_build_dir):
-    """A new app over an empty database and an empty data directory.
+@dataclass
+class WorkerApp:
+    """The worker's app as it was built, to hand back to each test as good as new."""
 
-    The schema is not rebuilt per test: SQLite copies a template file, PostgreSQL empties the
-    tables before the test. Both give each test the same empty database a fresh one would."""
-    if database_url:
-        uri = database_url
+    app: Flask
+    config: dict
+    extensions: dict
+    instance_files: dict[str, bytes]
+    sqlite_file: Path | None
+
+
+@pytest.fixture(scope="session")
+def worker_app(tmp_path_factory, database_url, schema_template, catalog_build_dir) -> WorkerApp:
+    """One app per worker: building one (its ~110 URL rules) costs about a quarter of a second,
+    so tests share it and `app` restores its settings, extensions and folders before each."""
+    base = tmp_path_factory.mktemp("worker")
+    uri = database_url or f"sqlite:///{base / 'test.sqlite3'}"
+    app = make_test_app(base / "built", uri, catalog_build_dir)
+    instance = Path(app.config["INSTANCE_DIR"])
+    files = {p.name: p.read_bytes() for p in instance.iterdir() if p.is_file()}
+    return WorkerApp(app, copy.deepcopy(dict(app.config)), dict(app.extensions), files,
+                     None if database_url else base / "test.sqlite3")
+
+
+def _as_new(worker: WorkerApp, tmp_path: Path, schema_template: Path | None) -> Flask:
+    """The worker's app with its built settings and extensions (caches dropped), this test's own
+    folders, and an empty database."""
+    app = worker.app
+    app.config.clear()
+    app.config.update(copy.deepcopy(worker.config))
+    app.config.update(INSTANCE_DIR=tmp_path / "instance", DATA_DIR=tmp_path / "data",
+                      BACKUP_DIR=tmp_path / "backups")
+    app.extensions.clear()
+    app.extensions.update(worker.extensions)
+    for key in ("INSTANCE_DIR", "DATA_DIR"):
+        Path(app.config[key]).mkdir(parents=True, exist_ok=True)
+    for name, content in worker.instance_files.items():  # the signing and field keys
+        target = tmp_path / "instance" / name
+        target.write_bytes(content)
+        target.chmod(0o600)
+    if worker.sqlite_file is not None:
+        with app.app_context():
+            db.engine.dispose()
+        # Unlinked, never overwritten: a connection the last test left open (a server thread)
+        # keeps the old file, and the new one starts clean.
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{worker.sqlite_file}{suffix}").unlink(missing_ok=True)
+        shutil.copyfile(schema_template, worker.sqlite_file)
+    return app
+
+
+@pytest.fixture
+def app(request, tmp_path, database_url, schema_template, catalog_build_dir, worker_app):
+    """An app over an empty database and empty folders.
+
+    Neither the app nor the schema is rebuilt per test: the worker's app is restored as built,
+    SQLite copies a template file, PostgreSQL empties the tables before the test. Tests marked
+    `fresh_app` (they add routes) get an app of their own."""
+    if request.node.get_closest_marker("fresh_app"):
+        if database_url:
+            uri = database_url
+        else:
+            shutil.copyfile(schema_template, tmp_path / "test.sqlite3")
+            uri = f"sqlite:///{tmp_path / 'test.sqlite3'}"
+        app = make_test_app(tmp_path, uri, catalog_build_dir)
     else:
-        shutil.copyfile(schema_template, tmp_path / "test.sqlite3")
-        uri = f"sqlite:///{tmp_path / 'test.sqlite3'}"
-    app = make_test_app(tmp_path, uri, catalog_build_dir)
+        app = _as_new(worker_app, tmp_path, schema_template)
     with app.app_context():
         if database_url:
             _empty_every_table()

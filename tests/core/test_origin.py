@@ -146,6 +146,7 @@ def test_the_session_cookie_is_secure_over_https_even_with_cookie_secure_off(app
     assert not _secure(_cookie(http, "session"))
 
 
+@pytest.mark.fresh_app
 def test_the_remember_cookie_is_secure_over_https(app, make_user):
     user = make_user("office", username="remembered")
 

@@ -463,6 +463,7 @@ def test_a_path_in_the_file_name_is_stripped_on_upload(shared_app):
 # ---------------------------------------------------------------- through a real request
 
 
+@pytest.mark.fresh_app
 def test_a_multipart_request_is_validated_end_to_end(app, client):
     @app.post("/_test/upload")
     def _upload():

@@ -1,5 +1,5 @@
 """Load: 50 reporters of 50 units submit status updates with a PDF each, at the same time, for
-TASKFLOW_LOAD_SECONDS seconds (60 under CI, 20 otherwise), against gunicorn with several sync
+TASKFLOW_LOAD_SECONDS seconds (30 under CI, 20 otherwise), against gunicorn with several sync
 workers over the test's database (SQLite, or PostgreSQL when TASKFLOW_TEST_DATABASE_URL is set).
 
 Each user is a separate browser: its own cookie jar, signing in through the real form, loading
@@ -30,7 +30,7 @@ pytestmark = pytest.mark.slow
 
 USERS = 50
 IN_CI = os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}
-SECONDS = float(os.environ.get("TASKFLOW_LOAD_SECONDS") or (60 if IN_CI else 20))
+SECONDS = float(os.environ.get("TASKFLOW_LOAD_SECONDS") or (30 if IN_CI else 20))
 WORKERS = int(os.environ.get("TASKFLOW_LOAD_WORKERS") or 4)
 MILESTONES_PER_USER = int(os.environ.get("TASKFLOW_LOAD_MILESTONES") or max(60, int(SECONDS * 5)))
 

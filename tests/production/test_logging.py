@@ -46,6 +46,7 @@ def test_each_request_logs_one_json_line(app, client, make_user, login, json_log
     assert not any(e["path"] == "/healthz" for e in requests)
 
 
+@pytest.mark.fresh_app
 def test_records_logged_inside_a_request_carry_its_id(app, json_logs, capsys):
     log = logging.getLogger("taskflow.test")
 
