@@ -15,6 +15,7 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import ProgrammingError
 
 from taskflow.core import clock
+from taskflow.core import logging as taskflow_logging
 from taskflow.extensions import db
 from tests.helpers import (POSTGRES_URL, TEST_PASSWORD, CSRFClient, make_test_app, minimal_pdf,
                            postgres_database)
@@ -96,6 +97,8 @@ def _as_new(worker: WorkerApp, tmp_path: Path, schema_template: Path | None) -> 
                       BACKUP_DIR=tmp_path / "backups")
     app.extensions.clear()
     app.extensions.update(worker.extensions)
+    # Logging is process-wide: a test that changed its level or format would leak into the next.
+    taskflow_logging.configure(app.config["LOG_FORMAT"], app.config["LOG_LEVEL"])
     for key in ("INSTANCE_DIR", "DATA_DIR"):
         Path(app.config[key]).mkdir(parents=True, exist_ok=True)
     for name, content in worker.instance_files.items():  # the signing and field keys
