@@ -64,6 +64,7 @@ from taskflow.core import clock
 from taskflow.core.errors import EditConflict, commit_or_refuse
 from taskflow.core.i18n import LOCALE_SESSION_KEY
 from taskflow.core.input_guard import bounded_int, page_number
+from taskflow.core.next_page import describe as describe_next
 from taskflow.core.permissions import can_manage_users, require
 from taskflow.core.security import same_site_path
 from taskflow.extensions import db
@@ -209,7 +210,8 @@ def login():
         else:
             log.warning("sign-in failed for %r from %s", username, ip)
             flash(_("Wrong username or password."), "danger")
-    return render_template("accounts/login.html", form=form), status
+    return render_template("accounts/login.html", form=form,
+                           next_page=describe_next(request.args.get("next"))), status
 
 
 @bp.route("/login/code", methods=["GET", "POST"])
@@ -245,7 +247,8 @@ def login_code():
     elif request.method == "POST":
         status = 400
     return render_template("accounts/login_code.html", form=form, user=user,
-                           cancel_form=CancelSignInForm()), status
+                           cancel_form=CancelSignInForm(),
+                           next_page=describe_next(state.get("next"))), status
 
 
 def _enrol_page(user, form, secret, *, action, cancel_form=None, status=200):

