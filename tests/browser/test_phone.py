@@ -68,8 +68,10 @@ HEIGHT_BOUNDS = {
     "inbox": 1500,
     # The notice card, 2 items as cards, acknowledgement and answer form.
     "notice": 2200,
-    # 9 figures, a confirmation form and 3 indicator cards.
+    # 9 figures, a confirmation form and 6 indicator cards of ~150 px: about 2,000 px.
     "dispatch": 3200,
+    # The filter form stacked (7 fields of ~70 px) and 3 enterprise cards.
+    "register": 2500,
 }
 
 
@@ -306,8 +308,103 @@ def test_reporter_and_unit_head_pages_fit_a_phone(browser, live_server, phone_wo
         check_page(page, "dispatch", world["dispatch"], width)
         assert page.locator("#unit-figures").is_visible()
         assert small_targets(page) == []
-        shoot(page, "dispatch", width)
+        check_page(page, "register", "/enterprises/", width)  # the issue: 539 px wide at 390
+        assert page.locator("table.tf-stack tbody tr").count() == 3
     finally:
         context.close()
     assert errors == []
     assert blocked == []
+
+
+BIG_PHOTO_JS = """() => new Promise(resolve => {
+    // A 3000 × 2250 "camera photo" with detail (noise), as JPEG, base64.
+    const c = document.createElement('canvas'); c.width = 3000; c.height = 2250;
+    const ctx = c.getContext('2d');
+    const g = ctx.createLinearGradient(0, 0, 3000, 2250);
+    g.addColorStop(0, '#3a6'); g.addColorStop(1, '#36a');
+    ctx.fillStyle = g; ctx.fillRect(0, 0, 3000, 2250);
+    for (let i = 0; i < 40000; i++) {
+        ctx.fillStyle = `rgb(${i % 255},${(i * 7) % 255},${(i * 13) % 255})`;
+        ctx.fillRect((i * 7919) % 3000, (i * 104729) % 2250, 6, 6);
+    }
+    c.toBlob(b => { const r = new FileReader();
+        r.onload = () => resolve(r.result.split(',')[1]); r.readAsDataURL(b); }, 'image/jpeg', 0.95);
+})"""
+
+
+def test_message_link_signed_out_then_camera_photos_shrunk_and_reported(browser, live_server,
+                                                                        phone_world):
+    """From a message link while signed out: the sign-in page says what opens, sign-in lands on
+    the milestone; a 3000 px camera photo is sent as a JPEG of at most 2000 px, a small PNG as
+    it is, and the server's sniffing accepts both."""
+    from taskflow.assignments.models import Evidence, StatusUpdate
+
+    world = phone_world
+    path = f"/milestones/{world['report_milestone']}"
+    context, page, errors, blocked = new_context(browser, live_server, (390, 844))
+    try:
+        page.goto(path)
+        assert urlsplit(page.url).path == "/login"
+        hint = page.locator("[data-next-page]")
+        assert hint.get_attribute("data-next-page") == path
+        assert "登录后将打开一个里程碑及其报送表" in hint.inner_text()
+        assert measure(page)["scrollWidth"] <= 390
+        shoot(page, "login-next", 390)
+        page.fill("input[name=username]", "gunan")
+        page.fill("input[name=password]", TEST_PASSWORD)
+        with page.expect_navigation():
+            page.click("form [type=submit]")
+        assert urlsplit(page.url).path == path
+
+        big = base64.b64decode(page.evaluate(BIG_PHOTO_JS))
+        assert len(big) > 1_000_000
+        page.set_input_files("#report-photo", files=[
+            {"name": "IMG_20240403_0915.jpg", "mimeType": "image/jpeg", "buffer": big}])
+        page.locator("#report-photo-list li").first.wait_for()
+        page.set_input_files("#report-photo", files=[
+            {"name": "门牌.png", "mimeType": "image/png", "buffer": png_bytes()}])
+        page.locator("#report-photo-list li:nth-child(2)").wait_for()
+        chosen = page.evaluate("""async () => Promise.all(Array.from(
+            document.getElementById('report-photo').files).map(async f => {
+                const bitmap = await createImageBitmap(f);
+                return [f.name, f.type, f.size, Math.max(bitmap.width, bitmap.height)]; }))""")
+        assert chosen[0][:2] == ["IMG_20240403_0915.jpg", "image/jpeg"]
+        assert chosen[0][3] == 2000 and chosen[0][2] < len(big)
+        assert chosen[1] == ["门牌.png", "image/png", len(png_bytes()), 64]  # small: untouched
+        shoot(page, "milestone-photos", 390)
+
+        page.fill("input[name=progress]", "50")
+        page.fill("textarea[name=narrative]", NARRATIVE)
+        with page.expect_navigation():
+            page.locator("#report-form [type=submit]").click()
+        assert "已报送联席会议办公室审核" in page.inner_text("main")
+    finally:
+        context.close()
+    with live_server.setup():
+        update = db.session.scalar(select(StatusUpdate).where(
+            StatusUpdate.milestone_id == world["report_milestone"]))
+        files = db.session.scalars(select(Evidence).where(Evidence.status_update_id == update.id)
+                                   .order_by(Evidence.id)).all()
+        assert [(f.original_name, f.detected_type) for f in files] == [
+            ("IMG_20240403_0915.jpg", "jpeg"), ("门牌.png", "png")]
+        assert files[0].size == chosen[0][2]
+    assert errors == [] and blocked == []
+
+
+def test_desktop_layout_keeps_its_tables(page, live_server, sign_in, phone_world):
+    """At 1280 px the same pages keep the bar expanded and the tables as tables (one
+    screenshot each, <page>-1280.png)."""
+    world = phone_world
+    sign_in(page, live_server, "gunan", TEST_PASSWORD)
+    assert page.locator("#tf-nav").is_visible() and not page.locator(".navbar-toggler").is_visible()
+    assert not page.locator("[data-collapsed-inbox]").is_visible()
+    for name, path in (("my-tasks", "/my"), ("assignment", f"/assignments/{world['assignment']}"),
+                       ("milestone", f"/milestones/{world['milestone']}"),
+                       ("inbox", "/notices/inbox"), ("notice", f"/notices/{world['notice']}"),
+                       ("dispatch", world["dispatch"]), ("register", "/enterprises/")):
+        assert page.goto(path).status == 200
+        shoot(page, name, 1280)
+        assert measure(page)["scrollWidth"] <= 1280, (name, overflowing(page))
+        for table in page.locator("table.tf-stack").all():
+            assert table.evaluate("t => getComputedStyle(t).display") == "table"
+            assert table.locator("thead").is_visible()

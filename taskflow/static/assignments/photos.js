@@ -24,7 +24,8 @@
     catch (e) { return false; }
   })();
   var canvasProto = window.HTMLCanvasElement && HTMLCanvasElement.prototype;
-  var canEncode = !!(canvasProto && canvasProto.toBlob && window.URL && URL.createObjectURL);
+  // The image is read as a data: URL - the Content-Security-Policy allows data: images, not blob:.
+  var canEncode = !!(canvasProto && canvasProto.toBlob && window.FileReader);
 
   function jpegName(name) {
     var stem = (name || '').replace(/\.[^.\/\\]*$/, '') || 'photo';
@@ -36,13 +37,12 @@
   // callback(file): the downscaled JPEG, or the original file when that is not better.
   function shrink(file, callback) {
     if (!canEncode || !isImage(file)) { callback(file); return; }
-    var url = URL.createObjectURL(file);
     var img = new Image();
     var done = false;
     function finish(result) {
       if (done) return;
       done = true;
-      URL.revokeObjectURL(url);
+      img.src = '';
       callback(result);
     }
     img.onerror = function () { finish(file); };
@@ -68,7 +68,10 @@
         }, 'image/jpeg', QUALITY);
       } catch (e) { finish(file); }
     };
-    img.src = url;
+    var reader = new FileReader();
+    reader.onerror = function () { finish(file); };
+    reader.onload = function () { img.src = reader.result; };
+    reader.readAsDataURL(file);
   }
 
   function shrinkAll(files, callback) {
