@@ -64,6 +64,8 @@ HEIGHT_BOUNDS = {
     # The milestone card, the report form (4 text fields, 2 file inputs, the submit button) and
     # 2 earlier reports with their files and review outcome, extension requests: about 3,000.
     "milestone": 4500,
+    # The returned report: its texts, 3 files, the return reason and the earlier reports.
+    "update": 2500,
     # 3 inbox items of ~110 px and the heading: well under one screen and a half.
     "inbox": 1500,
     # The notice card, 2 items as cards, acknowledgement and answer form.
@@ -139,7 +141,7 @@ def phone_world(app, freeze, district, make_enterprise, make_task, make_assignme
                         tech_in_library_on=date(2024, 2, 1 + n))
     return {
         "town": town.id, "assignment": main.id, "milestone": milestones[1].id,
-        "report_milestone": milestones[2].id, "notice": notices[0].id,
+        "report_milestone": milestones[2].id, "notice": notices[0].id, "update": returned.id,
         "dispatch": f"/dispatch/{period.id}/units/{town.id}",
     }
 
@@ -293,6 +295,10 @@ def test_reporter_and_unit_head_pages_fit_a_phone(browser, live_server, phone_wo
         assert 0 <= submit["y"] and submit["y"] + submit["height"] <= size[1]  # sticky at the bottom
         assert small_targets(page) == []
 
+        check_page(page, "update", f"/updates/{world['update']}", width)
+        assert page.locator("[data-evidence]").count() == 3
+        assert small_targets(page) == []
+
         check_page(page, "inbox", "/notices/inbox", width)
         assert page.locator("[data-notification]").count() >= 2
         assert small_targets(page) == []
@@ -400,6 +406,7 @@ def test_desktop_layout_keeps_its_tables(page, live_server, sign_in, phone_world
     assert not page.locator("[data-collapsed-inbox]").is_visible()
     for name, path in (("my-tasks", "/my"), ("assignment", f"/assignments/{world['assignment']}"),
                        ("milestone", f"/milestones/{world['milestone']}"),
+                       ("update", f"/updates/{world['update']}"),
                        ("inbox", "/notices/inbox"), ("notice", f"/notices/{world['notice']}"),
                        ("dispatch", world["dispatch"]), ("register", "/enterprises/")):
         assert page.goto(path).status == 200
