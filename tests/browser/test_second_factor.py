@@ -70,6 +70,10 @@ def test_enrol_at_first_sign_in_then_sign_in_with_a_code(page, live_server, netw
     with page.expect_navigation():
         page.get_by_role("button", name="继续").click()
     assert urlsplit(page.url).path == "/account"  # signed in, where they were going
+    # At 360 px the bar is collapsed behind the menu button: the name shows once it is opened.
+    assert "张督查" not in page.locator("nav.navbar").inner_text()
+    page.locator(".navbar-toggler").click()
+    page.locator("#tf-nav.show").wait_for()
     assert "张督查" in page.locator("nav.navbar").inner_text()
 
     page.set_viewport_size({"width": 1280, "height": 900})
