@@ -136,13 +136,12 @@ def phone_world(app, freeze, district, make_enterprise, make_task, make_assignme
                issue_notice(town.id, [milestones[1]], "blue", date(2024, 4, 12), actor=office)]
     period = dispatch.open_month("2024-03", office)
     db.session.commit()
-    for n in range(3):
-        make_enterprise(town, name=f"重庆綦江科创新材料股份有限公司第{n + 1}分公司",
-                        tech_in_library_on=date(2024, 2, 1 + n))
+    enterprises = [make_enterprise(town, name=f"重庆綦江科创新材料股份有限公司第{n + 1}分公司",
+                                   tech_in_library_on=date(2024, 2, 1 + n)) for n in range(3)]
     return {
         "town": town.id, "assignment": main.id, "milestone": milestones[1].id,
         "report_milestone": milestones[2].id, "notice": notices[0].id, "update": returned.id,
-        "dispatch": f"/dispatch/{period.id}/units/{town.id}",
+        "dispatch": f"/dispatch/{period.id}/units/{town.id}", "enterprise": enterprises[0].id,
     }
 
 
@@ -224,6 +223,13 @@ def check_page(page, name: str, path: str, width: int) -> dict:
     assert page.locator(".navbar-toggler").is_visible()
     assert not page.locator("#tf-nav").is_visible()
     return size
+
+
+def every_menu_page(page) -> list[str]:
+    """The same-site pages the navigation bar links to."""
+    hrefs = page.evaluate("""() => Array.from(document.querySelectorAll('nav.navbar a[href]'))
+        .map(a => a.getAttribute('href'))""")
+    return sorted({h for h in hrefs if h.startswith("/") and not h.startswith("//")})
 
 
 def small_targets(page) -> list[str]:
@@ -316,6 +322,15 @@ def test_reporter_and_unit_head_pages_fit_a_phone(browser, live_server, phone_wo
         assert small_targets(page) == []
         check_page(page, "register", "/enterprises/", width)  # the issue: 539 px wide at 390
         assert page.locator("table.tf-stack tbody tr").count() == 3
+        # Every other page the unit head's menu leads to, and the pages one step further that a
+        # unit user opens (no screenshots: overflow only).
+        wide = []
+        for path in every_menu_page(page) + [f"/assignments/{world['assignment']}/reports/new",
+                                              f"/enterprises/{world['enterprise']}",
+                                              "/enterprises/new", "/account", "/notices/"]:
+            if page.goto(path).status == 200 and measure(page)["scrollWidth"] > width:
+                wide.append((path, overflowing(page)))
+        assert wide == [], [(p, o[:2]) for p, o in wide]
     finally:
         context.close()
     assert errors == []
@@ -415,3 +430,9 @@ def test_desktop_layout_keeps_its_tables(page, live_server, sign_in, phone_world
         for table in page.locator("table.tf-stack").all():
             assert table.evaluate("t => getComputedStyle(t).display") == "table"
             assert table.locator("thead").is_visible()
+    # A tablet (820 px): tables again, and still nothing wider than the screen.
+    page.set_viewport_size({"width": 820, "height": 1180})
+    for path in ("/my", f"/assignments/{world['assignment']}", f"/milestones/{world['milestone']}",
+                 f"/notices/{world['notice']}", world["dispatch"], "/enterprises/"):
+        page.goto(path)
+        assert measure(page)["scrollWidth"] <= 820, (path, overflowing(page))
