@@ -436,3 +436,21 @@ def test_desktop_layout_keeps_its_tables(page, live_server, sign_in, phone_world
                  f"/notices/{world['notice']}", world["dispatch"], "/enterprises/"):
         page.goto(path)
         assert measure(page)["scrollWidth"] <= 820, (path, overflowing(page))
+
+
+def test_office_pages_have_no_page_level_overflow_on_a_phone(browser, live_server, phone_world):
+    """Every role's pages, not only the reporters': each page of the office's menu and the
+    review queue, a report, the overdue list and the audit log at 390 px. Wide office tables may scroll
+    inside their card; the page itself never scrolls sideways."""
+    context, page, errors, blocked = new_context(browser, live_server, (390, 844))
+    try:
+        sign_in(page, "office")
+        wide = []
+        for path in every_menu_page(page) + [f"/updates/{phone_world['update']}", "/review",
+                                              "/notices/overdue", "/audit/"]:
+            if page.goto(path).status == 200 and measure(page)["scrollWidth"] > 390:
+                wide.append((path, overflowing(page)[:2]))
+        assert wide == []
+    finally:
+        context.close()
+    assert errors == [] and blocked == []
