@@ -140,7 +140,7 @@ def phone_world(app, freeze, district, make_enterprise, make_task, make_assignme
                                    tech_in_library_on=date(2024, 2, 1 + n)) for n in range(3)]
     return {
         "town": town.id, "assignment": main.id, "milestone": milestones[1].id,
-        "report_milestone": milestones[2].id, "notice": notices[0].id, "update": returned.id,
+        "report_milestone": milestones[2].id, "fallback_milestone": milestones[3].id, "notice": notices[0].id, "update": returned.id,
         "dispatch": f"/dispatch/{period.id}/units/{town.id}", "enterprise": enterprises[0].id,
     }
 
@@ -357,7 +357,7 @@ def test_message_link_signed_out_then_camera_photos_shrunk_and_reported(browser,
                                                                         phone_world):
     """From a message link while signed out: the sign-in page says what opens, sign-in lands on
     the milestone; a 3000 px camera photo is sent as a JPEG of at most 2000 px, a small PNG as
-    it is, and the server's sniffing accepts both."""
+    it is, and the server's sniffing accepts both; without DataTransfer the original is sent."""
     from taskflow.assignments.models import Evidence, StatusUpdate
 
     world = phone_world
@@ -399,16 +399,36 @@ def test_message_link_signed_out_then_camera_photos_shrunk_and_reported(browser,
         with page.expect_navigation():
             page.locator("#report-form [type=submit]").click()
         assert "已报送联席会议办公室审核" in page.inner_text("main")
+
+        # A webview without the DataTransfer constructor: the photo goes up as it was taken.
+        old = context.new_page()
+        old.add_init_script("delete window.DataTransfer")
+        old.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+        old.goto(f"/milestones/{world['fallback_milestone']}")
+        old.set_input_files("#report-photo", files=[
+            {"name": "IMG_20240403_0930.jpg", "mimeType": "image/jpeg", "buffer": big}])
+        old.locator("#report-photo-list li").first.wait_for()
+        assert old.evaluate("document.getElementById('report-photo').files[0].size") == len(big)
+        old.fill("input[name=progress]", "40")
+        old.fill("textarea[name=narrative]", NARRATIVE)
+        with old.expect_navigation():
+            old.locator("#report-form [type=submit]").click()
+        assert "已报送联席会议办公室审核" in old.inner_text("main")
     finally:
         context.close()
     with live_server.setup():
-        update = db.session.scalar(select(StatusUpdate).where(
-            StatusUpdate.milestone_id == world["report_milestone"]))
-        files = db.session.scalars(select(Evidence).where(Evidence.status_update_id == update.id)
-                                   .order_by(Evidence.id)).all()
+        def evidence(milestone_id):
+            update = db.session.scalar(select(StatusUpdate).where(
+                StatusUpdate.milestone_id == milestone_id))
+            return db.session.scalars(select(Evidence).where(
+                Evidence.status_update_id == update.id).order_by(Evidence.id)).all()
+
+        files = evidence(world["report_milestone"])
         assert [(f.original_name, f.detected_type) for f in files] == [
             ("IMG_20240403_0915.jpg", "jpeg"), ("门牌.png", "png")]
         assert files[0].size == chosen[0][2]
+        [original] = evidence(world["fallback_milestone"])
+        assert (original.original_name, original.size) == ("IMG_20240403_0930.jpg", len(big))
     assert errors == [] and blocked == []
 
 
