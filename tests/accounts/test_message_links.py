@@ -19,7 +19,8 @@ T0 = datetime(2024, 4, 3, 1, 0, tzinfo=timezone.utc)  # 09:00 in Qijiang, a work
 def linked(make_unit, make_task, make_assignment, make_milestone, make_user):
     town = make_unit(name="古南街道")
     assignment = make_assignment(task=make_task(title="广泛培育科技型企业"), unit=town)
-    milestone = make_milestone(assignment=assignment, title="机密的里程碑名称", due=date(2024, 4, 30))
+    milestone = make_milestone(assignment=assignment, title="机密的里程碑名称",
+                               due=date(2024, 4, 30))
     reporter = make_user("reporter", unit=town, username="gunan")
     office = make_user("office", username="office")
     return {"milestone": milestone, "reporter": reporter, "office": office, "town": town}

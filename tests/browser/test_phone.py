@@ -14,7 +14,7 @@ import base64
 import os
 import struct
 import zlib
-from datetime import date, timedelta
+from datetime import date
 from io import BytesIO
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -38,8 +38,10 @@ TODAY = "2024-04-03T09:00"  # a working day; the dispatch of March 2024 is open
 
 # Long task names as the district plan writes them (the issue: one character a line).
 TASK_TITLES = [
-    "广泛培育科技型企业，建立科技型企业梯度培育库，按季度动态更新入库企业名单并落实“一企一策”帮扶措施",
-    "推动规模以上工业企业研发机构全覆盖，支持企业建设市级以上企业技术中心、工程技术研究中心和重点实验室",
+    "广泛培育科技型企业，建立科技型企业梯度培育库，"
+    "按季度动态更新入库企业名单并落实“一企一策”帮扶措施",
+    "推动规模以上工业企业研发机构全覆盖，"
+    "支持企业建设市级以上企业技术中心、工程技术研究中心和重点实验室",
     "实施高新技术企业倍增计划，组织开展高新技术企业认定政策宣讲、申报辅导和认定后跟踪服务",
     "加快科技成果转移转化，建设綦江区科技成果转化服务平台，促进产学研深度融合",
     "优化创新创业生态，完善科技金融服务体系，落实研发费用加计扣除等税收优惠政策",
@@ -91,7 +93,8 @@ def png_bytes(width: int = 64, height: int = 48) -> bytes:
 
 
 def uploads(pdf: bytes):
-    files = [("古南街道2024年第1季度工作总结.pdf", pdf), ("企业走访现场照片（东溪镇）.png", png_bytes()),
+    files = [("古南街道2024年第1季度工作总结.pdf", pdf),
+             ("企业走访现场照片（东溪镇）.png", png_bytes()),
              ("入库企业名单及帮扶台账-2024年3月.pdf", pdf + b"\n%more")]
     return [validate_upload(FileStorage(BytesIO(data), name), max_bytes=10 * 1024 * 1024,
                             zip_max_entries=10, zip_max_uncompressed=1)
@@ -140,7 +143,8 @@ def phone_world(app, freeze, district, make_enterprise, make_task, make_assignme
                                    tech_in_library_on=date(2024, 2, 1 + n)) for n in range(3)]
     return {
         "town": town.id, "assignment": main.id, "milestone": milestones[1].id,
-        "report_milestone": milestones[2].id, "fallback_milestone": milestones[3].id, "notice": notices[0].id, "update": returned.id,
+        "report_milestone": milestones[2].id, "fallback_milestone": milestones[3].id,
+        "notice": notices[0].id, "update": returned.id,
         "dispatch": f"/dispatch/{period.id}/units/{town.id}", "enterprise": enterprises[0].id,
     }
 
@@ -298,7 +302,7 @@ def test_reporter_and_unit_head_pages_fit_a_phone(browser, live_server, phone_wo
         page.locator("textarea[name=narrative]").evaluate(
             "el => el.scrollIntoView({block: 'start', behavior: 'instant'})")
         submit = form.locator("[type=submit]").bounding_box()
-        assert 0 <= submit["y"] and submit["y"] + submit["height"] <= size[1]  # sticky at the bottom
+        assert 0 <= submit["y"] and submit["y"] + submit["height"] <= size[1]  # sticky, at hand
         assert small_targets(page) == []
 
         check_page(page, "update", f"/updates/{world['update']}", width)
@@ -349,7 +353,8 @@ BIG_PHOTO_JS = """() => new Promise(resolve => {
         ctx.fillRect((i * 7919) % 3000, (i * 104729) % 2250, 6, 6);
     }
     c.toBlob(b => { const r = new FileReader();
-        r.onload = () => resolve(r.result.split(',')[1]); r.readAsDataURL(b); }, 'image/jpeg', 0.95);
+        r.onload = () => resolve(r.result.split(',')[1]); r.readAsDataURL(b);
+    }, 'image/jpeg', 0.95);
 })"""
 
 
@@ -460,8 +465,8 @@ def test_desktop_layout_keeps_its_tables(page, live_server, sign_in, phone_world
 
 def test_office_pages_have_no_page_level_overflow_on_a_phone(browser, live_server, phone_world):
     """Every role's pages, not only the reporters': each page of the office's menu and the
-    review queue, a report, the overdue list and the audit log at 390 px. Wide office tables may scroll
-    inside their card; the page itself never scrolls sideways."""
+    review queue, a report, the overdue list and the audit log at 390 px. Wide office tables may
+    scroll inside their card; the page itself never scrolls sideways."""
     context, page, errors, blocked = new_context(browser, live_server, (390, 844))
     try:
         sign_in(page, "office")
