@@ -91,6 +91,10 @@ KIND_LABELS = {
     "gif": _l("a GIF image"),
     "unknown": _l("an unrecognised format"),
 }
+# Content kinds a browser may show inline (a PDF through the pdf.js viewer, images as they are);
+# everything else is only ever an attachment. The kind is the one sniffed at upload and stored on
+# the row, and the stored bytes' magic must still say so when the file is served (inline_kind).
+INLINE_KINDS = {"pdf": "pdf", "png": "image", "jpeg": "image"}
 DANGEROUS_KINDS = {"exe", "elf", "macho", "java", "script", "html"}
 # Entries inside an archive that would run on a Windows or Linux desktop when opened.
 EXECUTABLE_EXTENSIONS = frozenset({
@@ -225,6 +229,14 @@ def sniff(head: bytes) -> str:
                         b"<iframe", b"<?xml", b"<!--")):
         return "html"
     return "unknown"
+
+
+def inline_kind(detected_type: str, head: bytes) -> str | None:
+    """"pdf" or "image" when a stored file of `detected_type` (sniffed at upload) may be shown
+    inline and its first bytes `head` still sniff as that type; None otherwise (download only)."""
+    if detected_type not in INLINE_KINDS or sniff(head) != detected_type:
+        return None
+    return INLINE_KINDS[detected_type]
 
 
 def _mismatch(ext: str, kind: str) -> UploadRejected:
