@@ -39,6 +39,7 @@
   function render() {
     if (busy) { queued = true; return; }
     busy = true;
+    root.setAttribute('data-state', 'rendering');
     doc.getPage(pageNumber).then(function (page) {
       var natural = page.getViewport({ scale: 1 });
       if (fit) {
