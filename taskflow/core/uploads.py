@@ -14,8 +14,10 @@ embedded-file actions; spreadsheet formulas that call out (HYPERLINK, WEBSERVICE
 DDE; external workbook links; relationships to UNC or file paths and remote templates; Word DDE
 fields. A reviewer's desktop would run them on opening (a UNC link alone leaks the reviewer's
 Windows credentials), a badge next to a download link stops no click, and evidence needs none
-of it: the unit prints the PDF again or pastes the values and uploads that. Every file is still
-served as an attachment (never inline), with nosniff.
+of it: the unit prints the PDF again or pastes the values and uploads that. Every file is served
+as an attachment with nosniff; only PDFs (drawn by pdf.js) and PNG/JPEG images are also shown
+inline (INLINE_KINDS), with the type sniffed here and checked again against the stored bytes
+(inline_kind), nosniff and a sandboxing Content-Security-Policy.
 """
 
 from __future__ import annotations
