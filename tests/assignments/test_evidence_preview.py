@@ -117,6 +117,9 @@ def test_the_viewer_page_has_its_own_policy_and_loads_pdfjs_from_this_site(
     cmaps = re.search(r'data-cmaps="([^"]+)"', page).group(1)
     for url in (worker, scripts[-1], cmaps + "Adobe-GB1-UCS2.bcmap"):
         assert client.get(url).status_code == 200, url
+    # pdf.js never builds code from a PDF's fonts (CVE-2024-4367's fix; the CSP forbids eval too).
+    viewer_js = client.get(scripts[-1]).get_data(as_text=True)
+    assert "isEvalSupported: false" in viewer_js and "enableXfa: false" in viewer_js
     # Other pages keep the site-wide policy.
     assert client.get(f"/updates/{evidence.status_update_id}").headers[
         "Content-Security-Policy"] != PDF_VIEWER_POLICY

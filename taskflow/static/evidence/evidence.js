@@ -1,3 +1,13 @@
+// Kept files on the report form: a file ticked "Remove" is shown struck through.
+(function () {
+  Array.prototype.forEach.call(document.querySelectorAll('.tf-evidence-remove input'), function (box) {
+    var item = box.closest ? box.closest('.tf-evidence-item') : box.parentNode.parentNode;
+    function mark() { item.classList.toggle('tf-evidence-removed', box.checked); }
+    box.addEventListener('change', mark);
+    mark();
+  });
+})();
+
 // Evidence thumbnails: a tap opens the image full size over the page (fitted to the screen; a
 // tap on the image shows it at its real size to read small print, scrolling); the close button,
 // a tap beside the image or Escape closes it. Without this script the link opens the image.
