@@ -86,7 +86,8 @@ def painted(page, colour: str) -> int:
         let n = 0;
         for (let i = 0; i < data.length; i += 4) {
             const [r, g, b] = [data[i], data[i + 1], data[i + 2]];
-            if (colour === 'blue' ? (b > 200 && r < 60 && g < 60) : (r > 200 && g < 60 && b < 60)) n++;
+            const blue = b > 200 && r < 60 && g < 60, red = r > 200 && g < 60 && b < 60;
+            if (colour === 'blue' ? blue : red) n++;
         }
         return n;
     }""", colour)
