@@ -10,6 +10,7 @@ from wtforms import (
     MultipleFileField,
     RadioField,
     SelectField,
+    SelectMultipleField,
     StringField,
     SubmitField,
     TextAreaField,
@@ -63,6 +64,10 @@ class StatusUpdateForm(FlaskForm):
     problems = TextAreaField(_l("Problems encountered"), validators=[Length(max=20000)])
     next_steps = TextAreaField(_l("Next steps"), validators=[Length(max=20000)])
     files = MultipleFileField(_l("Evidence files"))
+    # After a return: the returned report whose files the form listed (its files are kept on
+    # the new report except those ticked in remove_evidence; nothing is uploaded again).
+    kept_from = HiddenField()
+    remove_evidence = SelectMultipleField(coerce=int, validate_choice=False)
     submit = SubmitField(_l("Submit report"))
 
 

@@ -219,7 +219,13 @@ Index("ix_status_updates_awaiting_office", StatusUpdate.created_at, StatusUpdate
 
 
 class Evidence(db.Model):
-    """An immutable stored file attached to a status update; never overwritten."""
+    """An immutable stored file attached to a status update; never overwritten.
+
+    A resubmission after a return keeps the files the reporter did not remove: each kept file
+    gets a row of its own on the new update (`kept_from_id` names the row it copies) pointing at
+    the same stored file, so every report keeps its own file list and no byte is written twice.
+    Several rows may therefore share a storage_key; stored files are never deleted while a row
+    references them (the sweeps read the referenced keys)."""
 
     __tablename__ = "evidence"
 
@@ -230,12 +236,22 @@ class Evidence(db.Model):
     detected_type: Mapped[str] = mapped_column(String(20))
     content_type: Mapped[str] = mapped_column(String(120))
     sha256: Mapped[str] = mapped_column(String(64), index=True)
-    storage_key: Mapped[str] = mapped_column(String(200), unique=True)
+    storage_key: Mapped[str] = mapped_column(String(200), index=True)
     uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_default)
+    # The row of the returned report this one keeps (the same stored file), or None if uploaded.
+    kept_from_id: Mapped[int | None] = mapped_column(ForeignKey("evidence.id"))
 
     status_update: Mapped[StatusUpdate] = relationship(back_populates="evidence")
     uploaded_by: Mapped[User] = relationship()
+
+    @property
+    def preview(self) -> str | None:
+        """How a page shows the file: "pdf" (the viewer), "image" (a thumbnail), None (download
+        only). The inline route checks the stored bytes again before serving."""
+        from taskflow.core.uploads import INLINE_KINDS
+
+        return INLINE_KINDS.get(self.detected_type)
 
 
 class ExtensionState(StrEnum):

@@ -259,7 +259,8 @@ def check_report(milestone: Milestone, *, progress: int, narrative: str) -> None
 
 
 def submit_update(milestone: Milestone, actor, *, progress: int, narrative: str, problems: str,
-                  next_steps: str, files=(), stored=()) -> StatusUpdate:
+                  next_steps: str, files=(), stored=(), returned: StatusUpdate | None = None,
+                  removed_ids=frozenset()) -> StatusUpdate:
     """A unit reports on a milestone, with evidence files (already validated).
 
     `stored`: (ValidatedUpload, StoredBlob) pairs the caller already wrote (an UploadBatch, so
@@ -267,10 +268,15 @@ def submit_update(milestone: Milestone, actor, *, progress: int, narrative: str,
     `files`: ValidatedUploads written here by core.storage, fsynced before the caller commits
     and removed again if the commit fails. Where the assignment asks for the unit head's
     sign-off, the update waits for it (a unit head's own submission counts as signed off).
+    `returned`: the milestone's returned report, whose files the new one keeps except those in
+    `removed_ids` (see keep_evidence).
     """
     from taskflow.core.storage import store
 
     check_report(milestone, progress=progress, narrative=narrative)
+    if returned is not None and (returned.milestone_id != milestone.id
+                                 or returned.state != UpdateState.RETURNED):
+        raise ReportingError(_("Only the files of this milestone's returned report can be kept."))
     assignment = milestone.assignment
     before = snapshot(milestone, "state", "progress")
     now = clock.utcnow()
@@ -289,6 +295,8 @@ def submit_update(milestone: Milestone, actor, *, progress: int, narrative: str,
     for validated in files:
         blob = store(validated, session=db.session)
         db.session.add(_evidence_from(validated, blob, update, actor))
+    if returned is not None:
+        keep_evidence(returned, update, actor, removed_ids=removed_ids)
     milestone.state = (MilestoneState.SIGNED_OFF if update.state == UpdateState.SIGNED_OFF
                        else MilestoneState.SUBMITTED)
     milestone.progress = progress
@@ -301,6 +309,37 @@ def submit_update(milestone: Milestone, actor, *, progress: int, narrative: str,
                         "evidence": [e.original_name for e in update.evidence]},
                  summary=milestone.title)
     return update
+
+
+def keep_evidence(returned: StatusUpdate, update: StatusUpdate, actor, *,
+                  removed_ids=frozenset()) -> list[Evidence]:
+    """A resubmission keeps the returned report's files, except those the reporter removed.
+
+    Each kept file gets a new row on the new report pointing at the same stored file
+    (`kept_from_id` names the row it copies): the returned report keeps its own list, the new
+    report has its own, no byte is stored twice, and no stored file is overwritten or deleted
+    (a removed file stays on the returned report). Records one audit event with both lists."""
+    kept, removed = [], []
+    for source in returned.evidence:
+        if source.id in removed_ids:
+            removed.append(source)
+            continue
+        kept.append(Evidence(
+            status_update=update, original_name=source.original_name, size=source.size,
+            detected_type=source.detected_type, content_type=source.content_type,
+            sha256=source.sha256, storage_key=source.storage_key,
+            uploaded_by_id=source.uploaded_by_id, uploaded_at=source.uploaded_at,
+            kept_from_id=source.id))
+    db.session.add_all(kept)
+    if returned.evidence:
+        db.session.flush()
+        audit.record(actor, "evidence.keep", update,
+                     before={"returned_update": returned.id,
+                             "evidence": [e.original_name for e in returned.evidence]},
+                     after={"kept": [e.original_name for e in kept],
+                            "removed": [e.original_name for e in removed]},
+                     summary=update.milestone.title)
+    return kept
 
 
 def sign_off_update(update: StatusUpdate, actor, *, approve: bool, reason_code: str | None = None,

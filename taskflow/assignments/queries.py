@@ -302,7 +302,9 @@ def assignment_page(assignment: Assignment, today: date | None = None, *,
                  joinedload(ExtensionRequest.milestone))
         .order_by(ExtensionRequest.created_at.desc())
     ).unique().all()
-    evidence = [item for update in updates for item in update.evidence]
+    # A file kept on a resubmission is listed once (its first upload), not once per report.
+    evidence = [item for update in updates for item in update.evidence
+                if item.kept_from_id is None]
     timeline = build_timeline(updates, extensions)
     team = None
     reports: list[ConsolidatedReport] = []
@@ -440,6 +442,17 @@ def load_update(update_id: int) -> StatusUpdate | None:
         .options(*_update_options(), joinedload(StatusUpdate.reviewer),
                  joinedload(StatusUpdate.signed_off_by))
     ).unique().first()
+
+
+def returned_report(milestone_id: int) -> StatusUpdate | None:
+    """The milestone's latest report if it was returned (its files loaded), else None: the
+    report whose files a resubmission keeps."""
+    latest = db.session.scalars(
+        select(StatusUpdate).where(StatusUpdate.milestone_id == milestone_id)
+        .options(selectinload(StatusUpdate.evidence))
+        .order_by(StatusUpdate.created_at.desc(), StatusUpdate.id.desc()).limit(1)
+    ).first()
+    return latest if latest is not None and latest.state == UpdateState.RETURNED else None
 
 
 def load_evidence(evidence_id: int) -> Evidence | None:

@@ -38,11 +38,22 @@ from taskflow.assignments.forms import (
     SignOffRuleForm,
     StatusUpdateForm,
 )
-from taskflow.assignments.models import REPORTABLE_STATES, WAITING_STATES, Assignment, Milestone
+from taskflow.assignments.models import (
+    REPORTABLE_STATES,
+    WAITING_STATES,
+    Assignment,
+    Milestone,
+    UpdateState,
+)
 from taskflow.assignments.operations import ReportingError
 from taskflow.core import clock
 from taskflow.core.errors import EditConflict, Refusal, commit_or_refuse
 from taskflow.core.http import attachment_headers
+from taskflow.core.security import (
+    INLINE_FILE_POLICY,
+    PDF_VIEWER_POLICY,
+    content_security_policy,
+)
 from taskflow.core.input_guard import (
     bounded_int,
     form_int,
@@ -182,6 +193,7 @@ def _render_milestone(milestone: Milestone, *, form=None, extension_form=None, c
     may_close = can_close_milestone(current_user) and (
         close_form is not None
         or (not closed and milestone.state not in WAITING_STATES))
+    returned = updates[0] if updates and updates[0].state == UpdateState.RETURNED else None
     if form is None and may_report:
         form = StatusUpdateForm()
         if updates:  # a resubmission starts from the last report
@@ -190,6 +202,7 @@ def _render_milestone(milestone: Milestone, *, form=None, extension_form=None, c
             form.narrative.data = last.narrative
             form.problems.data = last.problems
             form.next_steps.data = last.next_steps
+        form.kept_from.data = str(returned.id) if returned else ""
     if extension_form is None and may_extend:
         extension_form = _extension_form(milestone)
     if close_form is None and may_close:
@@ -204,7 +217,7 @@ def _render_milestone(milestone: Milestone, *, form=None, extension_form=None, c
         close_form=close_form if may_close else None,
         extension_closed=(can_request_extension(current_user, assignment)
                           and not closed and today > milestone.due_date),
-        today=today, **_upload_limits(),
+        today=today, returned_report=returned if may_report else None, **_upload_limits(),
     ), status
 
 
@@ -249,18 +262,38 @@ def submit_update(milestone_id: int):
             flash(exc.message, "danger")
             return _render_milestone(milestone, form=form, status=409)
         seen_version = milestone.version_id
+        # After a return the form listed that report's files: they are kept unless removed. A
+        # form that listed another report's files (or none) is stale: refused, nothing stored.
+        # A form without the field (a page from before files were kept) keeps nothing.
+        listed = form.kept_from.name in request.form
+        returned = queries.returned_report(milestone.id) if listed else None
+        seen_returned = returned.id if returned else None
+        if listed and str(seen_returned or "") != (form.kept_from.data or ""):
+            flash(_("The report on this milestone changed since you opened this page. Check "
+                    "the files listed and submit again."), "danger")
+            form.kept_from.data = str(seen_returned or "")
+            return _render_milestone(milestone, form=form, status=409)
+        removed_ids = set(form.remove_evidence.data or ())
+        kept = [e for e in returned.evidence if e.id not in removed_ids] if returned else []
+        kept_names = {e.sha256: e.original_name for e in kept}
+        kept_bytes = sum(e.size for e in kept)
     db.session.rollback()  # end the read: no transaction is open while the files are handled
 
     config = current_app.config
     try:
         evidence = validate_evidence_set(
             request.files.getlist(form.files.name),
-            max_files=int(config["REPORT_MAX_FILES"]),
-            max_total_bytes=int(config["REPORT_MAX_TOTAL_MB"]) * 1024 * 1024,
+            max_files=max(0, int(config["REPORT_MAX_FILES"]) - len(kept)),
+            max_total_bytes=max(0, int(config["REPORT_MAX_TOTAL_MB"]) * 1024 * 1024 - kept_bytes),
             **_upload_limits())
     except UploadRejected as exc:
         form.files.errors.append(exc.message)
         return _refused_report(milestone_id, form)
+    for upload in list(evidence.accepted):  # the same file as a kept one: attached once
+        if upload.sha256 in kept_names:
+            evidence.accepted.remove(upload)
+            evidence.duplicates.append((upload.safe_display_name, kept_names[upload.sha256]))
+            upload.close()
     if evidence.errors:
         evidence.close()
         for error in evidence.errors:
@@ -279,10 +312,14 @@ def submit_update(milestone_id: int):
             require(can_report(current_user, milestone.assignment))
             if milestone.version_id != seen_version:
                 raise EditConflict(REPORTED_MEANWHILE)
+            returned = queries.returned_report(milestone.id) if listed else None
+            if (returned.id if returned else None) != seen_returned:
+                raise EditConflict(REPORTED_MEANWHILE)
             update = operations.submit_update(
                 milestone, current_user, progress=form.progress.data,
                 narrative=form.narrative.data or "", problems=form.problems.data or "",
-                next_steps=form.next_steps.data or "", stored=stored)
+                next_steps=form.next_steps.data or "", stored=stored, returned=returned,
+                removed_ids=removed_ids)
             waits_for_sign_off = update.awaiting_sign_off
             db.session.commit()
         batch.committed()
@@ -434,15 +471,27 @@ def review(update_id: int):
     return redirect(url_for("assignments.review_queue"))
 
 
+def _evidence_or_404(evidence_id: int):
+    """An evidence row, for those who may see its assignment (404 for anyone else)."""
+    evidence = queries.load_evidence(evidence_id)
+    require_visible(evidence is not None and can_view_assignment(
+        current_user, evidence.status_update.milestone.assignment, queries.lead_unit_ids))
+    return evidence
+
+
+def _stream(handle):
+    with handle:
+        while chunk := handle.read(64 * 1024):
+            yield chunk
+
+
 @bp.route("/evidence/<int:evidence_id>/download")
 @login_required
 def download_evidence(evidence_id: int):
     """An evidence file, only for those who may see its assignment; the Chinese name survives."""
     from taskflow.core import storage
 
-    evidence = queries.load_evidence(evidence_id)
-    require_visible(evidence is not None and can_view_assignment(
-        current_user, evidence.status_update.milestone.assignment, queries.lead_unit_ids))
+    evidence = _evidence_or_404(evidence_id)
     try:
         handle = storage.open_blob(evidence.storage_key)
     except (FileNotFoundError, storage.InvalidStorageKey):
@@ -450,13 +499,67 @@ def download_evidence(evidence_id: int):
     headers = attachment_headers(evidence.original_name)
     headers["X-Content-Type-Options"] = "nosniff"
     headers["Content-Length"] = str(evidence.size)
+    return Response(_stream(handle), mimetype=evidence.content_type, headers=headers)
 
-    def stream():
-        with handle:
-            while chunk := handle.read(64 * 1024):
-                yield chunk
 
-    return Response(stream(), mimetype=evidence.content_type, headers=headers)
+def _open_inline(evidence, kind: str | None = None):
+    """The stored file of an evidence row that may be shown inline (of `kind` if given),
+    opened; 404 if the file is gone, 415 if its recorded type is not a PDF or an image or its
+    bytes no longer start as that type (a tampered row or file is never shown)."""
+    from taskflow.core import storage
+    from taskflow.core.uploads import inline_kind
+
+    try:
+        handle = storage.open_blob(evidence.storage_key)
+    except (FileNotFoundError, storage.InvalidStorageKey):
+        abort(404)
+    head = handle.read(64)
+    handle.seek(0)
+    found = inline_kind(evidence.detected_type, head)
+    if found is None or (kind is not None and found != kind):
+        handle.close()
+        abort(415)
+    return handle
+
+
+@bp.route("/evidence/<int:evidence_id>/inline")
+@login_required
+@content_security_policy(INLINE_FILE_POLICY)
+def inline_evidence(evidence_id: int):
+    """A PDF or an image shown in the page (the pdf.js viewer, a thumbnail): same permission as
+    the download. The type is the one sniffed at upload, and the stored bytes must still start
+    as that type; anything else (Office files, archives, a row whose file does not match) is
+    refused with 415 and stays download-only. Served with the type's own Content-Type, nosniff
+    and a sandboxing CSP, so nothing in the file can run as a page of this site."""
+    from taskflow.core.uploads import CONTENT_TYPES
+
+    evidence = _evidence_or_404(evidence_id)
+    handle = _open_inline(evidence)
+    headers = attachment_headers(evidence.original_name, inline=True)
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["Content-Length"] = str(evidence.size)
+    return Response(_stream(handle), mimetype=CONTENT_TYPES[evidence.detected_type],
+                    headers=headers)
+
+
+@bp.route("/evidence/<int:evidence_id>/view")
+@login_required
+@content_security_policy(PDF_VIEWER_POLICY)
+def view_evidence(evidence_id: int):
+    """A PDF evidence file in the pdf.js viewer (pages drawn on a canvas, page by page, with
+    zoom); other kinds have no viewer (404): images open full size in the page, the rest is
+    downloaded."""
+    evidence = _evidence_or_404(evidence_id)
+    if evidence.preview != "pdf":
+        abort(404)
+    _open_inline(evidence, "pdf").close()
+    update = evidence.status_update
+    # pdf.js fetches CMaps and standard fonts from these folders (PDFs without embedded fonts).
+    asset_folders = {name: url_for("core.asset", package=package, filename="_")[:-1]
+                     for name, package in (("cmaps", "pdfjs-cmaps"), ("fonts", "pdfjs-fonts"))}
+    return render_template("assignments/evidence_viewer.html", evidence=evidence, update=update,
+                           milestone=update.milestone, assignment=update.milestone.assignment,
+                           asset_folders=asset_folders)
 
 
 # ---------------------------------------------------------------- queues

@@ -36,6 +36,57 @@ CONTENT_SECURITY_POLICY = "; ".join(
     )
 )
 
+# An evidence file served inline (a PDF's bytes for pdf.js, an image): even if a browser were
+# made to render it as a document, it runs nothing, loads nothing, and is in an opaque origin.
+INLINE_FILE_POLICY = "; ".join(
+    (
+        "sandbox",
+        "default-src 'none'",
+        "img-src 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "form-action 'none'",
+    )
+)
+
+# The pdf.js viewer page: the page's scripts, pdf.js and its worker from this site (no eval, no
+# inline script), the PDF's bytes and CMaps fetched from this site, fonts pdf.js builds as data.
+PDF_VIEWER_POLICY = "; ".join(
+    (
+        "default-src 'none'",
+        "script-src 'self'",
+        "worker-src 'self'",
+        "connect-src 'self'",
+        "img-src 'self' data:",
+        "style-src 'self'",
+        "font-src 'self' data:",
+        "object-src 'none'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+    )
+)
+
+
+def content_security_policy(policy: str):
+    """A view decorator: this route's responses carry `policy` instead of the site-wide CSP
+    (apply_security_headers keeps a Content-Security-Policy the view has set)."""
+    from functools import wraps
+
+    from flask import make_response
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            response = make_response(view(*args, **kwargs))
+            response.headers["Content-Security-Policy"] = policy
+            return response
+
+        return wrapper
+
+    return decorate
+
+
 PERMISSIONS_POLICY = ", ".join(
     f"{feature}=()"
     for feature in (

@@ -14,8 +14,10 @@ embedded-file actions; spreadsheet formulas that call out (HYPERLINK, WEBSERVICE
 DDE; external workbook links; relationships to UNC or file paths and remote templates; Word DDE
 fields. A reviewer's desktop would run them on opening (a UNC link alone leaks the reviewer's
 Windows credentials), a badge next to a download link stops no click, and evidence needs none
-of it: the unit prints the PDF again or pastes the values and uploads that. Every file is still
-served as an attachment (never inline), with nosniff.
+of it: the unit prints the PDF again or pastes the values and uploads that. Every file is served
+as an attachment with nosniff; only PDFs (drawn by pdf.js) and PNG/JPEG images are also shown
+inline (INLINE_KINDS), with the type sniffed here and checked again against the stored bytes
+(inline_kind), nosniff and a sandboxing Content-Security-Policy.
 """
 
 from __future__ import annotations
@@ -91,6 +93,10 @@ KIND_LABELS = {
     "gif": _l("a GIF image"),
     "unknown": _l("an unrecognised format"),
 }
+# Content kinds a browser may show inline (a PDF through the pdf.js viewer, images as they are);
+# everything else is only ever an attachment. The kind is the one sniffed at upload and stored on
+# the row, and the stored bytes' magic must still say so when the file is served (inline_kind).
+INLINE_KINDS = {"pdf": "pdf", "png": "image", "jpeg": "image"}
 DANGEROUS_KINDS = {"exe", "elf", "macho", "java", "script", "html"}
 # Entries inside an archive that would run on a Windows or Linux desktop when opened.
 EXECUTABLE_EXTENSIONS = frozenset({
@@ -225,6 +231,14 @@ def sniff(head: bytes) -> str:
                         b"<iframe", b"<?xml", b"<!--")):
         return "html"
     return "unknown"
+
+
+def inline_kind(detected_type: str, head: bytes) -> str | None:
+    """"pdf" or "image" when a stored file of `detected_type` (sniffed at upload) may be shown
+    inline and its first bytes `head` still sniff as that type; None otherwise (download only)."""
+    if detected_type not in INLINE_KINDS or sniff(head) != detected_type:
+        return None
+    return INLINE_KINDS[detected_type]
 
 
 def _mismatch(ext: str, kind: str) -> UploadRejected:

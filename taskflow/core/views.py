@@ -27,6 +27,11 @@ ASSET_ROOTS = {
     "bootstrap": "bootstrap/dist",
     "bootstrap-icons": "bootstrap-icons/font",
     "chart.js": "chart.js/dist",
+    # pdf.js's legacy build (classic scripts and worker, for older in-app browsers), and the
+    # CMaps and standard fonts it fetches for PDFs that do not embed their (Chinese) fonts.
+    "pdfjs": "pdfjs-dist/legacy/build",
+    "pdfjs-cmaps": "pdfjs-dist/cmaps",
+    "pdfjs-fonts": "pdfjs-dist/standard_fonts",
 }
 
 # Where each role lands after signing in; the areas register their endpoints.

@@ -41,6 +41,8 @@ ROUTES = [
     ("POST", "/updates/{u_signoff}/sign-off", (403, 404, 403, 400, 403, 403, 403, 403)),
     ("POST", "/updates/{u}/review", (403, 404, 403, 403, 400, 403, 403, 403)),
     ("GET", "/evidence/{e}/download", READ_A),
+    ("GET", "/evidence/{e}/inline", READ_A),
+    ("GET", "/evidence/{e}/view", READ_A),
     ("GET", "/sign-off", (403, 403, 403, 200, 403, 403, 403, 403)),
     ("GET", "/review", READERS),
     ("GET", "/extensions", READERS),
