@@ -395,7 +395,9 @@ def deliver_outbox(*, limit: int = 200, worker: str | None = None) -> Counter:
     """Send due outbox rows, each claimed once by a conditional UPDATE (rowcount 1 = ours).
 
     A failure puts the row back with exponential backoff; after OUTBOX_MAX_ATTEMPTS it is
-    "failed" and shows on the admins' outbox page. A row left "sending" for longer than
+    "failed" and shows on the admins' outbox page (a pending row with an error shows there too,
+    with its reason). A group-robot message over its robot's ROBOT_RATE_PER_MINUTE stays pending
+    for the next minute without using an attempt. A row left "sending" for longer than
     OUTBOX_STALE_MINUTES (the process died mid-delivery) is marked failed rather than sent again
     blindly: the server may have taken it, so an admin decides whether to retry.
     """
@@ -411,16 +413,16 @@ def deliver_outbox(*, limit: int = 200, worker: str | None = None) -> Counter:
         .execution_options(synchronize_session=False)
     )
     counts["interrupted"] = stale.rowcount or 0
-    due_ids = list(db.session.scalars(
-        select(OutboxMessage.id)
+    due = db.session.execute(
+        select(OutboxMessage.id, OutboxMessage.robot_id)
         .where(OutboxMessage.state == OutboxState.PENDING, OutboxMessage.next_attempt_at <= now)
         .order_by(OutboxMessage.id).limit(limit)
-    ))
+    ).all()
     db.session.commit()
     max_attempts = _setting("OUTBOX_MAX_ATTEMPTS")
     base = _setting("OUTBOX_BACKOFF_SECONDS")
-    for message_id in due_ids:
-        if _robot_over_limit(message_id, now):
+    for message_id, robot_id in due:
+        if robot_id is not None and _robot_over_limit(message_id, robot_id, now):
             counts["rate_limited"] += 1
             continue
         claimed = db.session.execute(
@@ -468,17 +470,13 @@ def deliver_outbox(*, limit: int = 200, worker: str | None = None) -> Counter:
     return counts
 
 
-def _robot_over_limit(message_id: int, now: datetime) -> bool:
-    """True when the message is for a robot that has had ROBOT_RATE_PER_MINUTE messages claimed
-    in the last minute: it stays pending, its next attempt moved to when the oldest of them is a
-    minute old (no attempt counted). Checked and decided in one write transaction, the robot row
-    locked on PostgreSQL (SQLite: the write lock), so concurrent workers cannot both take the
+def _robot_over_limit(message_id: int, robot_id: int, now: datetime) -> bool:
+    """True when the robot has had ROBOT_RATE_PER_MINUTE messages claimed in the last minute:
+    the message stays pending, its next attempt moved to when the oldest of them is a minute old
+    (no attempt counted), and the transaction is committed. Otherwise False, and the transaction
+    stays open for the caller's claim: the count and the claim are one write transaction, the
+    robot row locked on PostgreSQL (SQLite: the write lock), so two workers cannot both take the
     last place in the minute."""
-    robot_id = db.session.scalar(
-        select(OutboxMessage.robot_id).where(OutboxMessage.id == message_id))
-    if robot_id is None:
-        db.session.commit()
-        return False
     ensure_transaction()
     if is_postgres(db.session):
         db.session.execute(select(Robot.id).where(Robot.id == robot_id).with_for_update())
@@ -489,7 +487,6 @@ def _robot_over_limit(message_id: int, now: datetime) -> bool:
                OutboxMessage.claimed_at <= now)
     ).one()
     if taken < _setting("ROBOT_RATE_PER_MINUTE"):
-        db.session.commit()  # the claim that follows runs in its own transaction
         return False
     db.session.execute(
         update(OutboxMessage)

@@ -270,3 +270,18 @@ def test_the_limit_is_per_robot(app, mobiles, sim, robot_receiver):
         result = jobs.deliver_outbox()
     assert result["sent"] == 4 and result["rate_limited"] == 2
     assert len(town.messages) == 2 and len(office.messages) == 2
+
+
+def test_two_workers_at_once_still_send_at_most_twenty_a_minute(app, mobiles, sim,
+                                                                 robot_receiver):
+    world = mobiles
+    receiver = robot_receiver("dingtalk", secret=SECRET)
+    make_robot(receiver, unit=world.town)
+    with clock.frozen_at(sim.at(D("2024-10-08"), 9, 0)):
+        for number in range(25):
+            operations.notify([world.users.reporter], "notice_answered",
+                              {"number": f"N{number}", "unit": "古南街道"}, f"/notices/{number}")
+        db.session.commit()
+        together = deliver_twice_at_once(app)
+    assert together["sent"] == 20 and len(receiver.messages) == 20
+    assert len({json_text for json_text in receiver.texts()}) == 20
