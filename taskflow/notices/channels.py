@@ -8,7 +8,7 @@ Group robots, as the platforms document them:
   {"msgtype": "markdown", "markdown": {"title", "text"}, "at": {"atMobiles": [...],
   "isAtAll": false}} to https://oapi.dingtalk.com/robot/send?access_token=…; a mentioned number
   is also written as @138… in the text (DingTalk only highlights mentions that appear there).
-  加签: string_to_sign = f"{timestamp_ms}\n{secret}", HMAC-SHA256 keyed by the secret, base64,
+  加签: string_to_sign = f"{timestamp_ms}\\n{secret}", HMAC-SHA256 keyed by the secret, base64,
   URL-encoded, appended as &timestamp=…&sign=… (the timestamp within an hour of DingTalk's
   clock). Success: errcode 0; a wrong signature answers errcode 310000.
 - WeCom group robot: POST to https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=KEY (the key is
@@ -19,7 +19,7 @@ Group robots, as the platforms document them:
   rate limit and exactly-once hold per message. Success: errcode 0.
 - Feishu custom bot: POST to https://open.feishu.cn/open-apis/bot/v2/hook/…; with 签名校验 the body
   carries "timestamp" (seconds, as a string) and "sign" = base64(HMAC-SHA256 keyed by
-  f"{timestamp}\n{secret}" over an empty message). Sent as msg_type "post" (rich text). Success:
+  f"{timestamp}\\n{secret}" over an empty message). Sent as msg_type "post" (rich text). Success:
   code 0 (older answers: StatusCode 0); a wrong signature answers code 19021. A custom bot can
   only @ by open_id / user_id (<at user_id="ou_…">) or @all, never by mobile number, and TaskFlow
   has no Feishu ids: the people concerned are named in the text instead of being @-mentioned.
@@ -102,14 +102,14 @@ TEXT_LIMIT = {"dingtalk": 18000, "wecom": 2000, "feishu": 15000}  # characters, 
 
 
 def dingtalk_sign(secret: str, timestamp_ms: int) -> str:
-    """DingTalk 加签: base64(HMAC-SHA256(key=secret, msg=f"{timestamp}\n{secret}")), URL-encoded."""
+    """DingTalk 加签: base64(HMAC-SHA256(key=secret, msg=f"{timestamp}\\n{secret}")), URL-encoded."""
     digest = hmac.new(secret.encode("utf-8"), f"{timestamp_ms}\n{secret}".encode("utf-8"),
                       hashlib.sha256).digest()
     return urllib.parse.quote_plus(base64.b64encode(digest).decode("ascii"))
 
 
 def feishu_sign(secret: str, timestamp_s: int) -> str:
-    """Feishu 签名校验: base64(HMAC-SHA256(key=f"{timestamp}\n{secret}", msg=b""))."""
+    """Feishu 签名校验: base64(HMAC-SHA256(key=f"{timestamp}\\n{secret}", msg=b""))."""
     key = f"{timestamp_s}\n{secret}".encode("utf-8")
     return base64.b64encode(hmac.new(key, b"", hashlib.sha256).digest()).decode("ascii")
 
