@@ -196,3 +196,22 @@ def test_a_mobile_number_is_masked_for_everyone_but_its_owner_and_the_administra
     for viewer in (world.users.head, world.users.office, world.users.leader):
         assert shown_mobile(owner, viewer) == "138****5678"
     assert shown_mobile(world.users.head, world.users.head) is None  # no number: nothing
+
+
+def test_the_robot_rules_answer_for_exactly_their_roles(app):
+    from taskflow.core import permissions as perm
+    from taskflow.core.roles import Role
+
+    def user(role, unit_id=None):
+        return User(id=1, username=f"{role}-x", role=role, unit_id=unit_id, active=True)
+
+    viewers = {role for role in Role
+               if perm.can_view_robots(user(role, 7 if role in ("reporter", "unit_head") else None))}
+    assert viewers == {Role.ADMIN, Role.OFFICE, Role.UNIT_HEAD}
+    assert not perm.can_view_robots(user("unit_head"))  # a head without a unit
+    assert perm.can_manage_robot(user("office"), None) and perm.can_manage_robot(user("admin"), 3)
+    assert perm.can_manage_robot(user("unit_head", 7), 7)
+    assert not perm.can_manage_robot(user("unit_head", 7), 8)
+    assert not perm.can_manage_robot(user("unit_head", 7), None)
+    assert not perm.can_manage_robot(user("reporter", 7), 7)
+    assert not perm.can_manage_robot(user("supervisor"), None)

@@ -285,3 +285,17 @@ def test_two_workers_at_once_still_send_at_most_twenty_a_minute(app, mobiles, si
         together = deliver_twice_at_once(app)
     assert together["sent"] == 20 and len(receiver.messages) == 20
     assert len({json_text for json_text in receiver.texts()}) == 20
+
+
+def test_a_wecom_robot_with_a_wrong_key_keeps_the_message_queued(app, mobiles, sim,
+                                                                 robot_receiver):
+    world = mobiles
+    receiver = robot_receiver("wecom", token="right-key")
+    wrong = receiver.url.replace("right-key", "wrong-key")
+    with clock.frozen_at(sim.at(D("2024-10-08"), 9, 0)):
+        robot = _one_message(world, wrong, platform="wecom")
+        assert jobs.deliver_outbox()["retry_later"] == 1
+    [row] = robot_rows(robot)
+    db.session.refresh(row)
+    assert row.state == "pending" and "93000" in row.last_error
+    assert [code for code, _body in receiver.refusals] == [93000] and receiver.messages == []
