@@ -299,3 +299,30 @@ def test_a_wecom_robot_with_a_wrong_key_keeps_the_message_queued(app, mobiles, s
     db.session.refresh(row)
     assert row.state == "pending" and "93000" in row.last_error
     assert [code for code, _body in receiver.refusals] == [93000] and receiver.messages == []
+
+
+@pytest.mark.xfail(strict=True, reason="review_update does not notify yet: the inbox-events "
+                   "branch adds notices.operations.notify(...) for a returned report; once merged "
+                   "this passes and the marker must go (strict)")
+def test_a_returned_report_reaches_the_units_robot_and_the_inbox_exactly_once(
+        app, mobiles, milestone_at, sim, robot_receiver):
+    from taskflow.assignments.operations import review_update, submit_update
+
+    world = mobiles
+    receiver = robot_receiver("dingtalk", secret=SECRET)
+    make_robot(receiver, unit=world.town)
+    milestone = milestone_at(D("2024-10-18"), "完成企业走访")
+    with clock.frozen_at(sim.at(D("2024-10-08"), 10, 0)):
+        update = submit_update(milestone, world.users.reporter, progress=50,
+                               narrative="走访了12家企业", problems="", next_steps="")
+        db.session.commit()
+        review_update(update, world.users.office, accept=False, reason_code="incomplete",
+                      comment="请补充走访记录")
+        db.session.commit()
+        deliver_twice_at_once(app)
+        jobs.deliver_outbox()
+    assert len(receiver.messages) == 1 and receiver.refusals == []
+    assert REPORTER_MOBILE in receiver.mentioned()[0]
+    assert "完成企业走访" in receiver.texts()[0]
+    assert db.session.scalar(select(func.count(Notification.id)).where(
+        Notification.user_id == world.users.reporter.id)) == 1
