@@ -189,6 +189,9 @@ def post_robot(message) -> None:
     robot = message.robot
     platform = robot.platform
     label = PLATFORM_NAMES.get(platform, platform)
+    if not getattr(robot, "active", True):
+        # Queued before the robot was switched off: kept (retried, then failed) for an admin.
+        raise DeliveryError(f"{label} robot {robot.name} is switched off in TaskFlow")
     url, body = ADAPTERS[platform](robot.webhook_url, robot.secret, message.payload or {},
                                    list(message.mobiles or []), time.time())
     data = json.dumps(body, ensure_ascii=False).encode("utf-8")

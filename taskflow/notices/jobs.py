@@ -503,7 +503,7 @@ def _add_robot_details(copy: SimpleNamespace) -> None:
     message is sent (a number changed since the event is the one used)."""
     robot = db.session.get(Robot, copy.robot_id)
     copy.robot = SimpleNamespace(platform=robot.platform, webhook_url=robot.webhook_url,
-                                 secret=robot.secret, name=robot.name)
+                                 secret=robot.secret, name=robot.name, active=robot.active)
     ids = list((copy.payload or {}).get("mention_user_ids") or [])
     copy.mobiles = []
     if ids:

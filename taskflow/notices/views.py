@@ -373,7 +373,7 @@ def _save_robot_from(form: RobotForm, robot: Robot | None):
             expected_version=int(form.version_id.data) if (form.version_id.data or "").isdigit()
             else None)
     if not done:
-        return _robot_form_page(form, robot, 409 if robot is not None else 400)
+        return _robot_form_page(form, robot, 400)
     flash(_("Robot %(name)s saved.", name=saved.name), "success")
     return redirect(url_for("notices.robots"))
 

@@ -215,3 +215,18 @@ def test_the_robot_rules_answer_for_exactly_their_roles(app):
     assert not perm.can_manage_robot(user("unit_head", 7), None)
     assert not perm.can_manage_robot(user("reporter", 7), 7)
     assert not perm.can_manage_robot(user("supervisor"), None)
+
+
+def test_an_edit_made_from_an_older_version_is_refused(app, world, client, login):
+    robot = make_robot(None, unit=world.town, platform="wecom", url=WECOM, name="古南街道工作群")
+    login(world.users.office)
+    stale_version = str(robot.version_id)
+    assert client.post(f"/notices/robots/{robot.id}", data={
+        "platform": "wecom", "name": "第一次修改", "unit_id": str(world.town.id), "active": "y",
+        "version_id": stale_version}).status_code == 302
+    response = client.post(f"/notices/robots/{robot.id}", data={
+        "platform": "wecom", "name": "第二次修改", "unit_id": str(world.town.id), "active": "y",
+        "version_id": stale_version})
+    assert response.status_code == 400
+    [saved] = robots()
+    assert saved.name == "第一次修改"

@@ -326,3 +326,18 @@ def test_a_returned_report_reaches_the_units_robot_and_the_inbox_exactly_once(
     assert "完成企业走访" in receiver.texts()[0]
     assert db.session.scalar(select(func.count(Notification.id)).where(
         Notification.user_id == world.users.reporter.id)) == 1
+
+
+def test_a_message_for_a_robot_switched_off_since_is_kept_not_sent(app, mobiles, sim,
+                                                                   robot_receiver):
+    world = mobiles
+    receiver = robot_receiver("wecom")
+    with clock.frozen_at(sim.at(D("2024-10-08"), 9, 0)):
+        robot = _one_message(world, receiver)
+        db.session.get(Robot, robot.id).active = False
+        db.session.commit()
+        assert jobs.deliver_outbox()["retry_later"] == 1
+    [row] = robot_rows(robot)
+    db.session.refresh(row)
+    assert row.state == "pending" and "switched off" in row.last_error
+    assert receiver.messages == []
