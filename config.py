@@ -141,6 +141,9 @@ class Config:
     OUTBOX_MAX_ATTEMPTS = _env_int("OUTBOX_MAX_ATTEMPTS", 6)
     OUTBOX_BACKOFF_SECONDS = _env_int("OUTBOX_BACKOFF_SECONDS", 60)
     OUTBOX_STALE_MINUTES = _env_int("OUTBOX_STALE_MINUTES", 15)
+    # Group robots (a default: DingTalk's and WeCom's documented limit is 20 messages a minute per
+    # robot; Feishu allows 100): messages over it wait in the outbox for the next minute.
+    ROBOT_RATE_PER_MINUTE = _env_int("ROBOT_RATE_PER_MINUTE", 20)
     # Older undelivered inbox items are not e-mailed any more (a default).
     DIGEST_MAX_AGE_DAYS = _env_int("DIGEST_MAX_AGE_DAYS", 14)
 

@@ -67,3 +67,9 @@ def init_app(app: Flask) -> None:
         for name in this_app.extensions.get(USER_FIGURES_EXTENSION, {}):
             setattr(g, name, row._mapping[name])
         return user
+
+    @app.context_processor
+    def inject_mobile():
+        from taskflow.accounts.operations import shown_mobile
+
+        return {"shown_mobile": shown_mobile}

@@ -6,16 +6,17 @@ from taskflow.accounts.operations import AccountError, create_user
 from taskflow.accounts.queries import user_count
 from taskflow.units.queries import unit_by_name
 
-# (username, role, unit name or None, display name)
+# (username, role, unit name or None, display name, mobile number). The numbers are made up
+# (valid in form, 1380000xxxx, so the robots' @-mentions can be tried); no real person's.
 DEMO_ACCOUNTS = (
-    ("reporter", "reporter", "古南街道", "古南街道填报员"),
-    ("unit_head", "unit_head", "古南街道", "古南街道负责人"),
-    ("reporter_keji", "reporter", "区科技局", "区科技局填报员"),
-    ("reporter_sanjiang", "reporter", "三江街道", "三江街道填报员"),
-    ("office", "office", None, "联席会议办公室"),
-    ("supervisor", "supervisor", None, "督查组"),
-    ("leader", "leader", None, "区领导"),
-    ("admin", "admin", None, "系统管理员"),
+    ("reporter", "reporter", "古南街道", "古南街道填报员", "13800000101"),
+    ("unit_head", "unit_head", "古南街道", "古南街道负责人", "13800000102"),
+    ("reporter_keji", "reporter", "区科技局", "区科技局填报员", "13800000201"),
+    ("reporter_sanjiang", "reporter", "三江街道", "三江街道填报员", "13800000301"),
+    ("office", "office", None, "联席会议办公室", "13800000401"),
+    ("supervisor", "supervisor", None, "督查组", "13800000501"),
+    ("leader", "leader", None, "区领导", None),
+    ("admin", "admin", None, "系统管理员", None),
 )
 
 
@@ -31,7 +32,7 @@ def create_demo_accounts(district_plan) -> list[tuple[str, str, str, str | None]
     if user_count() > 0:
         return []
     created = []
-    for username, role, unit_name, display_name in DEMO_ACCOUNTS:
+    for username, role, unit_name, display_name, mobile in DEMO_ACCOUNTS:
         unit = None
         if unit_name is not None:
             unit = unit_by_name(district_plan.id, unit_name)
@@ -39,6 +40,7 @@ def create_demo_accounts(district_plan) -> list[tuple[str, str, str, str | None]
                 raise AccountError(f"demo accounts: unit {unit_name} is not in plan "
                                    f"{district_plan.code}")
         password = secrets.token_urlsafe(12)
-        create_user(username, password, role, unit=unit, display_name=display_name)
+        create_user(username, password, role, unit=unit, display_name=display_name,
+                    mobile=mobile)
         created.append((username, password, role, unit_name))
     return created

@@ -105,6 +105,17 @@ def _mainland_mobile(form, field):
             _l("Enter an 11-digit mainland mobile number, e.g. 13812345678.")) from None
 
 
+class MobileForm(FlaskForm):
+    """My account: my mobile number (the group robots @ me by it)."""
+
+    mobile = StringField(_l("Mobile number"), validators=[Optional(), Length(max=20),
+                                                          _mainland_mobile],
+                         render_kw={"inputmode": "tel", "autocomplete": "tel"},
+                         description=_l("Reminders in your work group's DingTalk or WeCom robot "
+                                        "@-mention you by this number. Others see it masked."))
+    submit = SubmitField(_l("Save mobile number"))
+
+
 class _UserDetailsForm(FlaskForm):
     display_name = StringField(_l("Display name"), validators=[Optional(), Length(max=120)])
     email = StringField(_l("E-mail"), validators=[

@@ -102,6 +102,31 @@ def mask_mobile(number: str | None) -> str | None:
     return f"{number[:3]}****{number[-4:]}" if len(number) >= 7 else "****"
 
 
+def shown_mobile(person: User, viewer=None) -> str | None:
+    """A person's mobile number as the viewer may see it: in full for the person and the
+    administrator (permissions.can_see_full_mobile), masked (138****5678) for everyone else.
+    The one helper every page that shows a number uses (templates: shown_mobile(user))."""
+    from flask_login import current_user
+
+    from taskflow.core import permissions
+
+    number = person.mobile
+    if not number:
+        return None
+    viewer = current_user if viewer is None else viewer
+    return number if permissions.can_see_full_mobile(viewer, person) else mask_mobile(number)
+
+
+def set_own_mobile(user: User, value: str | None) -> bool:
+    """The user changes (or clears) their own mobile number; audited masked. True if changed."""
+    before = mask_mobile(user.mobile)
+    if not _set_mobile(user, value):
+        return False
+    audit.record(user, "user.mobile", user, before={"mobile": before},
+                 after={"mobile": mask_mobile(user.mobile)}, summary=user.username)
+    return True
+
+
 def _set_mobile(user: User, value: str | None) -> bool:
     """Store a (normalised) mobile number and its blind index; True when it changed."""
     try:

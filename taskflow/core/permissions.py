@@ -168,6 +168,11 @@ def can_manage_users(user) -> bool:
     return is_admin(user)
 
 
+def can_see_full_mobile(user, person) -> bool:
+    """A mobile number in full: its owner and the administrator; everyone else sees it masked."""
+    return user.is_authenticated and (user.id == person.id or is_admin(user))
+
+
 @role_rule
 def can_view_audit(user) -> bool:
     """The audit trail: office, supervisor and admin."""
@@ -317,6 +322,23 @@ def can_view_overdue(user) -> bool:
 def can_manage_outbox(user) -> bool:
     """See failed deliveries and retry them: the administrator."""
     return is_admin(user)
+
+
+@role_rule
+def can_view_robots(user) -> bool:
+    """The group-robot pages: the administrator and the office (every robot), a unit head (the
+    unit's own)."""
+    return is_admin(user) or is_office(user) or (
+        user.is_authenticated and user.role == Role.UNIT_HEAD and user.unit_id is not None)
+
+
+def can_manage_robot(user, unit_id: int | None) -> bool:
+    """Add, change and test a robot owned by unit_id (None: the office's): the administrator and
+    the office any robot, a unit head only its own unit's."""
+    if is_admin(user) or is_office(user):
+        return True
+    return (user.is_authenticated and user.role == Role.UNIT_HEAD and unit_id is not None
+            and user.unit_id == unit_id)
 
 
 @role_rule

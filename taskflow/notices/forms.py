@@ -3,9 +3,11 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DateField,
     HiddenField,
     IntegerField,
+    PasswordField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -62,3 +64,29 @@ class CalendarYearForm(FlaskForm):
         description=_l("国务院办公厅关于YYYY年部分节假日安排的通知: paste it whole, as published "
                        "(www.gov.cn); the holidays and make-up working days are read from it."))
     confirm = HiddenField()
+
+
+class RobotForm(FlaskForm):
+    """A group robot: platform, name, webhook address, signing secret, owner, active.
+
+    The address and the secret are never shown back: left empty on an existing robot, the stored
+    ones stay."""
+
+    platform = SelectField(_l("Platform"), choices=[
+        SelectChoice("dingtalk", _l("DingTalk (incl. 渝快政 / 浙政钉)")),
+        SelectChoice("wecom", _l("WeCom (企业微信)")),
+        SelectChoice("feishu", _l("Feishu (飞书)")),
+    ])
+    name = StringField(_l("Name"), validators=[DataRequired(_l("Give the robot a name.")),
+                                               Length(max=120)],
+                       description=_l("E.g. the name of the work group."))
+    webhook_url = StringField(_l("Webhook address"), validators=[Optional(), Length(max=1000)],
+                              render_kw={"autocomplete": "off", "inputmode": "url"})
+    secret = PasswordField(_l("Signing secret"), validators=[Optional(), Length(max=200)],
+                           render_kw={"autocomplete": "new-password"},
+                           description=_l("DingTalk 加签 (SEC…) or Feishu 签名校验. WeCom robots "
+                                          "have none: their key is in the address."))
+    clear_secret = BooleanField(_l("Remove the stored secret"))
+    unit_id = SelectField(_l("Owner"), choices=[], validate_choice=False)
+    active = BooleanField(_l("Active"), default=True)
+    version_id = HiddenField()

@@ -35,6 +35,7 @@ from taskflow.assignments.models import (
     StatusUpdate,
 )
 from taskflow.core import audit, clock
+from taskflow.core.db import is_postgres
 from taskflow.core.schedule import Job, refuses_unknown_years, workday_calendar, writes
 from taskflow.extensions import db
 from taskflow.notices import channels, links, messages
@@ -42,14 +43,17 @@ from taskflow.notices.models import (
     NoticeLevel,
     NoticeSource,
     Notification,
+    OutboxChannel,
     OutboxMessage,
     OutboxState,
     ReminderClaim,
+    Robot,
 )
 from taskflow.notices.operations import (
     backoff_delay,
     claim,
     enqueue,
+    ensure_transaction,
     existing_claims,
     issue_notice,
     notify,
@@ -391,7 +395,9 @@ def deliver_outbox(*, limit: int = 200, worker: str | None = None) -> Counter:
     """Send due outbox rows, each claimed once by a conditional UPDATE (rowcount 1 = ours).
 
     A failure puts the row back with exponential backoff; after OUTBOX_MAX_ATTEMPTS it is
-    "failed" and shows on the admins' outbox page. A row left "sending" for longer than
+    "failed" and shows on the admins' outbox page (a pending row with an error shows there too,
+    with its reason). A group-robot message over its robot's ROBOT_RATE_PER_MINUTE stays pending
+    for the next minute without using an attempt. A row left "sending" for longer than
     OUTBOX_STALE_MINUTES (the process died mid-delivery) is marked failed rather than sent again
     blindly: the server may have taken it, so an admin decides whether to retry.
     """
@@ -407,15 +413,18 @@ def deliver_outbox(*, limit: int = 200, worker: str | None = None) -> Counter:
         .execution_options(synchronize_session=False)
     )
     counts["interrupted"] = stale.rowcount or 0
-    due_ids = list(db.session.scalars(
-        select(OutboxMessage.id)
+    due = db.session.execute(
+        select(OutboxMessage.id, OutboxMessage.robot_id)
         .where(OutboxMessage.state == OutboxState.PENDING, OutboxMessage.next_attempt_at <= now)
         .order_by(OutboxMessage.id).limit(limit)
-    ))
+    ).all()
     db.session.commit()
     max_attempts = _setting("OUTBOX_MAX_ATTEMPTS")
     base = _setting("OUTBOX_BACKOFF_SECONDS")
-    for message_id in due_ids:
+    for message_id, robot_id in due:
+        if robot_id is not None and _robot_over_limit(message_id, robot_id, now):
+            counts["rate_limited"] += 1
+            continue
         claimed = db.session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == message_id, OutboxMessage.state == OutboxState.PENDING,
@@ -433,6 +442,8 @@ def deliver_outbox(*, limit: int = 200, worker: str | None = None) -> Counter:
         # Deliver a plain copy outside any transaction: on SQLite an open transaction would hold
         # the write lock while a slow mail server answers, and web requests would wait.
         copy = SimpleNamespace(**{c.key: getattr(message, c.key) for c in OutboxMessage.__table__.columns})
+        if message.channel == OutboxChannel.ROBOT:
+            _add_robot_details(copy)
         db.session.commit()
         error: Exception | None = None
         try:
@@ -457,6 +468,48 @@ def deliver_outbox(*, limit: int = 200, worker: str | None = None) -> Counter:
             counts["sent"] += 1
         db.session.commit()
     return counts
+
+
+def _robot_over_limit(message_id: int, robot_id: int, now: datetime) -> bool:
+    """True when the robot has had ROBOT_RATE_PER_MINUTE messages claimed in the last minute:
+    the message stays pending, its next attempt moved to when the oldest of them is a minute old
+    (no attempt counted), and the transaction is committed. Otherwise False, and the transaction
+    stays open for the caller's claim: the count and the claim are one write transaction, the
+    robot row locked on PostgreSQL (SQLite: the write lock), so two workers cannot both take the
+    last place in the minute."""
+    ensure_transaction()
+    if is_postgres(db.session):
+        db.session.execute(select(Robot.id).where(Robot.id == robot_id).with_for_update())
+    window = now - timedelta(minutes=1)
+    taken, oldest = db.session.execute(
+        select(func.count(OutboxMessage.id), func.min(OutboxMessage.claimed_at))
+        .where(OutboxMessage.robot_id == robot_id, OutboxMessage.claimed_at > window,
+               OutboxMessage.claimed_at <= now)
+    ).one()
+    if taken < _setting("ROBOT_RATE_PER_MINUTE"):
+        return False
+    db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.state == OutboxState.PENDING)
+        .values(next_attempt_at=(oldest or now) + timedelta(minutes=1))
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return True
+
+
+def _add_robot_details(copy: SimpleNamespace) -> None:
+    """The robot's address and secret, and the mobile numbers of the people to @, read when the
+    message is sent (a number changed since the event is the one used)."""
+    robot = db.session.get(Robot, copy.robot_id)
+    copy.robot = SimpleNamespace(platform=robot.platform, webhook_url=robot.webhook_url,
+                                 secret=robot.secret, name=robot.name, active=robot.active)
+    ids = list((copy.payload or {}).get("mention_user_ids") or [])
+    copy.mobiles = []
+    if ids:
+        copy.mobiles = [number for number in db.session.scalars(
+            select(User.mobile).where(User.id.in_(ids), User.active.is_(True),
+                                      User.mobile.is_not(None)).order_by(User.id)) if number]
 
 
 # The notices area's scheduled jobs (collected by taskflow/scheduler.py; times Asia/Shanghai).

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from taskflow.accounts.models import User
 from taskflow.assignments.models import Milestone
+from taskflow.core.crypto import EncryptedString
 from taskflow.core.db import UTCDateTime, enum_check, now_default
 from taskflow.extensions import db
 from taskflow.units.models import Unit
@@ -153,6 +154,40 @@ class OutboxChannel(StrEnum):
 
     EMAIL = "email"
     WEBHOOK = "webhook"
+    ROBOT = "robot"  # a group robot of DingTalk, WeCom or Feishu (Robot, channels.py)
+
+
+class RobotPlatform(StrEnum):
+    """The messaging platform a group robot (custom bot) belongs to."""
+
+    DINGTALK = "dingtalk"  # DingTalk and its government editions (渝快政, 浙政钉)
+    WECOM = "wecom"  # WeCom (企业微信)
+    FEISHU = "feishu"  # Feishu (飞书)
+
+
+class Robot(db.Model):
+    """A group robot's webhook: a unit's work group (unit_id) or the joint-meeting office's
+    (unit_id empty). The URL (it carries the access token or key) and the signing secret are
+    stored SM4-encrypted (core/crypto.py) and never shown back in full."""
+
+    __tablename__ = "robots"
+    __table_args__ = (enum_check("platform", RobotPlatform),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(10))
+    name: Mapped[str] = mapped_column(String(120))
+    webhook_url: Mapped[str] = mapped_column(EncryptedString(2000))
+    # DingTalk 加签 / Feishu 签名校验; empty when the robot uses keywords or an IP list instead.
+    secret: Mapped[str | None] = mapped_column(EncryptedString(500))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_default)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    version_id: Mapped[int] = mapped_column(default=1)
+
+    unit: Mapped[Unit | None] = relationship()
+
+    __mapper_args__ = {"version_id_col": version_id}
 
 
 class OutboxMessage(db.Model):
@@ -161,6 +196,9 @@ class OutboxMessage(db.Model):
     __tablename__ = "outbox_messages"
     __table_args__ = (
         Index("ix_outbox_messages_state_next", "state", "next_attempt_at"),
+        Index("ix_outbox_messages_robot_claimed", "robot_id", "claimed_at"),
+        # Exactly once: one message per robot and event, whoever enqueues it and how often.
+        UniqueConstraint("robot_id", "dedupe_key"),
         enum_check("channel", OutboxChannel),
         enum_check("state", OutboxState),
     )
@@ -180,8 +218,12 @@ class OutboxMessage(db.Model):
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_default)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Robot messages: the robot, and the event's key (operations.robot_event_key).
+    robot_id: Mapped[int | None] = mapped_column(ForeignKey("robots.id"))
+    dedupe_key: Mapped[str | None] = mapped_column(String(200))
 
     user: Mapped[User | None] = relationship()
+    robot: Mapped[Robot | None] = relationship()
 
 
 class Notification(db.Model):

@@ -5,6 +5,10 @@ Every function flushes and leaves the commit to its caller (a view or a job).
 
 from __future__ import annotations
 
+import hashlib
+import json
+import secrets
+import urllib.parse
 from collections.abc import Iterable
 from datetime import date, timedelta
 
@@ -25,9 +29,12 @@ from taskflow.notices.models import (
     NoticeSeries,
     NoticeSource,
     Notification,
+    OutboxChannel,
     OutboxMessage,
     OutboxState,
     ReminderClaim,
+    Robot,
+    RobotPlatform,
     UrgeNotice,
 )
 
@@ -123,22 +130,241 @@ def office_users() -> list[User]:
 
 def notify(users: Iterable[User], kind: str, params: dict, link: str, *,
            claimed: ReminderClaim | None = None,
-           notice: UrgeNotice | None = None) -> list[Notification]:
-    """One inbox item per distinct user."""
+           notice: UrgeNotice | None = None,
+           event_key: str | None = None) -> list[Notification]:
+    """One inbox item per distinct user, and one message per group robot concerned.
+
+    Robots: a unit's active robots (its work group) carry the event for that unit's recipients,
+    @-mentioning them by mobile number; the office's robots (no unit) for the office's
+    recipients. Each robot gets the event once, ever (robot_event_key: see there), so a job run
+    twice or by two processes enqueues nothing twice. A caller outside a claim or a notice should
+    pass `event_key` naming its event (e.g. f"update:{update.id}:returned")."""
     created = []
     seen: set[int] = set()
+    recipients: list[User] = []
     now = clock.utcnow()
     for user in users:
         if user.id in seen:
             continue
         seen.add(user.id)
+        recipients.append(user)
         item = Notification(user_id=user.id, kind=kind, params=params, link=link, created_at=now,
                             dispatch_id=claimed.id if claimed else None,
                             urge_notice_id=notice.id if notice else None)
         db.session.add(item)
         created.append(item)
     db.session.flush()
+    notify_robots(recipients, kind, params, link,
+                  robot_event_key(kind, params, link, claimed=claimed, notice=notice,
+                                  event_key=event_key))
     return created
+
+
+# ---------------------------------------------------------------- group robots
+
+
+def robot_event_key(kind: str, params: dict, link: str, *, claimed: ReminderClaim | None = None,
+                    notice: UrgeNotice | None = None, event_key: str | None = None) -> str:
+    """The stable name of one event, the same however often or by whom it is notified.
+
+    A claimed reminder is its claim (unique per item, kind and period) and the kind; a notice's
+    message is the notice and the kind (issued, answered); otherwise the caller's event_key, or
+    failing that the kind, the link and a digest of the params (no time in it: the same event
+    notified again yields the same key, and a new event differs in its params or link)."""
+    if event_key:
+        key = f"event:{event_key}"
+    elif claimed is not None:
+        key = f"claim:{claimed.id}:{kind}"
+    elif notice is not None:
+        key = f"notice:{notice.id}:{kind}"
+    else:
+        digest = hashlib.sha256(json.dumps(params or {}, sort_keys=True, ensure_ascii=False,
+                                           default=str).encode("utf-8")).hexdigest()[:24]
+        key = f"{kind}:{link}:{digest}"
+    if len(key) > 200:
+        key = key[:150] + ":" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:40]
+    return key
+
+
+def robot_content(kind: str, params: dict, link: str, people: list[User]) -> dict:
+    """The words of a robot message, in the site's default language (a group has no locale)."""
+    from flask import current_app
+    from flask_babel import force_locale
+
+    from taskflow.notices import links, messages
+
+    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+        title, detail = messages.render(kind, params)
+        label = _("Open in TaskFlow")
+    return {
+        "title": title, "lines": [detail] if detail else [],
+        "link": links.absolute(link) if link else "", "link_label": label,
+        "mention_user_ids": [user.id for user in people],
+        "mention_names": [user.display_name or user.username for user in people],
+    }
+
+
+def _robot_audience(users: list[User]) -> dict[int | None, list[User]]:
+    """Recipients by robot owner: a unit's reporters and head under its id, the office under None."""
+    audience: dict[int | None, list[User]] = {}
+    for user in users:
+        if user.role in (Role.REPORTER, Role.UNIT_HEAD) and user.unit_id is not None:
+            audience.setdefault(user.unit_id, []).append(user)
+        elif user.role == Role.OFFICE:
+            audience.setdefault(None, []).append(user)
+    return audience
+
+
+def notify_robots(users: list[User], kind: str, params: dict, link: str,
+                  key: str) -> list[OutboxMessage]:
+    """Enqueue the event once for each active robot whose owner has recipients (see notify)."""
+    audience = _robot_audience(users)
+    if not audience:
+        return []
+    unit_ids = [owner for owner in audience if owner is not None]
+    owned = Robot.unit_id.in_(unit_ids) if unit_ids else None
+    if None in audience:
+        owned = Robot.unit_id.is_(None) if owned is None else (owned | Robot.unit_id.is_(None))
+    robots = db.session.scalars(
+        select(Robot).where(Robot.active.is_(True), owned).order_by(Robot.id)).all()
+    queued = []
+    for robot in robots:
+        people = audience[robot.unit_id]
+        message = enqueue_robot(robot, key, robot_content(kind, params, link, people))
+        if message is not None:
+            queued.append(message)
+    return queued
+
+
+def robot_label(robot: Robot) -> str:
+    """What the outbox shows as a robot message's recipient (never the URL: it holds the key)."""
+    return f"{robot.name} [{robot.platform} #{robot.id}]"[:500]
+
+
+def enqueue_robot(robot: Robot, key: str, content: dict) -> OutboxMessage | None:
+    """Queue one robot message; None when this robot already has the event (exactly once).
+
+    The insert runs in a SAVEPOINT: the unique (robot_id, dedupe_key) refuses a second copy —
+    from a retried job, a second scheduler or a concurrent request — and only it is undone."""
+    now = clock.utcnow()
+    text = "\n".join([content["title"], *content.get("lines", [])])
+    message = OutboxMessage(channel=OutboxChannel.ROBOT, recipient=robot_label(robot),
+                            subject=content["title"][:300], body=text, payload=content,
+                            robot_id=robot.id, dedupe_key=key, state=OutboxState.PENDING,
+                            attempts=0, next_attempt_at=now, created_at=now)
+    ensure_transaction()
+    try:
+        with db.session.begin_nested():
+            db.session.add(message)
+            db.session.flush()
+    except IntegrityError:
+        return None
+    return message
+
+
+ROBOT_URL_HINTS = {
+    RobotPlatform.DINGTALK: "https://oapi.dingtalk.com/robot/send?access_token=…",
+    RobotPlatform.WECOM: "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…",
+    RobotPlatform.FEISHU: "https://open.feishu.cn/open-apis/bot/v2/hook/…",
+}
+
+
+def check_robot_url(platform: str, url: str) -> str:
+    """The webhook URL, stripped; NoticeError when it is not an http(s) URL of that platform's
+    shape (WeCom: …/cgi-bin/webhook/send?key=KEY)."""
+    url = (url or "").strip()
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname or len(url) > 1000 \
+            or any(ch.isspace() for ch in url):
+        raise NoticeError(_("Enter the robot's webhook address (https://…)."), field="webhook_url")
+    if platform == RobotPlatform.WECOM and (
+            not parts.path.endswith("/cgi-bin/webhook/send")
+            or not urllib.parse.parse_qs(parts.query).get("key")):
+        raise NoticeError(_("A WeCom robot's address ends in /cgi-bin/webhook/send?key=… (copy it "
+                            "from the robot's settings)."), field="webhook_url")
+    return url
+
+
+def mask_url(url: str | None) -> str:
+    """The address without its token or key: https://oapi.dingtalk.com/robot/send?…"""
+    if not url:
+        return ""
+    parts = urllib.parse.urlsplit(url)
+    path = parts.path
+    if platform_hides_path(parts.path):
+        path = path.rsplit("/", 1)[0] + "/…"
+    return f"{parts.scheme}://{parts.netloc}{path}" + ("?…" if parts.query else "")
+
+
+def platform_hides_path(path: str) -> bool:
+    """Feishu puts its token in the path (…/hook/<token>)."""
+    return "/bot/v2/hook/" in path
+
+
+def _robot_snapshot(robot: Robot) -> dict:
+    """What an audit event shows of a robot: the URL masked, whether a secret is set."""
+    return {"platform": robot.platform, "name": robot.name, "webhook_url": mask_url(robot.webhook_url),
+            "secret": "set" if robot.secret else "none", "unit_id": robot.unit_id,
+            "active": robot.active}
+
+
+def save_robot(robot: Robot | None, *, platform: str, name: str, webhook_url: str | None,
+               secret: str | None, clear_secret: bool, unit_id: int | None, active: bool,
+               actor: User, expected_version: int | None = None) -> Robot:
+    """Create (robot None) or change a robot. An empty webhook_url or secret on an existing robot
+    keeps the stored one (they are never shown back); clear_secret removes the secret."""
+    if platform not in {p.value for p in RobotPlatform}:
+        raise NoticeError(_("Choose a platform."), field="platform")
+    name = (name or "").strip()
+    if not name:
+        raise NoticeError(_("Give the robot a name."), field="name")
+    if robot is not None and expected_version is not None and expected_version != robot.version_id:
+        raise NoticeError(_("Someone else changed this robot in the meantime. Reload the page and "
+                            "try again."))
+    if robot is None and not (webhook_url or "").strip():
+        raise NoticeError(_("Enter the robot's webhook address (https://…)."), field="webhook_url")
+    url = check_robot_url(platform, webhook_url if (webhook_url or "").strip()
+                          else robot.webhook_url)
+    before = None if robot is None else _robot_snapshot(robot)
+    if robot is None:
+        robot = Robot(created_at=clock.utcnow())
+        db.session.add(robot)
+    robot.platform = platform
+    robot.name = name[:120]
+    robot.webhook_url = url
+    if clear_secret:
+        robot.secret = None
+    elif (secret or "").strip():
+        robot.secret = secret.strip()
+    robot.unit_id = unit_id
+    robot.active = active
+    robot.updated_at = clock.utcnow()
+    db.session.flush()
+    after = _robot_snapshot(robot)
+    if before is not None and secret and not clear_secret:
+        after["secret"] = "changed"
+    audit.record(actor, "notices.robot_create" if before is None else "notices.robot_update",
+                 robot, before=before, after=after, summary=robot.name)
+    return robot
+
+
+def send_robot_test(robot: Robot, actor: User) -> OutboxMessage:
+    """Queue a test message to the robot (a new event each time); it goes out within a minute."""
+    from flask import current_app
+    from flask_babel import force_locale
+
+    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+        content = {
+            "title": _("TaskFlow test message"),
+            "lines": [_("%(name)s is connected to TaskFlow; reminders and notices for this group "
+                        "will arrive here.", name=robot.name)],
+            "link": "", "link_label": "", "mention_user_ids": [actor.id],
+            "mention_names": [actor.display_name or actor.username],
+        }
+    message = enqueue_robot(robot, f"test:{secrets.token_hex(8)}", content)
+    audit.record(actor, "notices.robot_test", robot, after={"outbox_id": message.id},
+                 summary=robot.name)
+    return message
 
 
 def mark_read(notification: Notification) -> None:

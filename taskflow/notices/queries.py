@@ -17,6 +17,7 @@ from taskflow.notices.models import (
     Notification,
     OutboxMessage,
     OutboxState,
+    Robot,
     UrgeNotice,
     urge_notice_items,
 )
@@ -230,6 +231,54 @@ def outbox_problems(*, page: int = 1, per_page: int = 50) -> Page:
         .limit(per_page).offset((page - 1) * per_page)
     ))
     return Page(items, total, page, per_page)
+
+
+def robots(unit_id: int | None = None, *, every_unit: bool = True) -> list[Robot]:
+    """Robots with their units (one query): every robot, or one unit's only."""
+    query = select(Robot).options(joinedload(Robot.unit)).order_by(Robot.unit_id.is_not(None),
+                                                                   Robot.unit_id, Robot.id)
+    if not every_unit:
+        query = query.where(Robot.unit_id == unit_id)
+    return list(db.session.scalars(query))
+
+
+@dataclass
+class RobotStatus:
+    """A robot's outbox figures: waiting, failed, sent, and the latest problem."""
+
+    waiting: int = 0
+    failed: int = 0
+    sent: int = 0
+    last_error: str | None = None
+
+
+def robot_status(robot_ids: list[int]) -> dict[int, RobotStatus]:
+    """Outbox figures per robot (two queries)."""
+    result = {robot_id: RobotStatus() for robot_id in robot_ids}
+    if not robot_ids:
+        return result
+    rows = db.session.execute(
+        select(OutboxMessage.robot_id, OutboxMessage.state, func.count(OutboxMessage.id))
+        .where(OutboxMessage.robot_id.in_(robot_ids))
+        .group_by(OutboxMessage.robot_id, OutboxMessage.state)
+    ).all()
+    for robot_id, state, count in rows:
+        status = result[robot_id]
+        if state in (OutboxState.PENDING, OutboxState.SENDING):
+            status.waiting += count
+        elif state == OutboxState.FAILED:
+            status.failed += count
+        else:
+            status.sent += count
+    latest = (select(OutboxMessage.robot_id, func.max(OutboxMessage.id).label("id"))
+              .where(OutboxMessage.robot_id.in_(robot_ids), OutboxMessage.last_error.is_not(None),
+                     OutboxMessage.state.in_([OutboxState.PENDING, OutboxState.FAILED]))
+              .group_by(OutboxMessage.robot_id).subquery())
+    for robot_id, error in db.session.execute(
+            select(OutboxMessage.robot_id, OutboxMessage.last_error)
+            .join(latest, OutboxMessage.id == latest.c.id)):
+        result[robot_id].last_error = error
+    return result
 
 
 def workday_overrides() -> list[WorkdayOverride]:

@@ -22,10 +22,11 @@ from taskflow.notices.forms import (
     CalendarYearForm,
     IssueNoticeForm,
     RespondForm,
+    RobotForm,
     WorkdayOverrideForm,
 )
 from taskflow.notices.holiday_notice import NoticeParseError, parse_notice
-from taskflow.notices.models import Notification, OutboxMessage, UrgeNotice
+from taskflow.notices.models import Notification, OutboxMessage, Robot, UrgeNotice
 
 LEVELS = ("blue", "yellow", "red")
 STATUSES = ("issued", "acknowledged", "answered")
@@ -306,6 +307,121 @@ def outbox_retry(message_id: int):
     if done:
         flash(_("The message will be sent again within a minute."), "success")
     return redirect(url_for("notices.outbox"))
+
+
+# ---------------------------------------------------------------- group robots
+
+
+def _robot_owner_choices(form: RobotForm) -> None:
+    """The office and every unit for the administrator and the office; a unit head's own unit."""
+    from taskflow.accounts.forms import unit_choices
+    from taskflow.accounts.queries import district_units
+
+    if perms.can_manage_robot(current_user, None):
+        form.unit_id.choices = unit_choices(district_units(),
+                                            empty_label=_("The joint-meeting office"))
+    else:
+        form.unit_id.choices = [(str(current_user.unit_id), current_user.unit.name)]
+
+
+def _chosen_owner(form: RobotForm) -> int | None:
+    """The owner the form names, refused unless the user may manage that owner's robot."""
+    raw = form.unit_id.data or ""
+    if not perms.can_manage_robot(current_user, None):
+        return current_user.unit_id  # a unit head adds robots for the own unit only
+    if not raw:
+        return None
+    from taskflow.units.models import Unit
+
+    if not raw.isdigit() or db.session.get(Unit, int(raw)) is None:
+        abort(400)
+    return int(raw)
+
+
+def _load_robot(robot_id: int) -> Robot:
+    robot = db.session.get(Robot, robot_id)
+    # Another unit's robot does not exist for a unit head (404, never 403).
+    perms.require_visible(robot is not None and perms.can_manage_robot(current_user, robot.unit_id))
+    return robot
+
+
+@bp.route("/robots")
+@login_required
+def robots():
+    """Group robots and how their messages fare: every robot, or the unit head's unit's."""
+    perms.require(perms.can_view_robots(current_user))
+    every = perms.can_manage_robot(current_user, None)
+    rows = queries.robots(current_user.unit_id, every_unit=every)
+    return render_template("notices/robots.html", robots=rows, form=ActionForm(),
+                           status=queries.robot_status([r.id for r in rows]),
+                           mask_url=operations.mask_url)
+
+
+def _robot_form_page(form: RobotForm, robot: Robot | None, status: int = 200):
+    return render_template("notices/robot_form.html", form=form, robot=robot,
+                           hints=operations.ROBOT_URL_HINTS,
+                           masked_url=operations.mask_url(robot.webhook_url) if robot else ""), status
+
+
+def _save_robot_from(form: RobotForm, robot: Robot | None):
+    with commit_or_refuse(form=form) as done:
+        saved = operations.save_robot(
+            robot, platform=form.platform.data, name=form.name.data,
+            webhook_url=form.webhook_url.data, secret=form.secret.data,
+            clear_secret=bool(form.clear_secret.data), unit_id=_chosen_owner(form),
+            active=bool(form.active.data), actor=current_user._get_current_object(),
+            expected_version=int(form.version_id.data) if (form.version_id.data or "").isdigit()
+            else None)
+    if not done:
+        return _robot_form_page(form, robot, 400)
+    flash(_("Robot %(name)s saved.", name=saved.name), "success")
+    return redirect(url_for("notices.robots"))
+
+
+@bp.route("/robots/new", methods=["GET", "POST"])
+@login_required
+def robot_new():
+    """Add a robot: a unit's work group or the office's."""
+    perms.require(perms.can_view_robots(current_user))
+    form = RobotForm()
+    _robot_owner_choices(form)
+    if request.method == "GET" and not perms.can_manage_robot(current_user, None):
+        form.unit_id.data = str(current_user.unit_id)
+    if form.validate_on_submit():
+        return _save_robot_from(form, None)
+    return _robot_form_page(form, None, 400 if form.errors else 200)
+
+
+@bp.route("/robots/<int:robot_id>", methods=["GET", "POST"])
+@login_required
+def robot_edit(robot_id: int):
+    """Change a robot (the address and secret stay unless new ones are entered)."""
+    perms.require(perms.can_view_robots(current_user))
+    robot = _load_robot(robot_id)
+    form = RobotForm(obj=robot if request.method == "GET" else None)
+    _robot_owner_choices(form)
+    if request.method == "GET":
+        form.webhook_url.data = ""
+        form.unit_id.data = str(robot.unit_id or "")
+        form.version_id.data = str(robot.version_id)
+    if form.validate_on_submit():
+        return _save_robot_from(form, robot)
+    return _robot_form_page(form, robot, 400 if form.errors else 200)
+
+
+@bp.route("/robots/<int:robot_id>/test", methods=["POST"])
+@login_required
+def robot_test(robot_id: int):
+    """Queue a test message to the robot."""
+    perms.require(perms.can_view_robots(current_user))
+    robot = _load_robot(robot_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    operations.send_robot_test(robot, current_user._get_current_object())
+    db.session.commit()
+    flash(_("A test message is queued and goes out within a minute; its result shows here."),
+          "success")
+    return redirect(url_for("notices.robots"))
 
 
 # ---------------------------------------------------------------- working-day calendar (admin)

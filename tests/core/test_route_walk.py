@@ -13,7 +13,7 @@ from tests.helpers import ROLES
 PUBLIC_ENDPOINTS = {"core.health", "readyz", "core.asset", "core.set_locale", "accounts.login", "static"}
 # POST routes every signed-in user may use on their own session or account.
 # (The sign-in's further steps, login_*, just send a signed-in user home.)
-SELF_SERVICE_POSTS = re.compile(r"^(accounts\.(logout|account_language|account_password|"
+SELF_SERVICE_POSTS = re.compile(r"^(accounts\.(logout|account_language|account_password|account_mobile|"
                                 r"account_second_factor|account_recovery_codes|"
                                 r"login_(code|enrol|password|continue|cancel))|core\.set_locale|"
                                 r"notices\.(read_all|open_notification))$")
