@@ -528,7 +528,8 @@ def decide_extension(request: ExtensionRequest, actor, *, grant: bool,
         _touch(milestone, actor)
     db.session.flush()
     _tell_unit(milestone, "extension_granted" if grant else "extension_refused",
-               {"extension_id": request.id, "previous_due_date": request.current_due_date.isoformat(),
+               {"extension_id": request.id,
+                "previous_due_date": request.current_due_date.isoformat(),
                 "requested_due_date": request.requested_due_date.isoformat(),
                 "comment": request.comment}, actor, also=[request.requested_by])
     audit.record(actor, "extension.grant" if grant else "extension.refuse", request,
