@@ -199,6 +199,8 @@ def test_consolidated_reports_show_their_quarter_and_the_quarters_without_one(
     html = page(client, f"/tasks/{world.task.id}/lead")
     assert re.search(r'data-quarter="2024Q1" data-reports="1"', html)
     assert 'data-missing="2024Q2"' in html
+    # The plan's 2023 quarters and 2024 Q2 lack one; 2024 Q3 is in progress.
+    assert 'data-missing-count="5"' in html
     assert 'data-missing="2024Q3"' not in html  # the quarter in progress
     assert 'data-quarter="2024Q4"' not in html
     assert 'data-report-quarter="2024Q1"' in page(client, f"/assignments/{world.lead.id}")
