@@ -232,3 +232,17 @@ def test_mark_all_read_clears_the_badge(world, client, login, submitted, request
     assert badge(client) == 0
     assert db.session.scalar(select(func.count(Notification.id)).where(
         Notification.user_id == users.head_a.id, Notification.read_at.is_(None))) == 0
+
+
+@pytest.mark.parametrize("level", ["blue", "yellow", "red"])
+def test_each_notice_level_reaches_its_recipients_once(world, request_ctx, freeze, level):
+    freeze("2024-04-10T09:00")
+    users = world.users
+    notice = notices.issue_notice(world.town_a.id, [world.ms_a], level, date(2024, 4, 20),
+                                  actor=users.office)
+    db.session.commit()
+    expected = {users.head_a.id, users.office.id} if level == "red" else \
+        {users.reporter_a.id, users.head_a.id}
+    assert recipients(f"notice_{level}") == expected
+    assert all(n.urge_notice_id == notice.id for n in items(f"notice_{level}"))
+    assert len(items()) == len(expected)  # no other kind of item came with it
