@@ -63,7 +63,7 @@ def setup_demo(plan, echo) -> None:
     echo(f"assignments: {created} quarterly milestones created; past ones: "
          f"{counts['on_time']} closed on time, {counts['late']} closed late, "
          f"{counts['partial']} accepted below 100 % (open), {counts['waiting']} waiting for "
-         f"review, {counts['silent']} never reported")
+         f"review, {counts['returned']} returned, {counts['silent']} never reported")
 
 
 def _at(day: date, hour: int) -> datetime:
@@ -107,7 +107,8 @@ def _report_past_milestones(plan, today: date) -> dict[str, int]:
     """Report and review milestones already due, through the operations (reproducible draw)."""
     rng = random.Random(2026)
     office = db.session.scalar(select(User).where(User.role == "office").order_by(User.id))
-    counts = {"on_time": 0, "late": 0, "partial": 0, "waiting": 0, "silent": 0}
+    counts = {"on_time": 0, "late": 0, "partial": 0, "waiting": 0, "returned": 0, "silent": 0}
+    returned_units: set[int] = set()
     if office is None:
         return counts
     reporters = {}
@@ -156,7 +157,36 @@ def _report_past_milestones(plan, today: date) -> dict[str, int]:
             _report(milestone, author, 100, min(submitted, last_day), with_file=True,
                     narrative="本季度工作已完成，请审核。" + note)
             counts["waiting"] += 1
+        elif author is not office and unit_id not in returned_units:
+            # One report of each demo unit came back: its people find the office's reason in
+            # their inbox (the return operation tells them) and resubmit from the milestone.
+            submitted = min(last_day - timedelta(days=1), due - timedelta(days=rng.randint(0, 5)))
+            update = _report(milestone, author, 100, submitted, with_file=False,
+                             narrative="本季度工作已完成。")
+            with clock.frozen_at(_at(min(last_day, submitted + timedelta(days=1)), 16)):
+                ops.review_update(update, office, accept=False, reason_code="no_evidence",
+                                  comment="未附佐证材料，请补充工作台账或照片后重新报送。")
+            returned_units.add(unit_id)
+            counts["returned"] += 1
         else:
             counts["silent"] += 1
     db.session.flush()
+    _read_old_items(today)
     return counts
+
+
+def _read_old_items(today: date) -> None:
+    """The demo's people have read what their inbox told them more than two weeks ago (the
+    acceptances of the year's earlier quarters); recent items stay unread for the badge, and so
+    does a returned report until the unit resubmits (reporting on it reads the item)."""
+    from sqlalchemy import update
+
+    from taskflow.notices.models import Notification
+
+    cutoff = _at(today - timedelta(days=14), 0)
+    db.session.execute(
+        update(Notification)
+        .where(Notification.read_at.is_(None), Notification.created_at < cutoff,
+               Notification.kind != "report_returned")
+        .values(read_at=Notification.created_at)
+        .execution_options(synchronize_session=False))

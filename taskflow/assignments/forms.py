@@ -197,6 +197,23 @@ class SignOffRuleForm(FlaskForm):
 class ConsolidatedReportForm(FlaskForm):
     """A lead unit's report on its task; the cited updates come as checkboxes."""
 
+    # "2024-1": the quarter the report covers; the view lists the plan's quarters up to today's.
+    quarter = SelectField(_l("Quarter covered"), validators=[DataRequired()], choices=[])
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
     body = TextAreaField(_l("Report"), validators=[DataRequired(), Length(max=50000)])
     submit = SubmitField(_l("Save report"))
+
+    def set_quarters(self, quarters: list[tuple[int, int]], default: tuple[int, int]) -> None:
+        """The choices, newest first, and the default when nothing was posted."""
+        self.quarter.choices = [SelectChoice(f"{y}-{q}", f"{y}Q{q}")
+                                for y, q in reversed(quarters)]
+        if not self.quarter.data:
+            self.quarter.data = f"{default[0]}-{default[1]}"
+
+    def chosen_quarter(self) -> tuple[int, int]:
+        year, quarter = self.quarter.data.split("-")
+        return int(year), int(quarter)
+
+
+class ActionForm(FlaskForm):
+    """A button that posts (CSRF only)."""

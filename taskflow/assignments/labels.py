@@ -46,6 +46,14 @@ TIMELINE_LABELS = {
     "extension_refused": _l("Extension refused"),
 }
 
+# The lead unit's reading of a responsible unit's milestone (queries.lead_status).
+LEAD_STATUS_LABELS = {
+    "reported": _l("Reported"),
+    "not_reported": _l("Not reported"),
+    "returned": _l("Returned"),
+}
+LEAD_STATUS_BADGES = {"reported": "success", "not_reported": "danger", "returned": "warning"}
+
 
 def nav_counts() -> dict[str, int]:
     """The navigation badges (review and sign-off queue sizes), counted once per request."""
@@ -75,6 +83,8 @@ def template_globals() -> dict:
         "state_badge": lambda s: STATE_BADGES.get(s, "secondary"),
         "timeline_label": lambda s: TIMELINE_LABELS.get(s, s),
         "assignments_nav_counts": nav_counts,
+        "lead_status_label": lambda s: LEAD_STATUS_LABELS.get(s, s),
+        "lead_status_badge": lambda s: LEAD_STATUS_BADGES.get(s, "secondary"),
         # The milestone state sets, defined once in taskflow.assignments.models.
         "milestone_reportable_states": REPORTABLE_STATES,
         "milestone_waiting_states": WAITING_STATES,

@@ -5,6 +5,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from sqlalchemy import (
+    CheckConstraint,
     Column,
     ForeignKey,
     Index,
@@ -308,6 +309,7 @@ class ConsolidatedReport(db.Model):
     """A lead unit's report on its key task, citing its responsible units' updates."""
 
     __tablename__ = "consolidated_reports"
+    __table_args__ = (CheckConstraint("quarter BETWEEN 1 AND 4", name="quarter"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"), index=True)
@@ -315,6 +317,15 @@ class ConsolidatedReport(db.Model):
     title: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_default)
+    # The quarter the report covers (汇总报告 of 2024 Q1: quarter_year 2024, quarter 1). Reports
+    # written before the field existed were given one by migration 0023_lead_view.
+    quarter_year: Mapped[int | None]
+    quarter: Mapped[int | None]
+
+    @property
+    def quarter_label(self) -> str:
+        """2024Q1 (empty when unknown)."""
+        return f"{self.quarter_year}Q{self.quarter}" if self.quarter_year and self.quarter else ""
 
     assignment: Mapped[Assignment] = relationship()
     author: Mapped[User] = relationship()

@@ -73,6 +73,49 @@ def _touch(milestone: Milestone, actor) -> None:
     milestone.updated_by_id = getattr(actor, "id", None)
 
 
+# ---------------------------------------------------------------- inbox items
+
+
+def milestone_link(milestone: Milestone) -> str:
+    """The page an inbox item about a milestone opens (notices.links decides which)."""
+    from taskflow.notices import links
+
+    return links.milestone_path({"id": milestone.id, "assignment_id": milestone.assignment_id})
+
+
+def _milestone_params(milestone: Milestone) -> dict:
+    assignment = milestone.assignment
+    return {"milestone_id": milestone.id, "milestone": milestone.title,
+            "task": assignment.task.title, "unit": assignment.unit.name,
+            "due_date": milestone.due_date.isoformat()}
+
+
+def _tell_unit(milestone: Milestone, kind: str, params: dict, actor, *, also=()) -> list:
+    """One inbox item for each of the milestone's unit's reporters and heads, and for `also`
+    (the reporter who filed the report, the person who asked), never for the actor himself.
+    In the caller's transaction: the item exists exactly when the change it tells of commits."""
+    from taskflow.notices.operations import notify, unit_users
+
+    unit_id = milestone.assignment.unit_id
+    people = [u for u in also if u is not None and u.active] + unit_users([unit_id])[unit_id]
+    actor_id = getattr(actor, "id", None)
+    return notify([u for u in people if u.id != actor_id], kind,
+                  {**_milestone_params(milestone), **params}, milestone_link(milestone))
+
+
+def _acted_on(milestone: Milestone, actor) -> None:
+    """The unit reported (or asked for more time) on the milestone: the actor's unread inbox items
+    about it — due and overdue reminders, a return, a lead's reminder, the month's update
+    request of the assignment — are read now."""
+    from taskflow.notices import links
+    from taskflow.notices.operations import mark_read_about
+
+    mark_read_about(actor, links=[
+        milestone_link(milestone),
+        links.build_path("assignments.assignment_detail", assignment_id=milestone.assignment_id),
+    ])
+
+
 # ---------------------------------------------------------------- planning (the office)
 
 
@@ -302,6 +345,7 @@ def submit_update(milestone: Milestone, actor, *, progress: int, narrative: str,
     milestone.progress = progress
     _touch(milestone, actor)
     db.session.flush()
+    _acted_on(milestone, actor)
     audit.record(actor, "status_update.submit", update,
                  before={"milestone": before},
                  after={"milestone": snapshot(milestone, "state", "progress"),
@@ -383,6 +427,9 @@ def review_update(update: StatusUpdate, actor, *, accept: bool, reason_code: str
         milestone_state = MilestoneState.IN_PROGRESS
     _transition(update, actor, UpdateState.ACCEPTED, milestone_state,
                 "status_update.accept", comment=comment, milestone_before=before)
+    _tell_unit(milestone, "report_accepted",
+               {"update_id": update.id, "progress": update.progress}, actor,
+               also=[update.author])
     return update
 
 
@@ -423,8 +470,13 @@ def _return(update, actor, reason_code, comment, action):
         raise ReportingError(_("Choose the reason for returning the report."))
     if not comment.strip():
         raise ReportingError(_("Say what the unit should correct."))
-    return _transition(update, actor, UpdateState.RETURNED, MilestoneState.RETURNED, action,
-                       reason_code=reason_code, comment=comment)
+    _transition(update, actor, UpdateState.RETURNED, MilestoneState.RETURNED, action,
+                reason_code=reason_code, comment=comment)
+    _tell_unit(update.milestone, "report_returned",
+               {"update_id": update.id, "reason": reason_code, "comment": update.comment,
+                "by": "head" if action == "status_update.sign_off_return" else "office"},
+               actor, also=[update.author])
+    return update
 
 
 def _transition(update: StatusUpdate, actor, update_state: str, milestone_state: str,
@@ -488,6 +540,7 @@ def request_extension(milestone: Milestone, actor, *, requested_due_date: date, 
     )
     db.session.add(request)
     db.session.flush()
+    _acted_on(milestone, actor)
     audit.record(actor, "extension.request", request,
                  after=snapshot(request, "milestone_id", "current_due_date",
                                 "requested_due_date", "reason", "state"),
@@ -513,6 +566,11 @@ def decide_extension(request: ExtensionRequest, actor, *, grant: bool,
         milestone.due_date = request.requested_due_date
         _touch(milestone, actor)
     db.session.flush()
+    _tell_unit(milestone, "extension_granted" if grant else "extension_refused",
+               {"extension_id": request.id,
+                "previous_due_date": request.current_due_date.isoformat(),
+                "requested_due_date": request.requested_due_date.isoformat(),
+                "comment": request.comment}, actor, also=[request.requested_by])
     audit.record(actor, "extension.grant" if grant else "extension.refuse", request,
                  before=before,
                  after={"request": snapshot(request, "state", "comment"),
@@ -525,12 +583,29 @@ def decide_extension(request: ExtensionRequest, actor, *, grant: bool,
 
 
 def write_consolidated_report(assignment: Assignment, actor, *, title: str, body: str,
-                              cited_update_ids) -> ConsolidatedReport:
-    """A lead unit's report on its task, citing updates of the task's responsible units."""
+                              cited_update_ids,
+                              quarter: tuple[int, int] | None = None) -> ConsolidatedReport:
+    """A lead unit's report on its task for one quarter, citing updates of the task's
+    responsible units.
+
+    `quarter` (year, 1..4) is the quarter it covers: within the plan's years and begun by today.
+    Without one (imports, older callers), the quarter of the latest original due date among the
+    cited milestones, else today's quarter."""
+    from taskflow.assignments.queries import quarter_of
+
     if assignment.role != AssignmentRole.LEAD:
         raise ReportingError(_("Only a lead unit writes a consolidated report."))
     if not title.strip() or not body.strip():
         raise ReportingError(_("Give the report a title and a text."))
+    if quarter is not None:
+        from taskflow.plans.models import Plan
+
+        plan = db.session.get(Plan, assignment.task.plan_id)
+        year, number = quarter
+        if not (1 <= number <= 4 and plan.start_year <= year <= plan.end_year):
+            raise ReportingError(_("Choose a quarter of the plan's years."))
+        if (year, number) > quarter_of(clock.local_today()):
+            raise ReportingError(_("That quarter has not begun."))
     ids = sorted({int(i) for i in cited_update_ids})
     cited = []
     if ids:
@@ -542,15 +617,54 @@ def write_consolidated_report(assignment: Assignment, actor, *, title: str, body
         if len(cited) != len(ids):
             raise ReportingError(_("A report can only cite updates of this task's responsible "
                                    "units."))
+    if quarter is None:
+        dues = [update.milestone.original_due_date for update in cited]
+        quarter = quarter_of(max(dues) if dues else clock.local_today())
     report = ConsolidatedReport(assignment_id=assignment.id, author_id=actor.id,
                                 title=title.strip(), body=body.strip(),
-                                created_at=clock.utcnow(), citations=list(cited))
+                                created_at=clock.utcnow(), citations=list(cited),
+                                quarter_year=quarter[0], quarter=quarter[1])
     db.session.add(report)
     db.session.flush()
     audit.record(actor, "consolidated_report.create", report,
-                 after={"title": report.title, "cited_updates": ids},
-                 summary=report.title)
+                 after={"title": report.title, "cited_updates": ids,
+                        "quarter": report.quarter_label},
+                 summary=f"{report.quarter_label} {report.title}")
     return report
+
+
+# ---------------------------------------------------------------- the lead unit's reminders
+
+
+def remind_as_lead(milestone: Milestone, actor, *, lead_unit) -> list:
+    """A lead unit reminds a responsible unit to report on a milestone of its task: one inbox
+    item for each of that unit's reporters and heads, at most once per milestone and day (the
+    claim (milestone, lead_remind, date) of notices.operations.claim), audited. Refused when the
+    unit has reported, or was reminded of this milestone today."""
+    from taskflow.assignments.queries import LEAD_REMIND_KIND, remindable
+    from taskflow.notices.operations import claim, notify, unit_users
+
+    assignment = milestone.assignment
+    if assignment.role != AssignmentRole.RESPONSIBLE:
+        raise ReportingError(_("Only a responsible unit can be reminded."))
+    if not remindable(milestone.state):
+        raise ReportingError(_("%(unit)s has already reported on this milestone.",
+                               unit=assignment.unit.name))
+    today = clock.local_today()
+    claimed = claim("milestone", milestone.id, LEAD_REMIND_KIND, today.isoformat(),
+                    unit_id=assignment.unit_id)
+    if claimed is None:
+        raise ReportingError(_("%(unit)s has already been reminded of this milestone today.",
+                               unit=assignment.unit.name))
+    people = unit_users([assignment.unit_id])[assignment.unit_id]
+    items = notify(people, "lead_remind", {**_milestone_params(milestone), "lead": lead_unit.name},
+                   milestone_link(milestone), claimed=claimed)
+    audit.record(actor, "milestone.lead_remind", milestone,
+                 after={"unit": assignment.unit.name, "lead_unit": lead_unit.name,
+                        "state": milestone.state, "recipients": len(items),
+                        "day": today.isoformat()},
+                 summary=f"{lead_unit.name} → {assignment.unit.name}: {milestone.title}")
+    return items
 
 
 # ---------------------------------------------------------------- maintenance

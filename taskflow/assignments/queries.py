@@ -14,6 +14,8 @@ from taskflow.assignments.lights import (
     yellow_cutoff,
 )
 from taskflow.assignments.models import (
+    CLOSED_STATES,
+    WAITING_STATES,
     Assignment,
     AssignmentRole,
     ConsolidatedReport,
@@ -533,3 +535,189 @@ def plan_units(plan_id: int) -> list[Unit]:
     return db.session.scalars(
         select(Unit).where(Unit.plan_id == plan_id).order_by(Unit.sort_order, Unit.name)
     ).all()
+
+
+# ---------------------------------------------------------------- the lead unit's overview
+
+# Where a responsible unit stands on one milestone, as its lead unit sees it (已报送 / 未报送 /
+# 已退回). The only definition: the page, its counts and the reminder read these. Reported: a
+# report is on record and not sent back — waiting for the unit head or the office, accepted
+# below 100 % (in progress for the rest), or closed (办结 / 销号).
+LEAD_REPORTED = "reported"
+LEAD_NOT_REPORTED = "not_reported"
+LEAD_RETURNED = "returned"
+LEAD_STATUSES = (LEAD_NOT_REPORTED, LEAD_RETURNED, LEAD_REPORTED)
+LEAD_REPORTED_STATES = WAITING_STATES | CLOSED_STATES | {MilestoneState.IN_PROGRESS}
+
+
+def lead_status(state: str) -> str:
+    """A milestone state as the lead unit reads it."""
+    if state == MilestoneState.RETURNED:
+        return LEAD_RETURNED
+    if state in LEAD_REPORTED_STATES:
+        return LEAD_REPORTED
+    return LEAD_NOT_REPORTED
+
+
+def lead_status_column():
+    """lead_status() in SQL (same sets)."""
+    return case((Milestone.state == MilestoneState.RETURNED, LEAD_RETURNED),
+                (Milestone.state.in_([str(s) for s in LEAD_REPORTED_STATES]), LEAD_REPORTED),
+                else_=LEAD_NOT_REPORTED)
+
+
+def remindable(state: str) -> bool:
+    """The lead unit can remind a unit that has not reported, or whose report came back."""
+    return lead_status(state) != LEAD_REPORTED
+
+
+@dataclass
+class LeadRow:
+    """One responsible unit's milestone of a period."""
+
+    milestone: Milestone
+    unit: Unit
+    status: str
+    light: str
+    reminded_today: bool
+
+
+@dataclass
+class LeadPeriod:
+    """A milestone period of the task (the responsible units' milestones of the same original due
+    date and title): its counts per status (aggregate SQL) and the rows shown."""
+
+    due: date
+    title: str
+    counts: dict[str, int]
+    rows: list[LeadRow]
+
+    @property
+    def key(self) -> str:
+        return self.due.isoformat()
+
+
+@dataclass
+class QuarterCover:
+    """A quarter of the plan up to now, and the lead unit's consolidated reports covering it."""
+
+    year: int
+    quarter: int
+    reports: list[ConsolidatedReport]
+    current: bool
+
+    @property
+    def label(self) -> str:
+        return f"{self.year}Q{self.quarter}"
+
+
+@dataclass
+class LeadOverview:
+    """Everything the lead unit's page shows."""
+
+    task: KeyTask
+    periods: list[LeadPeriod]
+    quarters: list[QuarterCover]
+    lead_assignments: list[Assignment]
+    unfiled: list[ConsolidatedReport]
+    today: date
+
+
+def quarter_of(day: date) -> tuple[int, int]:
+    """(year, quarter) of a date."""
+    return day.year, (day.month - 1) // 3 + 1
+
+
+def plan_quarters(start_year: int, end_year: int, today: date) -> list[tuple[int, int]]:
+    """The plan's quarters from its first through today's (none after the plan's end)."""
+    last = min(quarter_of(today), (end_year, 4))
+    return [(year, quarter) for year in range(start_year, end_year + 1)
+            for quarter in range(1, 5) if (year, quarter) <= last]
+
+
+def lead_overview(task: KeyTask, *, lead_unit_id: int | None = None, due: date | None = None,
+                  status: str | None = None, today: date | None = None) -> LeadOverview:
+    """Per milestone period, each responsible unit as reported / not reported / returned, with
+    the counts per status, and the lead units' consolidated reports by quarter.
+
+    `due` and `status` narrow the rows (the list behind a count, with as many rows as it says);
+    the counts are always the period's. A fixed number of queries whatever the units and periods:
+    the calendar, the counts, the rows, today's reminders, the lead assignments, their reports.
+    `lead_unit_id`: the quarters are of that lead unit's reports (every lead unit's when None).
+    """
+    from taskflow.notices.operations import existing_claims
+    from taskflow.plans.models import Plan
+
+    cal = work_calendar.current()
+    today, cutoff = light_context(today, cal)
+    responsible = (Assignment.task_id == task.id,
+                   Assignment.role == AssignmentRole.RESPONSIBLE)
+    status_col = lead_status_column()
+    count_rows = db.session.execute(
+        select(Milestone.original_due_date, Milestone.title, status_col.label("status"),
+               func.count(Milestone.id))
+        .join(Assignment, Assignment.id == Milestone.assignment_id)
+        .where(*responsible)
+        .group_by(Milestone.original_due_date, Milestone.title, status_col)
+    ).all()
+    periods: dict[tuple[date, str], LeadPeriod] = {}
+    for row_due, title, row_status, count in count_rows:
+        period = periods.setdefault((row_due, title), LeadPeriod(
+            row_due, title, {s: 0 for s in LEAD_STATUSES}, []))
+        period.counts[row_status] = int(count)
+    query = (
+        select(Milestone, Unit)
+        .join(Assignment, Assignment.id == Milestone.assignment_id)
+        .join(Unit, Unit.id == Assignment.unit_id)
+        .where(*responsible)
+        .order_by(Milestone.original_due_date, Milestone.title, Unit.sort_order, Unit.name,
+                  Milestone.id)
+    )
+    if due is not None:
+        query = query.where(Milestone.original_due_date == due)
+    if status in LEAD_STATUSES:
+        query = query.where(status_col == status)
+    rows = db.session.execute(query).all()
+    reminded = {item_id for item_id, kind, period in existing_claims(
+        "milestone", [m.id for m, _u in rows]) if kind == LEAD_REMIND_KIND
+        and period == today.isoformat()}
+    for milestone, unit in rows:
+        period = periods.get((milestone.original_due_date, milestone.title))
+        if period is None:  # changed between the two reads: counted on the next load
+            continue
+        period.rows.append(LeadRow(
+            milestone, unit, lead_status(milestone.state),
+            milestone_light(milestone.state, milestone.due_date, today, cutoff),
+            milestone.id in reminded))
+    lead_where = [Assignment.task_id == task.id, Assignment.role == AssignmentRole.LEAD]
+    if lead_unit_id is not None:
+        lead_where.append(Assignment.unit_id == lead_unit_id)
+    leads = db.session.scalars(
+        select(Assignment).where(*lead_where).options(joinedload(Assignment.unit))
+        .order_by(Assignment.id)
+    ).unique().all()
+    reports = db.session.scalars(
+        select(ConsolidatedReport)
+        .where(ConsolidatedReport.assignment_id.in_([a.id for a in leads]))
+        .options(joinedload(ConsolidatedReport.author))
+        .order_by(ConsolidatedReport.created_at, ConsolidatedReport.id)
+    ).unique().all() if leads else []
+    plan = db.session.get(Plan, task.plan_id)
+    by_quarter: dict[tuple[int, int], list[ConsolidatedReport]] = {}
+    unfiled = []
+    for report in reports:
+        if report.quarter_year and report.quarter:
+            by_quarter.setdefault((report.quarter_year, report.quarter), []).append(report)
+        else:
+            unfiled.append(report)
+    current = quarter_of(today)
+    listed = plan_quarters(plan.start_year, plan.end_year, today)
+    quarters = [QuarterCover(y, q, by_quarter.get((y, q), []), (y, q) == current)
+                for y, q in listed]
+    unfiled += [r for key, group in by_quarter.items() if key not in set(listed) for r in group]
+    return LeadOverview(task, sorted(periods.values(), key=lambda p: (p.due, p.title)),
+                        quarters, list(leads), unfiled, today)
+
+
+# The claim kind of a lead unit's reminder (notices.operations.claim): once a day per milestone.
+LEAD_REMIND_KIND = "lead_remind"

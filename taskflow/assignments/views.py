@@ -5,7 +5,7 @@ Every handler: load → permission check (404 for another unit's object, 403 for
 action) → validate → call an operation → commit once → flash → redirect.
 """
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 from flask import (
@@ -28,6 +28,7 @@ from taskflow.assignments import bp, operations, queries
 from taskflow.assignments.forms import (
     AddUnitForm,
     CloseMilestoneForm,
+    ActionForm,
     ConsolidatedReportForm,
     ExtensionDecisionForm,
     ExtensionRequestForm,
@@ -65,6 +66,7 @@ from taskflow.core.permissions import (
     can_close_milestone,
     can_decide_extension,
     can_edit_plan,
+    can_remind_as_lead,
     can_report,
     can_request_extension,
     can_review,
@@ -72,6 +74,7 @@ from taskflow.core.permissions import (
     can_use_sign_off_queue,
     can_use_workspace,
     can_view_assignment,
+    can_view_lead_overview,
     can_view_review_queue,
     can_write_consolidated_report,
     require,
@@ -636,6 +639,10 @@ def new_consolidated_report(assignment_id: int):
     assignment = _assignment_or_404(assignment_id)
     require(can_write_consolidated_report(current_user, assignment))
     form = ConsolidatedReportForm()
+    plan = db.session.get(Plan, assignment.task.plan_id)
+    today = clock.local_today()
+    form.set_quarters(queries.plan_quarters(plan.start_year, plan.end_year, today),
+                      queries.quarter_of(today))
     team = queries.task_team_updates(assignment.task_id,
                                      page=page_number("team_page"))
     cited = [n for n in (form_int(i) for i in request.form.getlist("cite")) if n > 0]
@@ -645,7 +652,7 @@ def new_consolidated_report(assignment_id: int):
             with commit_or_refuse() as done:
                 operations.write_consolidated_report(
                     assignment, current_user, title=form.title.data, body=form.body.data,
-                    cited_update_ids=cited)
+                    cited_update_ids=cited, quarter=form.chosen_quarter())
             if not done:
                 status = 409
             else:
@@ -661,6 +668,61 @@ def new_consolidated_report(assignment_id: int):
     return render_template("assignments/consolidated_form.html", assignment=assignment,
                            form=form, team=team, team_updates=list(team.items),
                            cited_elsewhere=cited_elsewhere, cited=set(cited)), status
+
+
+# ---------------------------------------------------------------- the lead unit's overview
+
+
+@bp.route("/tasks/<int:task_id>/lead")
+@login_required
+def lead_overview(task_id: int):
+    """Who has reported: per milestone period, each responsible unit as reported / not reported
+    / returned, with a reminder button, and the consolidated reports by quarter.
+
+    ?due=YYYY-MM-DD&status=… lists the rows behind one count (as many as the count says)."""
+    task = _task_or_404(task_id)
+    require(can_view_lead_overview(current_user, task.id, queries.lead_unit_ids))
+    due = None
+    if request.args.get("due"):
+        try:
+            due = date.fromisoformat(request.args["due"])
+        except ValueError:
+            abort(404)
+    status = request.args.get("status")
+    if status is not None and status not in queries.LEAD_STATUSES:
+        abort(404)
+    own_lead = can_remind_as_lead(current_user, task.id, queries.lead_unit_ids)
+    overview = queries.lead_overview(task, due=due, status=status,
+                                     lead_unit_id=current_user.unit_id if own_lead else None)
+    return render_template("assignments/lead_overview.html", overview=overview, task=task,
+                           due=due, status=status, may_remind=own_lead, form=ActionForm())
+
+
+@bp.route("/tasks/<int:task_id>/lead/remind/<int:milestone_id>", methods=["POST"])
+@login_required
+def lead_remind(task_id: int, milestone_id: int):
+    """The lead unit reminds one responsible unit to report on a milestone (once a day)."""
+    milestone = _milestone_or_404(milestone_id)
+    require_visible(milestone.assignment.task_id == task_id)
+    require(can_remind_as_lead(current_user, task_id, queries.lead_unit_ids))
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    unit_name = milestone.assignment.unit.name
+    with commit_or_refuse(category="warning") as done:
+        operations.remind_as_lead(milestone, current_user, lead_unit=current_user.unit)
+    if done:
+        flash(_("%(unit)s has been reminded to report on %(milestone)s.", unit=unit_name,
+                milestone=milestone.title), "success")
+    back = {k: v for k, v in (("due", request.form.get("due")),
+                              ("status", request.form.get("status"))) if v}
+    if back.get("status") not in queries.LEAD_STATUSES:
+        back.pop("status", None)
+    if "due" in back:
+        try:
+            date.fromisoformat(back["due"])
+        except ValueError:
+            back.pop("due")
+    return redirect(url_for("assignments.lead_overview", task_id=task_id, **back))
 
 
 # ---------------------------------------------------------------- planning (the office)

@@ -222,6 +222,25 @@ def can_write_consolidated_report(user, assignment) -> bool:
     return acts_for_unit(user, assignment.unit_id) and assignment.role == "lead"
 
 
+def leads_task(user, task_id: int, lead_unit_ids: Callable[[int], Collection[int]]) -> bool:
+    """The user is a reporter or head of a unit leading this key task."""
+    return (is_unit_user(user) and user.unit_id is not None
+            and user.unit_id in lead_unit_ids(task_id))
+
+
+def can_view_lead_overview(user, task_id: int,
+                           lead_unit_ids: Callable[[int], Collection[int]]) -> bool:
+    """Who has reported on a key task, unit by unit (the lead unit's page): the task's lead
+    unit, and the reading roles."""
+    return reads_everything(user) or leads_task(user, task_id, lead_unit_ids)
+
+
+def can_remind_as_lead(user, task_id: int,
+                       lead_unit_ids: Callable[[int], Collection[int]]) -> bool:
+    """Remind a responsible unit of a key task to report: that task's lead unit only."""
+    return leads_task(user, task_id, lead_unit_ids)
+
+
 # ---------------------------------------------------------------- enterprises and monthly dispatch
 
 

@@ -16,7 +16,6 @@ from taskflow.core.schedule import Job, refuses_unknown_years, workday_calendar,
 from taskflow.enterprises import importer, operations, queries
 from taskflow.enterprises.models import DispatchPeriod, DispatchPeriodState
 from taskflow.extensions import db
-from taskflow.notices import links
 from taskflow.notices import operations as notices
 
 log = logging.getLogger("taskflow.enterprises.jobs")
@@ -47,6 +46,7 @@ def run_monthly_dispatch(today: date | None = None, *, commit: bool = True) -> C
         .order_by(DispatchPeriod.id)
     ))
     reminders = []
+    claimed_period: dict[int, int] = {}
     for period in periods:
         counts["marked_late"] += operations.mark_late(period, today)
         if number < remind_on or today > period.due_on:
@@ -56,11 +56,12 @@ def run_monthly_dispatch(today: date | None = None, *, commit: bool = True) -> C
                                     unit_id=unit.id)
             if claimed is not None:
                 reminders.append((unit, period.label, claimed))
+                claimed_period[claimed.id] = period.id
     if reminders:
         people = notices.unit_users({unit.id for unit, *_r in reminders})
         for unit, label, claimed in reminders:
             notices.notify(people[unit.id], "dispatch_remind", {"unit": unit.name, "period": label},
-                           links.build_path("dispatch.index") or links.inbox_path(),
+                           operations.unit_page_link(claimed_period[claimed.id], unit.id),
                            claimed=claimed)
             counts["dispatch_remind"] += 1
     if commit:

@@ -388,10 +388,35 @@ def open_month(month, actor, *, plan: Plan | None = None) -> DispatchPeriod:
     period = DispatchPeriod(plan_id=plan.id, month=month, due_on=due_on,
                             opened_by_id=getattr(actor, "id", None), opened_at=clock.utcnow())
     db.session.add(period)
+    db.session.flush()
     audit.record(actor, "dispatch.open", period,
                  after={"month": period.label, "due_on": period.due_on},
                  summary=period.label)
+    _tell_units_opened(period)
     return period
+
+
+def unit_page_link(period_id: int, unit_id: int) -> str:
+    """The unit's own page of a month: where inbox items about its figures lead."""
+    from taskflow.notices import links
+
+    return (links.build_path("dispatch.unit_page", period_id=period_id, unit_id=unit_id)
+            or links.inbox_path())
+
+
+def _tell_units_opened(period: DispatchPeriod) -> None:
+    """The month is open: one inbox item for each reporter and head of every unit on the board,
+    pointing at the unit's own page (in the opening transaction: told exactly once)."""
+    from taskflow.enterprises.queries import dispatch_units
+    from taskflow.notices.operations import notify, unit_users
+
+    units = dispatch_units(period.plan_id)
+    people = unit_users(u.id for u in units)
+    for unit in units:
+        notify(people[unit.id], "dispatch_opened",
+               {"unit": unit.name, "period": period.label, "period_id": period.id,
+                "due_date": period.due_on.isoformat()},
+               unit_page_link(period.id, unit.id))
 
 
 def open_month_if_due(today: date) -> DispatchPeriod | None:
@@ -486,6 +511,10 @@ def confirm_figures(period: DispatchPeriod, unit: Unit, note: str, actor) -> Dis
     row.confirmed_at = now
     # Lateness is a fact: once late, a later confirmation does not erase it.
     row.late = bool(row.late) or clock.local_today() > period.due_on
+    from taskflow.notices.operations import mark_read_about
+
+    # The month's opening and its reminders lead to this page: done, so read.
+    mark_read_about(actor, links=[unit_page_link(period.id, unit.id)])
     audit.record(actor, "dispatch.confirm", row, before=before,
                  after={"figures": figures, "note": row.note, "late": row.late},
                  summary=f"{period.label} {unit.name}")

@@ -315,6 +315,7 @@ def _webhook_payload(today: date, rows) -> dict:
         "update_request": _("monthly updates requested"),
         "update_rerequest": _("monthly updates still missing"),
         "dispatch_remind": _("monthly figures not confirmed"),
+        "lead_remind": _("reminded by the lead unit to report"),
     }
     lines = [_("TaskFlow daily summary %(date)s", date=today.isoformat())]
     for unit_name, kind, count in rows:

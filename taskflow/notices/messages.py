@@ -13,6 +13,14 @@ def level_name(level: str) -> str:
     return level
 
 
+def reason_name(code: str) -> str:
+    """The label of a return reason code (退回原因)."""
+    from taskflow.assignments.forms import REASON_LABELS
+
+    label = REASON_LABELS.get(code)
+    return str(label) if label is not None else code
+
+
 def status_name(status: str) -> str:
     """issued / acknowledged / answered."""
     return {
@@ -61,6 +69,34 @@ def render(kind: str, params: dict) -> tuple[str, str]:
     if kind == "update_rerequest":
         return (_("Still missing: monthly progress update for %(task)s", task=task),
                 _("No progress has been reported for %(period)s yet.", period=p.get("period", "")))
+    if kind == "report_returned":
+        by = _("your unit head") if p.get("by") == "head" else _("the joint-meeting office")
+        return (_("Report returned: %(milestone)s", milestone=milestone),
+                _("%(task)s · returned by %(by)s · %(reason)s: %(comment)s", task=task, by=by,
+                  reason=reason_name(p.get("reason", "")), comment=p.get("comment", "")))
+    if kind == "report_accepted":
+        progress = int(p.get("progress", 0))
+        if progress >= 100:
+            detail = _("%(task)s · 100%% accepted: the milestone is closed.", task=task)
+        else:
+            detail = _("%(task)s · %(progress)s%% accepted: the milestone stays open for the rest.",
+                       task=task, progress=progress)
+        return _("Report accepted: %(milestone)s", milestone=milestone), detail
+    if kind == "extension_granted":
+        return (_("Extension granted: %(milestone)s", milestone=milestone),
+                _("%(task)s · new due date %(due)s (was %(previous)s)", task=task, due=due,
+                  previous=p.get("previous_due_date", "")))
+    if kind == "extension_refused":
+        return (_("Extension refused: %(milestone)s", milestone=milestone),
+                _("%(task)s · the due date stays %(due)s · %(comment)s", task=task, due=due,
+                  comment=p.get("comment", "")))
+    if kind == "dispatch_opened":
+        return (_("Monthly dispatch %(period)s is open", period=p.get("period", "")),
+                _("Confirm your unit's monthly figures by %(due)s.", due=due))
+    if kind == "lead_remind":
+        return (_("Reminder from the lead unit %(lead)s: %(milestone)s",
+                  lead=p.get("lead", ""), milestone=milestone),
+                _("%(task)s · due %(due)s · please report your progress.", task=task, due=due))
     if kind == "dispatch_remind":
         return (_("Monthly figures for %(period)s not confirmed yet", period=p.get("period", "")),
                 _("Confirm your unit's monthly figures before the deadline."))

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from taskflow.accounts.models import User
@@ -384,6 +384,32 @@ def mark_all_read(user: User) -> int:
     return result.rowcount or 0
 
 
+def mark_read_about(user: User | None, *, links: Iterable[str] = (),
+                    notice_id: int | None = None) -> int:
+    """The user acted on what some inbox items are about (answered the notice, reported on the
+    milestone, confirmed the month): those of the user's items still unread are read now.
+
+    Related items: those pointing at one of `links` (the page the item opens), or carrying the
+    urge notice `notice_id`. Personal state, not audited; returns how many were marked."""
+    if user is None or getattr(user, "id", None) is None:
+        return 0
+    wanted = sorted({link for link in links if link})
+    conditions = []
+    if wanted:
+        conditions.append(Notification.link.in_(wanted))
+    if notice_id is not None:
+        conditions.append(Notification.urge_notice_id == notice_id)
+    if not conditions:
+        return 0
+    result = db.session.execute(
+        update(Notification)
+        .where(Notification.user_id == user.id, Notification.read_at.is_(None), or_(*conditions))
+        .values(read_at=clock.utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
 # ---------------------------------------------------------------- urge notices
 
 
@@ -477,6 +503,7 @@ def acknowledge_notice(notice: UrgeNotice, actor: User) -> None:
     notice.acknowledged_at = clock.utcnow()
     notice.acknowledged_by_id = actor.id
     db.session.flush()
+    mark_read_about(actor, notice_id=notice.id)
     audit.record(actor, "notices.acknowledge", notice, after={"acknowledged_at": notice.acknowledged_at},
                  summary=notice.number)
 
@@ -500,6 +527,7 @@ def respond_to_notice(notice: UrgeNotice, response: str, actor: User) -> None:
     notice.responded_by_id = actor.id
     notice.answered_late = clock.to_local(now).date() > notice.response_due
     db.session.flush()
+    mark_read_about(actor, notice_id=notice.id)
     recipients = office_users()
     if notice.issued_by is not None and notice.issued_by.active:
         recipients.append(notice.issued_by)

@@ -84,9 +84,18 @@ def _page() -> int:
 
 
 def _safe_local_path(path: str) -> str | None:
-    if path and path.startswith("/") and not path.startswith("//"):
-        return path
-    return None
+    """The item's link when it is a path on this site; None for anything a browser could read
+    as another host ("//host", "/\\host", a scheme, control characters)."""
+    from urllib.parse import urlsplit
+
+    if not path or not path.startswith("/") or path.startswith("//"):
+        return None
+    if "\\" in path or any(ord(ch) < 32 or ord(ch) == 127 for ch in path):
+        return None
+    parts = urlsplit(path)
+    if parts.scheme or parts.netloc:
+        return None
+    return path
 
 
 # ---------------------------------------------------------------- inbox

@@ -49,3 +49,37 @@ def test_demo_history_follows_the_closure_rule(app, imported_plans):
     at_q3_end = {r.milestone_id for r in measures.overdue_list(plan.id, date(2026, 9, 30))}
     assert at_q3_end - overdue
     assert sum(t.closed for t in measures.task_progress(plan.id, TODAY)) == len(closed)
+
+
+@pytest.mark.slow
+def test_demo_returned_reports_have_their_inbox_items(app, imported_plans):
+    from taskflow.accounts.demo import create_demo_accounts
+    from taskflow.accounts.models import User
+    from taskflow.assignments.models import Assignment
+    from taskflow.notices.models import Notification
+
+    plan = imported_plans
+    lines = []
+    with clock.frozen_at(datetime(2026, 12, 1, 9, 0, tzinfo=clock.LOCAL_TZ)), \
+            app.test_request_context("/"):
+        create_demo_accounts(plan)
+        db.session.commit()
+        setup_demo(plan, lines.append)
+        db.session.commit()
+    returned = db.session.execute(
+        select(Milestone.id, Assignment.unit_id).join(Assignment)
+        .where(Milestone.state == "returned")).all()
+    assert returned, lines
+    for milestone_id, unit_id in returned:
+        people = set(db.session.scalars(select(User.id).where(
+            User.unit_id == unit_id, User.active.is_(True),
+            User.role.in_(("reporter", "unit_head")))))
+        told = db.session.scalars(select(Notification).where(
+            Notification.kind == "report_returned",
+            Notification.link == f"/milestones/{milestone_id}")).all()
+        assert sorted(n.user_id for n in told) == sorted(people) and people
+        assert all(n.read_at is None and "佐证" in n.params["comment"] for n in told)
+    # Acceptances long past are read; the badge shows what is recent or still to act on.
+    accepted = db.session.scalars(select(Notification).where(
+        Notification.kind == "report_accepted")).all()
+    assert accepted and any(n.read_at is not None for n in accepted)

@@ -49,6 +49,9 @@ ROUTES = [
     ("POST", "/extensions/{x}/decide", (403, 404, 403, 403, 302, 403, 403, 403)),
     ("GET", "/assignments/{lead}/reports/new", (404, 404, 200, 404, 403, 403, 403, 403)),
     ("POST", "/assignments/{lead}/reports/new", (404, 404, 400, 404, 403, 403, 403, 403)),
+    # The lead unit's overview: the task's lead unit and the reading roles; reminders: the lead.
+    ("GET", "/tasks/{task}/lead", (403, 403, 200, 403, 200, 200, 200, 200)),
+    ("POST", "/tasks/{task}/lead/remind/{ms}", (403, 404, 302, 403, 403, 403, 403, 403)),
     ("GET", "/planning", OFFICE_GET),
     ("GET", "/planning/tasks/{task}", OFFICE_GET),
     ("POST", "/planning/tasks/{task}/units", OFFICE_FORM),

@@ -137,4 +137,5 @@ def test_monthly_dispatch_is_wired_to_the_enterprise_jobs(app, runner, plan, wor
         (world.town.id, "2024-10", D("2024-11-05"))]
     kinds = db.session.scalars(select(Notification.kind).where(
         Notification.user_id == world.users.reporter.id)).all()
-    assert kinds == ["dispatch_remind"]
+    # Told when the month opened, and reminded once on the 3rd working day.
+    assert kinds == ["dispatch_opened", "dispatch_remind"]
