@@ -5,7 +5,7 @@ updates they cite (the period the units reported on), or, citing nothing, the qu
 one they were written in (a quarter's report is written after its end) — in Asia/Shanghai time.
 
 Revision ID: 0023_lead_view
-Revises: 0019_version_columns
+Revises: 0022_robots_mobile
 """
 
 from datetime import date, datetime, timedelta, timezone
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0023_lead_view"
-down_revision = "0019_version_columns"
+down_revision = "0022_robots_mobile"
 branch_labels = None
 depends_on = None
 

@@ -3,14 +3,14 @@ stored file), so storage_key is no longer unique (an index instead) and each cop
 row it keeps (kept_from_id).
 
 Revision ID: 0024_evidence_keep
-Revises: 0019_version_columns
+Revises: 0023_lead_view
 """
 
 from alembic import op
 import sqlalchemy as sa
 
 revision = "0024_evidence_keep"
-down_revision = "0019_version_columns"
+down_revision = "0023_lead_view"
 branch_labels = None
 depends_on = None
 

@@ -90,7 +90,8 @@ def _milestone_params(milestone: Milestone) -> dict:
             "due_date": milestone.due_date.isoformat()}
 
 
-def _tell_unit(milestone: Milestone, kind: str, params: dict, actor, *, also=()) -> list:
+def _tell_unit(milestone: Milestone, kind: str, params: dict, actor, *, event_key: str,
+               also=()) -> list:
     """One inbox item for each of the milestone's unit's reporters and heads, and for `also`
     (the reporter who filed the report, the person who asked), never for the actor himself.
     In the caller's transaction: the item exists exactly when the change it tells of commits."""
@@ -100,7 +101,8 @@ def _tell_unit(milestone: Milestone, kind: str, params: dict, actor, *, also=())
     people = [u for u in also if u is not None and u.active] + unit_users([unit_id])[unit_id]
     actor_id = getattr(actor, "id", None)
     return notify([u for u in people if u.id != actor_id], kind,
-                  {**_milestone_params(milestone), **params}, milestone_link(milestone))
+                  {**_milestone_params(milestone), **params}, milestone_link(milestone),
+                  event_key=event_key)
 
 
 def _acted_on(milestone: Milestone, actor) -> None:
@@ -429,7 +431,7 @@ def review_update(update: StatusUpdate, actor, *, accept: bool, reason_code: str
                 "status_update.accept", comment=comment, milestone_before=before)
     _tell_unit(milestone, "report_accepted",
                {"update_id": update.id, "progress": update.progress}, actor,
-               also=[update.author])
+               event_key=f"update:{update.id}:accepted", also=[update.author])
     return update
 
 
@@ -475,7 +477,7 @@ def _return(update, actor, reason_code, comment, action):
     _tell_unit(update.milestone, "report_returned",
                {"update_id": update.id, "reason": reason_code, "comment": update.comment,
                 "by": "head" if action == "status_update.sign_off_return" else "office"},
-               actor, also=[update.author])
+               actor, event_key=f"update:{update.id}:returned", also=[update.author])
     return update
 
 
@@ -570,7 +572,8 @@ def decide_extension(request: ExtensionRequest, actor, *, grant: bool,
                {"extension_id": request.id,
                 "previous_due_date": request.current_due_date.isoformat(),
                 "requested_due_date": request.requested_due_date.isoformat(),
-                "comment": request.comment}, actor, also=[request.requested_by])
+                "comment": request.comment}, actor,
+               event_key=f"extension:{request.id}:decided", also=[request.requested_by])
     audit.record(actor, "extension.grant" if grant else "extension.refuse", request,
                  before=before,
                  after={"request": snapshot(request, "state", "comment"),

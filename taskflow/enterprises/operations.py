@@ -416,7 +416,8 @@ def _tell_units_opened(period: DispatchPeriod) -> None:
         notify(people[unit.id], "dispatch_opened",
                {"unit": unit.name, "period": period.label, "period_id": period.id,
                 "due_date": period.due_on.isoformat()},
-               unit_page_link(period.id, unit.id))
+               unit_page_link(period.id, unit.id),
+               event_key=f"dispatch:{period.id}:opened:{unit.id}")
 
 
 def open_month_if_due(today: date) -> DispatchPeriod | None:

@@ -301,9 +301,6 @@ def test_a_wecom_robot_with_a_wrong_key_keeps_the_message_queued(app, mobiles, s
     assert [code for code, _body in receiver.refusals] == [93000] and receiver.messages == []
 
 
-@pytest.mark.xfail(strict=True, reason="review_update does not notify yet: the inbox-events "
-                   "branch adds notices.operations.notify(...) for a returned report; once merged "
-                   "this passes and the marker must go (strict)")
 def test_a_returned_report_reaches_the_units_robot_and_the_inbox_exactly_once(
         app, mobiles, milestone_at, sim, robot_receiver):
     from taskflow.assignments.operations import review_update, submit_update
