@@ -1,14 +1,17 @@
-"""The one helper for Excel files: writing with formulas never interpreted, and reading uploads
-row by row within limits (read_sheet, bounded by ReadLimits)."""
+"""The one helper for Excel files: print-ready reports streamed in constant memory (write_report),
+with formulas never interpreted, and reading uploads row by row within limits (read_sheet,
+bounded by ReadLimits)."""
 
+import unicodedata
 import zipfile
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from io import BytesIO
 from typing import Any
 
 from flask import Response
+from flask_babel import gettext as _
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
@@ -67,6 +70,207 @@ def xlsx_response(filename: str, content: bytes) -> Response:
     response = Response(content, mimetype=XLSX_MIMETYPE)
     response.headers.update(attachment_headers(filename))
     return response
+
+
+# ---------------------------------------------------------------- print-ready reports
+#
+# Every export goes through write_report: openpyxl's write-only mode streams the rows to the file
+# (memory stays constant whatever the row count). Row 1 is the merged title, row 2 the as-of date
+# and the issuing unit, row 3 the header: frozen below it and repeated on every printed page.
+# Landscape A4, one page wide. Column widths come from the header and the first SAMPLE_ROWS rows
+# (held back until the widths are known: write-only mode writes <cols> before the first row);
+# CJK characters count double; text wider than its column wraps.
+
+SAMPLE_ROWS = 500
+MIN_WIDTH = 6
+MAX_WIDTH = 40  # a long name wraps rather than widening the page
+HEADER_WIDTH_CAP = 14  # headers wrap onto two or three lines rather than widening a number column
+DATE_FORMAT = "yyyy-mm-dd"
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
+TITLE_ROWS = 3  # title, as-of line, header
+
+
+@dataclass
+class Report:
+    """One sheet of a report: its title (what, which period), the as-of date, the header, the
+    rows (any iterable; streamed), bold totals rows after them and plain notes below."""
+
+    title: str
+    as_of: date | datetime
+    header: list[str]
+    rows: Iterable[Iterable[Any]]
+    totals: list[list[Any]] = field(default_factory=list)
+    sheet_name: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def text_width(value: Any) -> int:
+    """Display width of a value in Excel's character units: CJK and full-width characters count
+    double, a date 10, a number its digits."""
+    if value is None:
+        return 0
+    if isinstance(value, datetime):
+        return 16
+    if isinstance(value, date):
+        return 10
+    if isinstance(value, float):
+        value = f"{value:.2f}"
+    text = str(value)
+    width = 0
+    for char in text:
+        width += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+    return width
+
+
+def _export_issuer() -> str:
+    from flask import current_app
+
+    return current_app.config["EXPORT_ISSUER"]
+
+
+def _as_of_text(as_of: date | datetime) -> str:
+    if isinstance(as_of, datetime):
+        local = to_local(as_of) or as_of
+        return local.strftime("%Y-%m-%d %H:%M")
+    return as_of.isoformat()
+
+
+class _Styles:
+    """The few cell styles of a report, made once per workbook."""
+
+    def __init__(self):
+        from openpyxl.styles import Border, Side
+
+        thin = Side(style="thin", color="808080")
+        self.border = Border(left=thin, right=thin, top=thin, bottom=thin)
+        self.title_font = Font(bold=True, size=16)
+        self.title_align = Alignment(horizontal="center", vertical="center")
+        self.header_font = Font(bold=True)
+        self.header_fill = PatternFill("solid", fgColor="DCE6F1")
+        self.header_align = Alignment(horizontal="center", vertical="center", wrap_text=True)
+        self.wrap = Alignment(vertical="top", wrap_text=True)
+        self.top = Alignment(vertical="top")
+        self.bold = Font(bold=True)
+
+
+def _cell(sheet, value, *, font=None, fill=None, alignment=None, border=None, number_format=None):
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(sheet, value=value)
+    if isinstance(value, str):
+        cell.data_type = "s"  # "=…" stays text: Excel never runs it
+    if font is not None:
+        cell.font = font
+    if fill is not None:
+        cell.fill = fill
+    if alignment is not None:
+        cell.alignment = alignment
+    if border is not None:
+        cell.border = border
+    if number_format is not None:
+        cell.number_format = number_format
+    return cell
+
+
+def _write_sheet(workbook, report: Report, issuer: str, styles: _Styles,
+                 progress: Callable[[int], None] | None) -> int:
+    from itertools import islice
+
+    sheet = workbook.create_sheet(title=(report.sheet_name or report.title)[:31])
+    columns = max(len(report.header), 1)
+    rows = iter(report.rows)
+    sample = [[safe_cell(v) for v in row] for row in islice(rows, SAMPLE_ROWS)]
+    totals = [[safe_cell(v) for v in row] for row in report.totals]
+    widths = [min(text_width(h), HEADER_WIDTH_CAP) for h in report.header]
+    widths += [0] * (columns - len(widths))
+    for row in sample + totals:
+        for i, value in enumerate(row[:columns]):
+            widths[i] = max(widths[i], text_width(value))
+    widths = [min(MAX_WIDTH, max(MIN_WIDTH, w + 2)) for w in widths]
+    for i, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(i)].width = width
+
+    last = get_column_letter(columns)
+    sheet.merged_cells.add(f"A1:{last}1")
+    sheet.merged_cells.add(f"A2:{last}2")
+    sheet.freeze_panes = f"A{TITLE_ROWS + 1}"
+    sheet.print_title_rows = f"{TITLE_ROWS}:{TITLE_ROWS}"
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.paperSize = "9"  # A4
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.print_options.horizontalCentered = True
+    sheet.page_margins.left = sheet.page_margins.right = 0.5
+    sheet.page_margins.top = sheet.page_margins.bottom = 0.6
+    sheet.oddFooter.center.text = "&P / &N"
+
+    sheet.row_dimensions[1].height = 30
+    sheet.append([_cell(sheet, report.title, font=styles.title_font,
+                        alignment=styles.title_align)])
+    as_of_line = _("Data as of %(as_of)s · Issued by %(issuer)s",
+                   as_of=_as_of_text(report.as_of), issuer=issuer)
+    sheet.append([_cell(sheet, as_of_line, alignment=Alignment(horizontal="right"))])
+    sheet.append([_cell(sheet, str(h), font=styles.header_font, fill=styles.header_fill,
+                        alignment=styles.header_align, border=styles.border)
+                  for h in report.header])
+
+    def cells(values, font=None):
+        out = []
+        for i, value in enumerate(values):
+            width = widths[i] if i < len(widths) else MAX_WIDTH
+            number_format = None
+            if isinstance(value, datetime):
+                number_format = DATETIME_FORMAT
+            elif isinstance(value, date):
+                number_format = DATE_FORMAT
+            wraps = isinstance(value, str) and text_width(value) > width - 1
+            out.append(_cell(sheet, value, font=font, border=styles.border,
+                             alignment=styles.wrap if wraps else styles.top,
+                             number_format=number_format))
+        return out
+
+    written = 0
+    for source in (sample, rows):
+        for row in source:
+            values = row if source is sample else [safe_cell(v) for v in row]
+            sheet.append(cells(values))
+            written += 1
+            if progress is not None and written % 1000 == 0:
+                progress(written)
+    for row in totals:
+        sheet.append(cells(row, font=styles.bold))
+    if report.notes:
+        sheet.append([])
+        for note in report.notes:
+            sheet.append([note])
+    return written
+
+
+def write_report(target, reports: Report | list[Report], *,
+                 progress: Callable[[int], None] | None = None) -> int:
+    """Write `reports` (one sheet each) as a print-ready .xlsx to `target` (a path or a binary
+    file); returns the number of data rows written. `progress(rows)` is called every 1000 rows.
+    Needs an app context (the issuing unit is the EXPORT_ISSUER setting)."""
+    if isinstance(reports, Report):
+        reports = [reports]
+    workbook = Workbook(write_only=True)
+    styles = _Styles()
+    issuer = _export_issuer()
+    written = 0
+    for report in reports:
+        written += _write_sheet(workbook, report, issuer, styles, progress)
+    workbook.save(target)
+    if progress is not None:
+        progress(written)
+    return written
+
+
+def report_workbook(reports: Report | list[Report]) -> bytes:
+    """write_report into memory: for the small exports that stream in the request."""
+    buffer = BytesIO()
+    write_report(buffer, reports)
+    return buffer.getvalue()
 
 
 # ---------------------------------------------------------------- bounded reading
