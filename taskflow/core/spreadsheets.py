@@ -2,13 +2,16 @@
 with formulas never interpreted, and reading uploads row by row within limits (read_sheet,
 bounded by ReadLimits)."""
 
+import re
 import unicodedata
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from io import BytesIO
 from typing import Any
+from xml.sax.saxutils import escape
 
 from flask import Response
 from flask_babel import gettext as _
@@ -30,6 +33,8 @@ def safe_cell(value: Any) -> Any:
         return value
     if value is None or isinstance(value, (int, float, date)):
         return value
+    if isinstance(value, Decimal):
+        return float(value)  # a number stays a number
     return str(value)
 
 
@@ -135,48 +140,145 @@ def _as_of_text(as_of: date | datetime) -> str:
     return as_of.isoformat()
 
 
-class _Styles:
-    """The few cell styles of a report, made once per workbook."""
+# The package is written by hand, part by part, into the zip stream: openpyxl (even in
+# write-only mode) builds two cell objects per value and costs ~10 times as much per row, which
+# is minutes for the city's register on a busy server. Strings are inline (no shared-string
+# table held in memory); styles are a fixed table (STYLE_*), the same in every workbook.
 
-    def __init__(self):
-        from openpyxl.styles import Border, Side
-
-        thin = Side(style="thin", color="808080")
-        self.border = Border(left=thin, right=thin, top=thin, bottom=thin)
-        self.title_font = Font(bold=True, size=16)
-        self.title_align = Alignment(horizontal="center", vertical="center")
-        self.header_font = Font(bold=True)
-        self.header_fill = PatternFill("solid", fgColor="DCE6F1")
-        self.header_align = Alignment(horizontal="center", vertical="center", wrap_text=True)
-        self.wrap = Alignment(vertical="top", wrap_text=True)
-        self.top = Alignment(vertical="top")
-        self.bold = Font(bold=True)
-
-
-def _cell(sheet, value, *, font=None, fill=None, alignment=None, border=None, number_format=None):
-    from openpyxl.cell import WriteOnlyCell
-
-    cell = WriteOnlyCell(sheet, value=value)
-    if isinstance(value, str):
-        cell.data_type = "s"  # "=…" stays text: Excel never runs it
-    if font is not None:
-        cell.font = font
-    if fill is not None:
-        cell.fill = fill
-    if alignment is not None:
-        cell.alignment = alignment
-    if border is not None:
-        cell.border = border
-    if number_format is not None:
-        cell.number_format = number_format
-    return cell
+FONTS = ('<font><sz val="11"/><name val="宋体"/><family val="3"/><charset val="134"/></font>'
+         '<font><b/><sz val="11"/><name val="宋体"/><family val="3"/><charset val="134"/></font>'
+         '<font><b/><sz val="16"/><name val="黑体"/><family val="3"/><charset val="134"/></font>')
+FILLS = ('<fill><patternFill patternType="none"/></fill>'
+         '<fill><patternFill patternType="gray125"/></fill>'
+         '<fill><patternFill patternType="solid"><fgColor rgb="FFDCE6F1"/>'
+         '<bgColor indexed="64"/></patternFill></fill>')
+BORDERS = ('<border><left/><right/><top/><bottom/><diagonal/></border>'
+           '<border><left style="thin"><color rgb="FF808080"/></left>'
+           '<right style="thin"><color rgb="FF808080"/></right>'
+           '<top style="thin"><color rgb="FF808080"/></top>'
+           '<bottom style="thin"><color rgb="FF808080"/></bottom><diagonal/></border>')
+NUMBER_FORMATS = {164: DATE_FORMAT, 165: DATETIME_FORMAT}
+# (number format, font, fill, border, alignment attributes) per style index.
+_XF = [
+    (0, 0, 0, 0, None),                                                    # 0 default
+    (0, 2, 0, 0, 'horizontal="center" vertical="center"'),                 # 1 title
+    (0, 0, 0, 0, 'horizontal="right" vertical="center"'),                  # 2 as-of line
+    (0, 1, 2, 1, 'horizontal="center" vertical="center" wrapText="1"'),    # 3 header
+    (0, 0, 0, 1, 'vertical="top"'),                                        # 4 body
+    (0, 0, 0, 1, 'vertical="top" wrapText="1"'),                           # 5 body, wrapped
+    (164, 0, 0, 1, 'vertical="top"'),                                      # 6 body date
+    (165, 0, 0, 1, 'vertical="top"'),                                      # 7 body date-time
+    (0, 1, 0, 1, 'vertical="top"'),                                        # 8 totals
+    (0, 1, 0, 1, 'vertical="top" wrapText="1"'),                           # 9 totals, wrapped
+    (164, 1, 0, 1, 'vertical="top"'),                                      # 10 totals date
+    (165, 1, 0, 1, 'vertical="top"'),                                      # 11 totals time
+]
+STYLE_TITLE, STYLE_AS_OF, STYLE_HEADER, STYLE_BODY, STYLE_BOLD = 1, 2, 3, 4, 8
 
 
-def _write_sheet(workbook, report: Report, issuer: str, styles: _Styles,
+def _styles_xml() -> str:
+    formats = "".join(f'<numFmt numFmtId="{i}" formatCode="{f}"/>'
+                      for i, f in NUMBER_FORMATS.items())
+    xfs = []
+    for number, font, fill, border, align in _XF:
+        applied = (f' applyNumberFormat="{int(bool(number))}" applyFont="{int(bool(font))}"'
+                   f' applyFill="{int(bool(fill))}" applyBorder="{int(bool(border))}"')
+        if align:
+            xfs.append(f'<xf numFmtId="{number}" fontId="{font}" fillId="{fill}" '
+                       f'borderId="{border}" xfId="0"{applied} applyAlignment="1">'
+                       f'<alignment {align}/></xf>')
+        else:
+            xfs.append(f'<xf numFmtId="{number}" fontId="{font}" fillId="{fill}" '
+                       f'borderId="{border}" xfId="0"{applied}/>')
+    return (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<styleSheet xmlns="{_NS}">'
+            f'<numFmts count="{len(NUMBER_FORMATS)}">{formats}</numFmts>'
+            f'<fonts count="3">{FONTS}</fonts><fills count="3">{FILLS}</fills>'
+            f'<borders count="2">{BORDERS}</borders>'
+            '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/>'
+            f'</cellStyleXfs><cellXfs count="{len(xfs)}">{"".join(xfs)}</cellXfs>'
+            '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
+            '</styleSheet>')
+
+
+_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+_HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+# Characters XML 1.0 does not allow (control characters but tab, newline, return).
+_ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_EPOCH = datetime(1899, 12, 30)
+
+
+def _xml_text(value: str) -> str:
+    return escape(_ILLEGAL_XML.sub("", value), {'"': "&quot;"})
+
+
+def _column_letters(index: int) -> str:
+    return get_column_letter(index)
+
+
+def _cell_xml(ref: str, value: Any, style: int) -> str:
+    """One <c> element; bool and numbers as numbers, dates as serial numbers, text inline."""
+    if value is None or value == "":
+        return f'<c r="{ref}" s="{style}"/>'
+    if isinstance(value, bool):
+        return f'<c r="{ref}" s="{style}" t="b"><v>{int(value)}</v></c>'
+    if isinstance(value, (int, float)):
+        return f'<c r="{ref}" s="{style}"><v>{value!r}</v></c>'
+    if isinstance(value, datetime):
+        serial = (value.replace(tzinfo=None) - _EPOCH).total_seconds() / 86400
+        return f'<c r="{ref}" s="{style + 3}"><v>{serial!r}</v></c>'
+    if isinstance(value, date):
+        serial = (value - _EPOCH.date()).days
+        return f'<c r="{ref}" s="{style + 2}"><v>{serial}</v></c>'
+    text = _xml_text(str(value))
+    space = ' xml:space="preserve"' if text != text.strip() else ""
+    return f'<c r="{ref}" s="{style}" t="inlineStr"><is><t{space}>{text}</t></is></c>'
+
+
+def _sheet_head(widths: list[int]) -> str:
+    cols = "".join(f'<col min="{i}" max="{i}" width="{w}" customWidth="1"/>'
+                   for i, w in enumerate(widths, start=1))
+    return (f'{_HEAD}<worksheet xmlns="{_NS}" xmlns:r="{_REL_NS}">'
+            '<sheetPr><pageSetUpPr fitToPage="1"/></sheetPr>'
+            '<sheetViews><sheetView workbookViewId="0">'
+            f'<pane ySplit="{TITLE_ROWS}" topLeftCell="A{TITLE_ROWS + 1}" activePane="bottomLeft"'
+            ' state="frozen"/><selection pane="bottomLeft" activeCell="A4" sqref="A4"/>'
+            '</sheetView></sheetViews><sheetFormatPr defaultRowHeight="15"/>'
+            f'<cols>{cols}</cols><sheetData>')
+
+
+def _sheet_tail(columns: int) -> str:
+    last = _column_letters(columns)
+    return ('</sheetData>'
+            f'<mergeCells count="2"><mergeCell ref="A1:{last}1"/><mergeCell ref="A2:{last}2"/>'
+            '</mergeCells>'
+            '<printOptions horizontalCentered="1"/>'
+            '<pageMargins left="0.5" right="0.5" top="0.6" bottom="0.6" header="0.3"'
+            ' footer="0.3"/>'
+            '<pageSetup paperSize="9" orientation="landscape" fitToWidth="1" fitToHeight="0"/>'
+            '<headerFooter><oddFooter>&amp;C&amp;P / &amp;N</oddFooter></headerFooter>'
+            '</worksheet>')
+
+
+def _row_xml(number: int, values: list[Any], style: int, widths: list[int],
+             height: float | None = None) -> str:
+    cells = []
+    for i, value in enumerate(values):
+        cell_style = style
+        if (style in (STYLE_BODY, STYLE_BOLD) and isinstance(value, str)
+                and text_width(value) > (widths[i] if i < len(widths) else MAX_WIDTH) - 1):
+            cell_style = style + 1  # wrapped
+        cells.append(_cell_xml(f"{_column_letters(i + 1)}{number}", value, cell_style))
+    extra = f' ht="{height}" customHeight="1"' if height else ""
+    return f'<row r="{number}"{extra}>{"".join(cells)}</row>'
+
+
+def _write_sheet(stream, report: Report, issuer: str,
                  progress: Callable[[int], None] | None) -> int:
+    """Stream one sheet's XML to `stream` (a binary file in the zip); returns its data rows."""
     from itertools import islice
 
-    sheet = workbook.create_sheet(title=(report.sheet_name or report.title)[:31])
     columns = max(len(report.header), 1)
     rows = iter(report.rows)
     sample = [[safe_cell(v) for v in row] for row in islice(rows, SAMPLE_ROWS)]
@@ -187,80 +289,118 @@ def _write_sheet(workbook, report: Report, issuer: str, styles: _Styles,
         for i, value in enumerate(row[:columns]):
             widths[i] = max(widths[i], text_width(value))
     widths = [min(MAX_WIDTH, max(MIN_WIDTH, w + 2)) for w in widths]
-    for i, width in enumerate(widths, start=1):
-        sheet.column_dimensions[get_column_letter(i)].width = width
 
-    last = get_column_letter(columns)
-    sheet.merged_cells.add(f"A1:{last}1")
-    sheet.merged_cells.add(f"A2:{last}2")
-    sheet.freeze_panes = f"A{TITLE_ROWS + 1}"
-    sheet.print_title_rows = f"{TITLE_ROWS}:{TITLE_ROWS}"
-    sheet.page_setup.orientation = "landscape"
-    sheet.page_setup.paperSize = "9"  # A4
-    sheet.page_setup.fitToWidth = 1
-    sheet.page_setup.fitToHeight = 0
-    sheet.sheet_properties.pageSetUpPr.fitToPage = True
-    sheet.print_options.horizontalCentered = True
-    sheet.page_margins.left = sheet.page_margins.right = 0.5
-    sheet.page_margins.top = sheet.page_margins.bottom = 0.6
-    sheet.oddFooter.center.text = "&P / &N"
+    buffer: list[str] = []
+    size = 0
 
-    sheet.row_dimensions[1].height = 30
-    sheet.append([_cell(sheet, report.title, font=styles.title_font,
-                        alignment=styles.title_align)])
+    def put(text: str) -> None:
+        nonlocal size
+        buffer.append(text)
+        size += len(text)
+        if size > 256 * 1024:
+            stream.write("".join(buffer).encode("utf-8"))
+            buffer.clear()
+            size = 0
+
+    put(_sheet_head(widths))
     as_of_line = _("Data as of %(as_of)s · Issued by %(issuer)s",
                    as_of=_as_of_text(report.as_of), issuer=issuer)
-    sheet.append([_cell(sheet, as_of_line, alignment=Alignment(horizontal="right"))])
-    sheet.append([_cell(sheet, str(h), font=styles.header_font, fill=styles.header_fill,
-                        alignment=styles.header_align, border=styles.border)
-                  for h in report.header])
-
-    def cells(values, font=None):
-        out = []
-        for i, value in enumerate(values):
-            width = widths[i] if i < len(widths) else MAX_WIDTH
-            number_format = None
-            if isinstance(value, datetime):
-                number_format = DATETIME_FORMAT
-            elif isinstance(value, date):
-                number_format = DATE_FORMAT
-            wraps = isinstance(value, str) and text_width(value) > width - 1
-            out.append(_cell(sheet, value, font=font, border=styles.border,
-                             alignment=styles.wrap if wraps else styles.top,
-                             number_format=number_format))
-        return out
-
+    put(_row_xml(1, [report.title] + [None] * (columns - 1), STYLE_TITLE, widths, height=30))
+    put(_row_xml(2, [as_of_line] + [None] * (columns - 1), STYLE_AS_OF, widths, height=20))
+    put(_row_xml(3, [str(h) for h in report.header], STYLE_HEADER, widths))
+    number = TITLE_ROWS
     written = 0
     for source in (sample, rows):
         for row in source:
             values = row if source is sample else [safe_cell(v) for v in row]
-            sheet.append(cells(values))
+            number += 1
+            put(_row_xml(number, values, STYLE_BODY, widths))
             written += 1
             if progress is not None and written % 1000 == 0:
                 progress(written)
     for row in totals:
-        sheet.append(cells(row, font=styles.bold))
+        number += 1
+        put(_row_xml(number, row, STYLE_BOLD, widths))
     if report.notes:
-        sheet.append([])
+        number += 1
         for note in report.notes:
-            sheet.append([note])
+            number += 1
+            put(_row_xml(number, [note], 0, widths))
+    put(_sheet_tail(columns))
+    stream.write("".join(buffer).encode("utf-8"))
     return written
+
+
+def _sheet_names(reports: list[Report]) -> list[str]:
+    names: list[str] = []
+    for report in reports:
+        base = re.sub(r"[\[\]:*?/\\]", "_", report.sheet_name or report.title)[:31] or "Sheet"
+        name, n = base, 1
+        while name.lower() in (x.lower() for x in names):
+            n += 1
+            name = f"{base[:28]}({n})"
+        names.append(name)
+    return names
+
+
+def _package_parts(names: list[str]) -> dict[str, str]:
+    sheets = "".join(f'<sheet name="{_xml_text(name)}" sheetId="{i}" r:id="rId{i}"/>'
+                     for i, name in enumerate(names, start=1))
+    titles = "".join(
+        f'<definedName name="_xlnm.Print_Titles" localSheetId="{i}">'
+        f"'{_xml_text(name).replace(chr(39), chr(39) * 2)}'!${TITLE_ROWS}:${TITLE_ROWS}"
+        "</definedName>" for i, name in enumerate(names))
+    rels = "".join(f'<Relationship Id="rId{i}" Type="{_REL_NS}/worksheet" '
+                   f'Target="worksheets/sheet{i}.xml"/>' for i in range(1, len(names) + 1))
+    rels += (f'<Relationship Id="rId{len(names) + 1}" Type="{_REL_NS}/styles" '
+             'Target="styles.xml"/>')
+    overrides = "".join(
+        f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+        for i in range(1, len(names) + 1))
+    return {
+        "[Content_Types].xml": (
+            f'{_HEAD}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+            'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
+            '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-'
+            'officedocument.spreadsheetml.sheet.main+xml"/>'
+            '<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-'
+            f'officedocument.spreadsheetml.styles+xml"/>{overrides}</Types>'),
+        "_rels/.rels": (
+            f'{_HEAD}<Relationships xmlns="{_PKG_REL_NS}"><Relationship Id="rId1" '
+            f'Type="{_REL_NS}/officeDocument" Target="xl/workbook.xml"/></Relationships>'),
+        "xl/workbook.xml": (
+            f'{_HEAD}<workbook xmlns="{_NS}" xmlns:r="{_REL_NS}"><bookViews><workbookView/>'
+            f'</bookViews><sheets>{sheets}</sheets><definedNames>{titles}</definedNames>'
+            '</workbook>'),
+        "xl/_rels/workbook.xml.rels": (
+            f'{_HEAD}<Relationships xmlns="{_PKG_REL_NS}">{rels}</Relationships>'),
+        "xl/styles.xml": _styles_xml(),
+    }
 
 
 def write_report(target, reports: Report | list[Report], *,
                  progress: Callable[[int], None] | None = None) -> int:
     """Write `reports` (one sheet each) as a print-ready .xlsx to `target` (a path or a binary
-    file); returns the number of data rows written. `progress(rows)` is called every 1000 rows.
-    Needs an app context (the issuing unit is the EXPORT_ISSUER setting)."""
+    file), streamed: memory does not grow with the rows. Returns the number of data rows
+    written; `progress(rows)` is called every 1000 rows and at the end. Needs an app context
+    (the issuing unit is the EXPORT_ISSUER setting)."""
     if isinstance(reports, Report):
         reports = [reports]
-    workbook = Workbook(write_only=True)
-    styles = _Styles()
     issuer = _export_issuer()
+    names = _sheet_names(reports)
     written = 0
-    for report in reports:
-        written += _write_sheet(workbook, report, issuer, styles, progress)
-    workbook.save(target)
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+        for name, content in _package_parts(names).items():
+            archive.writestr(name, content)
+        for i, report in enumerate(reports, start=1):
+            with archive.open(f"xl/worksheets/sheet{i}.xml", "w", force_zip64=True) as stream:
+                def sheet_progress(rows: int, before: int = written) -> None:
+                    if progress is not None:
+                        progress(before + rows)
+
+                written += _write_sheet(stream, report, issuer, sheet_progress)
     if progress is not None:
         progress(written)
     return written
