@@ -313,12 +313,15 @@ def _write_sheet(stream, report: Report, issuer: str,
     for source in (sample, rows):
         for row in source:
             values = row if source is sample else [safe_cell(v) for v in row]
+            if len(values) < columns:  # every cell of the table bordered
+                values = list(values) + [None] * (columns - len(values))
             number += 1
             put(_row_xml(number, values, STYLE_BODY, widths))
             written += 1
             if progress is not None and written % 1000 == 0:
                 progress(written)
     for row in totals:
+        row = row + [None] * (columns - len(row))
         number += 1
         put(_row_xml(number, row, STYLE_BOLD, widths))
     if report.notes:
