@@ -89,7 +89,8 @@ def xlsx_response(filename: str, content: bytes) -> Response:
 SAMPLE_ROWS = 500
 MIN_WIDTH = 6
 MAX_WIDTH = 40  # a long name wraps rather than widening the page
-HEADER_WIDTH_CAP = 14  # headers wrap onto two or three lines rather than widening a number column
+HEADER_WIDTH_CAP = 8  # headers wrap onto two or three lines rather than widening a number column
+LINE_HEIGHT = 14.5  # points per line of 11-point text: wrapped rows are given their height
 DATE_FORMAT = "yyyy-mm-dd"
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
 TITLE_ROWS = 3  # title, as-of line, header
@@ -263,13 +264,23 @@ def _sheet_tail(columns: int) -> str:
 
 def _row_xml(number: int, values: list[Any], style: int, widths: list[int],
              height: float | None = None) -> str:
+    """One <row>; a row with wrapped text is given the height of its longest cell (LibreOffice
+    does not size rows when it opens a file)."""
     cells = []
+    lines = 1
+    wrapping = style in (STYLE_BODY, STYLE_BOLD, STYLE_HEADER)
     for i, value in enumerate(values):
         cell_style = style
-        if (style in (STYLE_BODY, STYLE_BOLD) and isinstance(value, str)
-                and text_width(value) > (widths[i] if i < len(widths) else MAX_WIDTH) - 1):
-            cell_style = style + 1  # wrapped
+        if wrapping and isinstance(value, str):
+            room = (widths[i] if i < len(widths) else MAX_WIDTH) - 1
+            needed = -(-text_width(value) // max(room, 1))
+            if needed > 1:
+                lines = max(lines, needed)
+                if style != STYLE_HEADER:
+                    cell_style = style + 1  # wrapped
         cells.append(_cell_xml(f"{_column_letters(i + 1)}{number}", value, cell_style))
+    if height is None and lines > 1:
+        height = round(lines * LINE_HEIGHT + 2, 1)
     extra = f' ht="{height}" customHeight="1"' if height else ""
     return f'<row r="{number}"{extra}>{"".join(cells)}</row>'
 
