@@ -93,7 +93,7 @@ def test_register_innovation_and_audit_exports_are_print_ready(
     make_enterprise(unit, name="甲铝业", tech_in_library_on=date(2021, 1, 1))
     login(make_user("office"))
     sheet = sheet_of(client.get("/enterprises/export.xlsx"))
-    assert_print_ready(sheet, "企业名录（2024-04-03）")
+    assert_print_ready(sheet, "企业库（2024-04-03）")
     rows = list(sheet.iter_rows(min_row=4))
     names = [r[0].value for r in rows]
     assert names == ["甲铝业", "重庆电子信息新能源汽车产业发展集团有限公司綦江分公司", "合计 2 家"]
@@ -159,7 +159,7 @@ def test_a_large_export_runs_in_the_background_for_its_requester_only(
     download = client.get(f"/enterprises/exports/{job.id}/download")
     assert "filename*=UTF-8''" in download.headers["Content-Disposition"]
     sheet = sheet_of(download)
-    assert_print_ready(sheet, "企业名录（2024-04-03）")
+    assert_print_ready(sheet, "企业库（2024-04-03）")
     assert [r[0] for r in sheet.iter_rows(min_row=4, values_only=True)] == [
         "丙公司", "乙公司", "甲公司", "合计 3 家"]
 
