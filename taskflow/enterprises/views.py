@@ -29,7 +29,7 @@ from taskflow.enterprises.forms import (
     OpenMonthForm,
 )
 from taskflow.enterprises import labels
-from taskflow.enterprises.labels import FIGURE_LABELS, SOURCE_LABELS, STATUS_LABELS
+from taskflow.enterprises.labels import FIGURE_LABELS
 from taskflow.enterprises.models import (
     ClaimConflict,
     ClaimState,

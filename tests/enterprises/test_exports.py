@@ -113,7 +113,8 @@ def test_register_innovation_and_audit_exports_are_print_ready(
 
 @pytest.fixture
 def big_register(app, district, make_enterprise):
-    """Three enterprises, and a threshold of two rows: the register export runs in the background."""
+    """Three enterprises and a threshold of two rows: the register export runs in the
+    background."""
     app.config["EXPORT_BACKGROUND_ROWS"] = 2
     unit = district.unit("古南街道")
     for name in ("甲公司", "乙公司", "丙公司"):
@@ -134,7 +135,8 @@ def test_a_large_export_runs_in_the_background_for_its_requester_only(
     assert client.post("/enterprises/exports", data={"q": "公司"}, csrf=False).status_code == 400
     assert db.session.scalar(select(func.count()).select_from(ExportJob)) == 0
     response = client.post("/enterprises/exports", data={"q": "公司"})
-    assert response.status_code == 302 and response.headers["Location"].endswith("/enterprises/exports")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/enterprises/exports")
     job = db.session.scalar(select(ExportJob))
     assert job.state == "queued" and job.rows_total == 3 and job.params["q"] == "公司"
     assert job.requested_by_id == office.id
