@@ -2,6 +2,7 @@
 with formulas never interpreted, and reading uploads row by row within limits (read_sheet,
 bounded by ReadLimits)."""
 
+import math
 import re
 import unicodedata
 import zipfile
@@ -224,8 +225,10 @@ def _cell_xml(ref: str, value: Any, style: int) -> str:
         return f'<c r="{ref}" s="{style}"/>'
     if isinstance(value, bool):
         return f'<c r="{ref}" s="{style}" t="b"><v>{int(value)}</v></c>'
-    if isinstance(value, (int, float)):
+    if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):
         return f'<c r="{ref}" s="{style}"><v>{value!r}</v></c>'
+    if isinstance(value, float):  # NaN or infinite: no number Excel can hold
+        value = str(value)
     if isinstance(value, datetime):
         serial = (value.replace(tzinfo=None) - _EPOCH).total_seconds() / 86400
         return f'<c r="{ref}" s="{style + 3}"><v>{serial!r}</v></c>'

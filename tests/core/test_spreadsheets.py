@@ -107,3 +107,16 @@ def test_the_issuer_default_is_the_labelled_setting(app, issuer):
 
     assert Config.EXPORT_ISSUER == issuer
     assert app.config["EXPORT_ISSUER"] in read(report_workbook(sample_report()))["A2"].value
+
+
+def test_odd_values_still_give_a_valid_workbook(app):
+    from decimal import Decimal
+
+    rows = [["控制\x07字符 ", Decimal("98.5"), float("nan"), True, "<b>&amp;</b>", None]]
+    sheet = read(report_workbook(sample_report(rows=rows, totals=[],
+                                               sheet_name="a/b:c*d?[e]" * 5)))
+    values = [c.value for c in sheet[4]]
+    assert values[0] == "控制字符 "  # a control character XML cannot hold is dropped
+    assert values[1] == 98.5 and sheet["B4"].data_type == "n"  # a Decimal is a number
+    assert values[2] == "nan" and values[3] is True and values[4] == "<b>&amp;</b>"
+    assert len(sheet.title) <= 31 and not set("/:*?[]") & set(sheet.title)
