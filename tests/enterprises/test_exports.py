@@ -253,3 +253,16 @@ def test_my_exports_page_query_count_is_bounded(client, login, make_user, app, c
     with count_queries() as many:
         assert client.get("/enterprises/exports").status_code == 200
     assert many.count == few.count <= 8
+
+
+def test_the_background_offer_page_query_count_is_bounded(client, login, make_user,
+                                                         big_register, make_enterprise,
+                                                         count_queries):
+    login(make_user("office"))
+    with count_queries() as few:
+        assert "生成导出文件" in client.get("/enterprises/export.xlsx").get_data(as_text=True)
+    for i in range(20):
+        make_enterprise(big_register, name=f"丁公司{i}")
+    with count_queries() as many:
+        assert "生成导出文件" in client.get("/enterprises/export.xlsx").get_data(as_text=True)
+    assert many.count == few.count <= 8
