@@ -7,7 +7,7 @@ export FLASK_APP := taskflow:create_app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-sqlite test-postgres install venv assets migrate seed serve messages bench clean browser
+.PHONY: run test test-sqlite test-postgres install venv assets migrate seed serve messages bench clean browser libreoffice
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -43,17 +43,22 @@ run: seed serve
 browser:
 	@(test -x /usr/bin/chromium && dpkg -s fonts-wqy-microhei >/dev/null 2>&1) || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null)
 
+# LibreOffice (headless, from Debian's packages) and poppler-utils: tests convert the bulletin and
+# each Excel export to PDF and count the pages (pdfinfo, pdftotext).
+libreoffice:
+	@(command -v soffice >/dev/null && command -v pdfinfo >/dev/null) || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libreoffice-writer-nogui libreoffice-calc-nogui poppler-utils >/dev/null)
+
 PYTEST := $(BIN)/python -m pytest -n 2 --dist loadfile --durations=15 $(PYTEST_ARGS)
 
 # The whole suite on SQLite, then again on a throwaway PostgreSQL server (.ci/postgres.sh: as root
 # it uses or installs Debian's postgresql-15; the server lives in a temp dir and is stopped at the end).
 test: test-sqlite test-postgres
 
-test-sqlite: install browser
+test-sqlite: install browser libreoffice
 	@echo "== test suite on SQLite =="
 	$(PYTEST)
 
-test-postgres: install browser
+test-postgres: install browser libreoffice
 	@echo "== test suite on PostgreSQL =="
 	bash .ci/with-postgres.sh $(PYTEST)
 

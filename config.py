@@ -89,6 +89,14 @@ class Config:
     # Temporary files under DATA_DIR/imports and DATA_DIR/tmp older than this are a killed
     # worker's left-overs and are removed by the scheduler (a default).
     IMPORT_TEMP_MAX_AGE_HOURS = _env_int("IMPORT_TEMP_MAX_AGE_HOURS", 6)
+    # The issuing unit printed under every export's title (制表单位). The plan documents name no
+    # office: a labelled default (方案未规定，默认值), set per deployment.
+    EXPORT_ISSUER = _env("EXPORT_ISSUER") or "区科技创新工作领导小组办公室"
+    # A register export of more rows than this runs as a background job the user downloads from
+    # 我的导出 when ready (a default); smaller ones stream in the request.
+    EXPORT_BACKGROUND_ROWS = _env_int("EXPORT_BACKGROUND_ROWS", 20_000)
+    # Days a finished background export is kept before the hourly sweep removes it (a default).
+    EXPORT_KEEP_DAYS = _env_int("EXPORT_KEEP_DAYS", 7)
 
     LOGIN_MAX_FAILURES_PER_ACCOUNT = _env_int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)
     # Per IP (default, not set by law): far above the account limit, and only when the failures

@@ -17,7 +17,7 @@ from taskflow.audit.queries import (
 from taskflow.core import clock
 from taskflow.core.input_guard import page_number
 from taskflow.core.permissions import can_view_audit, require
-from taskflow.core.spreadsheets import build_workbook, xlsx_response
+from taskflow.core.spreadsheets import Report, report_workbook, xlsx_response
 from taskflow.extensions import db
 
 EVENTS_PER_PAGE = 50
@@ -73,6 +73,9 @@ def export():
          show(row.after) if row.after is not None else "", row.ip_address or "", row.hash)
         for row in export_rows(filters)
     )
-    content = build_workbook([(_("Audit trail"), header, rows)])
-    stamp = clock.local_now().strftime("%Y%m%d-%H%M")
+    now = clock.local_now()
+    content = report_workbook(Report(
+        title=_("Audit trail (%(n)d events)", n=total), sheet_name=_("Audit trail"), as_of=now,
+        header=header, rows=rows))
+    stamp = now.strftime("%Y%m%d-%H%M")
     return xlsx_response(_("audit-trail-%(stamp)s.xlsx", stamp=stamp), content)

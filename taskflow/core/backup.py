@@ -70,7 +70,9 @@ CHUNK = 1024 * 1024
 # imports/ holds only the copy of an upload while it is being staged: a staged (pending) import
 # lives in the database (enterprise_import_rows), which the backup holds; nothing refers to the
 # file afterwards, and the scheduler's import_temp_sweep removes what a killed worker left.
-SKIP_TOP_DIRS = frozenset({"imports", "tmp"})
+# exports/ holds background exports (enterprises.jobs.run_export_jobs): copies of database
+# data, kept EXPORT_KEEP_DAYS and rebuilt on request.
+SKIP_TOP_DIRS = frozenset({"imports", "tmp", "exports"})
 SKIP_PREFIXES = (".incoming-",)
 ALEMBIC_TABLE = "alembic_version"
 

@@ -255,6 +255,11 @@ def can_view_enterprise(user, enterprise) -> bool:
     return can_view_unit(user, enterprise.unit_id)
 
 
+def can_download_export(user, job) -> bool:
+    """A background export (ExportJob) and its file: only the person who asked for it."""
+    return user.is_authenticated and job.requested_by_id == user.id
+
+
 @role_rule
 def can_add_enterprises(user) -> bool:
     """Add or import enterprises at all: the office, and unit users for their own unit."""

@@ -12,6 +12,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from taskflow.core import audit, clock
+from taskflow.core.db import read_transaction, write_transaction
 from taskflow.core.schedule import Job, refuses_unknown_years, workday_calendar, writes
 from taskflow.enterprises import importer, operations, queries
 from taskflow.enterprises.models import DispatchPeriod, DispatchPeriodState
@@ -107,6 +108,112 @@ def sweep_import_files(now: datetime | None = None) -> dict:
     return {"removed": len(removed)}
 
 
+PROGRESS_EVERY = 5000  # rows between two progress updates of a running export
+
+
+def _write_export(job_id: int, kind: str, params: dict, total: int) -> tuple[str, int]:
+    """Write one export's file under DATA_DIR/exports (a .part file renamed when complete);
+    progress goes to the job's row through its own short transactions."""
+    import secrets
+
+    from sqlalchemy import update
+
+    from taskflow.enterprises import exports
+    from taskflow.enterprises.models import ExportJob
+
+    if kind != "register":
+        raise ValueError(f"unknown export kind {kind!r}")
+    name = f"{secrets.token_hex(16)}.xlsx"
+    final = exports.export_dir() / name
+    partial = final.with_suffix(".part")
+
+    def progress(rows: int) -> None:
+        if rows % PROGRESS_EVERY and rows < total:
+            return
+        with db.engine.begin() as connection:
+            connection.execute(update(ExportJob).where(ExportJob.id == job_id)
+                               .values(rows_done=rows))
+
+    try:
+        with read_transaction():
+            count = exports.register_count(params)
+            rows = exports.write_register(partial, params, count=count, progress=progress)
+            db.session.rollback()  # ends the read snapshot
+        with open(partial, "rb") as stream:
+            os.fsync(stream.fileno())
+        os.replace(partial, final)
+    finally:
+        partial.unlink(missing_ok=True)
+    return name, rows
+
+
+def run_export_jobs(now: datetime | None = None) -> dict:
+    """Every minute: write the queued background exports, oldest first (one at a time: the
+    scheduler is a single process). Idempotent: a job is claimed (queued → running) in its own
+    transaction before its file is written; a job left running by a killed scheduler is
+    written again. Returns {"done": n, "failed": n}."""
+    from taskflow.enterprises.models import ExportJob, ExportState
+
+    counts = {"done": 0, "failed": 0}
+    while True:
+        with write_transaction():
+            job = db.session.scalar(
+                select(ExportJob).where(ExportJob.state.in_(
+                    [ExportState.QUEUED, ExportState.RUNNING]))
+                .order_by(ExportJob.state == ExportState.QUEUED, ExportJob.id).limit(1))
+            if job is None:
+                db.session.rollback()
+                return counts
+            operations.start_export(job)
+            # Read before the commit expires them: a reload after it would begin a transaction
+            # that (on SQLite, in the scheduler) holds the write lock through the whole export.
+            job_id, kind, params, total = job.id, job.kind, dict(job.params), job.rows_total
+            db.session.commit()
+        try:
+            name, rows = _write_export(job_id, kind, params, total)
+        except Exception as exc:  # the job fails, the next one still runs
+            db.session.rollback()
+            log.exception("export %s failed", job_id)
+            with write_transaction():
+                job = db.session.get(ExportJob, job_id)
+                operations.fail_export(job, f"{type(exc).__name__}: {exc}")
+                db.session.commit()
+            counts["failed"] += 1
+            continue
+        with write_transaction():
+            job = db.session.get(ExportJob, job_id)
+            operations.finish_export(job, name, rows)
+            db.session.commit()
+        counts["done"] += 1
+
+
+def sweep_exports(now: datetime | None = None) -> dict:
+    """Hourly: remove the files of background exports past `expires_at` (EXPORT_KEEP_DAYS after
+    they were written) and files under DATA_DIR/exports no job refers to (a killed worker's
+    .part files, a day old). Idempotent; returns {"expired": n, "orphans": n}."""
+    from taskflow.enterprises.models import ExportJob
+
+    from taskflow.enterprises.exports import export_dir
+
+    now = now or clock.utcnow()
+    folder = export_dir()
+    expired = list(db.session.scalars(select(ExportJob).where(
+        ExportJob.storage_name != "", ExportJob.expires_at <= now)))
+    for job in expired:
+        (folder / job.storage_name).unlink(missing_ok=True)
+        operations.expire_export(job)
+    known = set(db.session.scalars(select(ExportJob.storage_name).where(
+        ExportJob.storage_name != "")))
+    cutoff = (now - timedelta(days=1)).timestamp()
+    orphans = 0
+    for path in folder.iterdir():
+        if path.name in known or not path.is_file() or path.lstat().st_mtime > cutoff:
+            continue
+        path.unlink(missing_ok=True)
+        orphans += 1
+    return {"expired": len(expired), "orphans": orphans}
+
+
 # The enterprises area's scheduled jobs (collected by taskflow/scheduler.py; times Asia/Shanghai).
 SCHEDULE = (
     # Opens last month, reminds and marks late; the days are settings, the hour a default.
@@ -119,4 +226,10 @@ SCHEDULE = (
     # discarded; their staged rows would otherwise stay in the database for ever.
     Job("import_preview_purge", purge_stale_imports, "cron", {"hour": 3, "minute": 50},
         setting="ENTERPRISE_IMPORT_KEEP_DAYS"),
+    # Every minute: the queued background exports (a register export above
+    # EXPORT_BACKGROUND_ROWS rows), so the file is ready a minute or so after it is asked for.
+    Job("export_jobs", run_export_jobs, "interval", {"minutes": 1},
+        setting="EXPORT_BACKGROUND_ROWS"),
+    # Hourly: background export files kept longer than EXPORT_KEEP_DAYS.
+    Job("export_sweep", sweep_exports, "cron", {"minute": 47}, setting="EXPORT_KEEP_DAYS"),
 )

@@ -296,3 +296,46 @@ class DispatchConfirmation(db.Model):
     confirmed_by = relationship("User", foreign_keys=[confirmed_by_id])
 
     __mapper_args__ = {"version_id_col": version_id}
+
+
+class ExportState(StrEnum):
+    """A background export: waiting for the worker, being written, ready, or failed."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class ExportJob(db.Model):
+    """A large export written by the scheduler (enterprises.jobs.run_export_jobs) into
+    DATA_DIR/exports and downloaded by the person who asked for it until `expires_at`."""
+
+    __tablename__ = "export_jobs"
+    __table_args__ = (enum_check("state", ExportState),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30), default="register")
+    state: Mapped[str] = mapped_column(String(20), default=ExportState.QUEUED)
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    file_name: Mapped[str] = mapped_column(String(200), default="")  # shown to the user
+    rows_total: Mapped[int] = mapped_column(default=0)
+    rows_done: Mapped[int] = mapped_column(default=0)
+    # The file under DATA_DIR/exports (a random name); "" until written and after the sweep.
+    storage_name: Mapped[str] = mapped_column(String(100), default="")
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_default)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    requested_by = relationship("User", foreign_keys=[requested_by_id])
+
+    @property
+    def percent(self) -> int:
+        if self.state == ExportState.DONE:
+            return 100
+        if not self.rows_total:
+            return 0
+        return min(99, self.rows_done * 100 // self.rows_total)

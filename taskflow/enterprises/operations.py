@@ -520,3 +520,55 @@ def confirm_figures(period: DispatchPeriod, unit: Unit, note: str, actor) -> Dis
                  after={"figures": figures, "note": row.note, "late": row.late},
                  summary=f"{period.label} {unit.name}")
     return row
+
+
+# ---------------------------------------------------------------- background exports
+
+
+def request_export(user, kind: str, params: dict, rows_total: int, file_name: str):
+    """Queue a background export for `user` (the scheduler's run_export_jobs writes it)."""
+    from taskflow.enterprises.models import ExportJob, ExportState
+
+    job = ExportJob(kind=kind, state=ExportState.QUEUED, requested_by_id=user.id, params=params,
+                    rows_total=rows_total, file_name=file_name)
+    db.session.add(job)
+    audit.record(user, "export.request", job, after={"kind": kind, "params": params,
+                                                      "rows": rows_total})
+    return job
+
+
+def start_export(job) -> None:
+    from taskflow.enterprises.models import ExportState
+
+    job.state = ExportState.RUNNING
+    job.started_at = clock.utcnow()
+    job.rows_done = 0
+    audit.record(None, "export.start", job, after={"kind": job.kind})
+
+
+def finish_export(job, storage_name: str, rows: int) -> None:
+    """The file is written: the requester may download it until EXPORT_KEEP_DAYS have passed."""
+    from taskflow.enterprises.models import ExportState
+
+    job.state = ExportState.DONE
+    job.storage_name = storage_name
+    job.rows_done = job.rows_total = rows
+    job.finished_at = clock.utcnow()
+    job.expires_at = job.finished_at + timedelta(days=int(current_app.config["EXPORT_KEEP_DAYS"]))
+    audit.record(None, "export.done", job, after={"rows": rows})
+
+
+def fail_export(job, error: str) -> None:
+    from taskflow.enterprises.models import ExportState
+
+    job.state = ExportState.FAILED
+    job.error = error[:2000]
+    job.finished_at = clock.utcnow()
+    audit.record(None, "export.failed", job, after={"error": job.error})
+
+
+def expire_export(job) -> None:
+    """The kept time is over: the file is gone, the row stays (its history)."""
+    before = {"storage_name": job.storage_name}
+    job.storage_name = ""
+    audit.record(None, "export.expired", job, before=before, after={"storage_name": ""})

@@ -147,6 +147,43 @@ def register_query(*, q: str = "", unit_id: int | None = None, status: str = "",
     return stmt.order_by(Enterprise.name, Enterprise.id)
 
 
+def register_export_query(**filters):
+    """The register_query rows as plain columns, for the Excel export (no ORM objects: the city's
+    200,000 rows stream in constant memory): name, credit code, unit name, source, tech in-library
+    and removal days, high-tech certificate number, date and expiry, 专精特新, status."""
+    base = register_query(**filters)
+    stmt = (select(Enterprise.name, Enterprise.credit_code, Unit.name, Enterprise.source,
+                   Enterprise.tech_in_library_on, Enterprise.tech_removed_on,
+                   Enterprise.high_tech_cert_no, Enterprise.high_tech_cert_on,
+                   Enterprise.high_tech_expires_on, Enterprise.specialised_sme,
+                   Enterprise.status)
+            .select_from(Enterprise).join(Unit, Unit.id == Enterprise.unit_id)
+            .order_by(Enterprise.name, Enterprise.id))
+    if base.whereclause is not None:
+        stmt = stmt.where(base.whereclause)
+    return stmt
+
+
+def register_count(**filters) -> int:
+    """How many rows register_query gives (one COUNT)."""
+    base = register_query(**filters)
+    stmt = select(func.count()).select_from(Enterprise)
+    if base.whereclause is not None:
+        stmt = stmt.where(base.whereclause)
+    return db.session.scalar(stmt)
+
+
+def confirmation_late(period: DispatchPeriod, confirmation: DispatchConfirmation | None,
+                      as_of: date) -> bool:
+    """Whether a unit is late (逾期确认) with the month's confirmation as of `as_of`
+    (docs/measures.md, monthly dispatch deadline): marked late, or still unconfirmed after the
+    period's due date. The mark stays after a later confirmation."""
+    if confirmation is not None and confirmation.late:
+        return True
+    confirmed = confirmation is not None and confirmation.confirmed_at is not None
+    return not confirmed and as_of > period.due_on
+
+
 def is_department(unit: Unit) -> bool:
     """A district department (区级部门): by the target table's 说明 it counts only the
     enterprises it attracted (招引)."""

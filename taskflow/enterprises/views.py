@@ -3,7 +3,11 @@
 from datetime import date
 from functools import wraps
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from io import BytesIO
+from pathlib import Path
+
+from flask import (abort, current_app, flash, jsonify, redirect, render_template, request,
+                   send_file, url_for)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
@@ -12,9 +16,10 @@ from sqlalchemy.orm import joinedload, selectinload
 from taskflow.core import clock, permissions as perm
 from taskflow.core.db import read_transaction
 from taskflow.core.errors import commit_or_refuse
-from taskflow.core.spreadsheets import build_workbook, xlsx_response
+from taskflow.core.http import attachment_headers
+from taskflow.core.spreadsheets import XLSX_MIMETYPE, Report, report_workbook, xlsx_response
 from taskflow.core.input_guard import bounded_int, form_int, page_number, plan_years
-from taskflow.enterprises import bp, dispatch_bp, importer, operations, queries
+from taskflow.enterprises import bp, dispatch_bp, exports, importer, operations, queries
 from taskflow.enterprises.forms import (
     ClaimDecisionForm,
     ConfirmFiguresForm,
@@ -24,7 +29,7 @@ from taskflow.enterprises.forms import (
     OpenMonthForm,
 )
 from taskflow.enterprises import labels
-from taskflow.enterprises.labels import FIGURE_LABELS, SOURCE_LABELS, STATUS_LABELS
+from taskflow.enterprises.labels import FIGURE_LABELS
 from taskflow.enterprises.models import (
     ClaimConflict,
     ClaimState,
@@ -33,6 +38,8 @@ from taskflow.enterprises.models import (
     EnterpriseEvent,
     EnterpriseImport,
     EnterpriseImportRow,
+    ExportJob,
+    ExportState,
     ImportOutcome,
 )
 from taskflow.extensions import db
@@ -117,28 +124,85 @@ def register():
 @bp.route("/export.xlsx")
 @login_required
 def register_export():
-    """The filtered register as Excel."""
+    """The filtered register as Excel: streamed in the request up to EXPORT_BACKGROUND_ROWS rows;
+    above that a page offers to write it in the background (a POST: register_export_request)."""
     perm.require(perm.can_view_register(current_user))
-    args = request.args
+    params = _export_params(request.args)
+    count = exports.register_count(params)
+    if count > current_app.config["EXPORT_BACKGROUND_ROWS"]:
+        return render_template("enterprises/export_request.html", count=count, params=params,
+                               form=ConfirmForm())
+    with read_transaction():
+        buffer = BytesIO()
+        exports.write_register(buffer, params, count=count)
+    return xlsx_response(exports.register_file_name(params), buffer.getvalue())
+
+
+def _export_params(args) -> dict:
     unit_id = _own_unit_id() or args.get("unit", type=bounded_int)
-    today = clock.local_today()
-    filters = _register_filters(args)
-    stmt = _register_stmt(filters, unit_id, district_plan())
-    header = [_("Enterprise name"), _("Credit code"), _("Attributed unit"), _("Source"),
-              _("Tech-based in-library date"), _("Removed from the tech-based library on"),
-              _("High-tech certificate number"), _("High-tech certification date"),
-              _("Certificate expires"), _("Specialised SME (专精特新)"), _("Status")]
+    plan = district_plan()
+    return exports.register_params(_register_filters(args), unit_id,
+                                   plan.id if plan else None, clock.local_today())
 
-    def rows():
-        for e in db.session.scalars(stmt.execution_options(yield_per=1000)):
-            yield [e.name, e.credit_code, e.unit.name, str(SOURCE_LABELS.get(e.source, e.source)),
-                   e.tech_in_library_on, e.tech_removed_on, e.high_tech_cert_no,
-                   e.high_tech_cert_on, e.high_tech_expires_on,
-                   _("yes") if e.specialised_sme else _("no"),
-                   str(STATUS_LABELS.get(e.status, e.status))]
 
-    content = build_workbook([(_("Enterprise register"), header, rows())])
-    return xlsx_response(_("Enterprise register %(date)s.xlsx", date=today.isoformat()), content)
+@bp.route("/exports", methods=["POST"])
+@login_required
+def register_export_request():
+    """Queue the register export of the posted filters as a background job."""
+    perm.require(perm.can_view_register(current_user))
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    params = _export_params(request.form)
+    count = exports.register_count(params)
+    with commit_or_refuse() as done:
+        operations.request_export(current_user, "register", params, count,
+                                  exports.register_file_name(params))
+    if done:
+        flash(_("The export is being prepared: it will be listed here, ready to download."),
+              "success")
+    return redirect(url_for("enterprises.my_exports"))
+
+
+def _my_jobs():
+    return list(db.session.scalars(
+        select(ExportJob).where(ExportJob.requested_by_id == current_user.id)
+        .order_by(ExportJob.id.desc()).limit(50)))
+
+
+@bp.route("/exports")
+@login_required
+def my_exports():
+    """我的导出: the user's background exports, their progress and the download when ready."""
+    perm.require(perm.can_view_register(current_user))
+    return render_template("enterprises/exports.html", jobs=_my_jobs(), states=ExportState)
+
+
+@bp.route("/exports/status.json")
+@login_required
+def my_exports_status():
+    """The progress of the user's background exports (polled by the 我的导出 page)."""
+    perm.require(perm.can_view_register(current_user))
+    return jsonify({"jobs": [
+        {"id": job.id, "state": job.state, "percent": job.percent, "rows_done": job.rows_done,
+         "rows_total": job.rows_total} for job in _my_jobs()]})
+
+
+@bp.route("/exports/<int:job_id>/download")
+@login_required
+def export_download(job_id: int):
+    """A finished background export, for the person who asked for it only."""
+    job = db.session.get(ExportJob, job_id)
+    if job is None:
+        abort(404)
+    perm.require_visible(perm.can_download_export(current_user, job))
+    if job.state != ExportState.DONE or not job.storage_name:
+        abort(404)
+    path = Path(current_app.config["DATA_DIR"]) / exports.EXPORT_DIR / job.storage_name
+    if not path.is_file():
+        abort(404)
+    response = send_file(path, mimetype=XLSX_MIMETYPE, conditional=False)
+    response.headers.update(attachment_headers(job.file_name))
+    return response
 
 
 def _load_enterprise(enterprise_id: int) -> Enterprise:
@@ -462,8 +526,15 @@ def board(period_id: int):
                            can_manage=perm.can_open_dispatch(current_user))
 
 
-def board_workbook(data: queries.Board) -> bytes:
-    """The month's dispatch table as .xlsx: the board's figures, as the board prints them."""
+def board_workbook(data: queries.Board, late_as_of: date | None = None) -> bytes:
+    """The month's dispatch table as .xlsx: the board's figures, as the board prints them, with
+    each unit's lateness (queries.confirmation_late) as of `late_as_of` (default: today, or the
+    day the month was closed)."""
+    period = data.period
+    if late_as_of is None:
+        late_as_of = clock.local_today()
+        if period.closed_at is not None:
+            late_as_of = min(late_as_of, clock.to_local(period.closed_at).date())
     header = [_("Unit name")] + [str(FIGURE_LABELS[f]) for f in queries.FIGURES]
     for label in (_("Tech-based"), _("High-tech")):
         header += [_("%(what)s: target of the year", what=label),
@@ -479,19 +550,23 @@ def board_workbook(data: queries.Board) -> bytes:
                       labels.progress_text(p), labels.light_text(p.light)]
         return cells
 
+    yes, no = _("yes"), _("no")
     rows = []
     for row in data.rows:
         c = data.confirmation(row.unit.id)
+        late = queries.confirmation_late(period, c, late_as_of)
         rows.append([row.unit.name] + [row.figures[f] for f in queries.FIGURES]
                     + progress_cells(row.progress) + [
-                        _("yes") if c and c.confirmed_at else _("no"),
+                        yes if c and c.confirmed_at else no,
                         c.confirmed_at if c and c.confirmed_at else None,
-                        _("yes") if c and c.late else "", c.note if c else ""])
-    rows.append([_("District total")] + [data.district.totals[f] for f in queries.FIGURES]
-                + progress_cells(data.district.against_district))
-    rows.append([])
-    rows.append([_("Data as of %(d)s", d=data.as_of.isoformat())])
-    return build_workbook([(data.period.label, header, rows)])
+                        yes if late else no, c.note if c else ""])
+    totals = [[_("District total")] + [data.district.totals[f] for f in queries.FIGURES]
+              + progress_cells(data.district.against_district)]
+    return report_workbook(Report(
+        title=_("Monthly dispatch table %(month)s", month=period.label),
+        sheet_name=period.label, as_of=data.as_of, header=header, rows=rows, totals=totals,
+        notes=[_("Lateness as of %(d)s (confirmation due %(due)s).", d=late_as_of.isoformat(),
+                 due=period.due_on.isoformat())]))
 
 
 @dispatch_bp.route("/<int:period_id>/export.xlsx")

@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from flask_babel import gettext as _
 
-from taskflow.core.spreadsheets import build_workbook
+from taskflow.core.spreadsheets import Report, report_workbook
 from taskflow.extensions import db
 from taskflow.measures import milestones as mm
 from taskflow.plans.models import Plan
@@ -61,8 +61,8 @@ def _num(value) -> float | int | None:
 # ---------------------------------------------------------------- monthly innovation report
 
 
-def monthly_rows(plan: Plan, key: str) -> tuple[list[str], list[list], list]:
-    """Header, unit rows and the 合计 row of the monthly innovation report.
+def monthly_rows(plan: Plan, key: str) -> tuple[list[str], list[list], list, date]:
+    """Header, unit rows, the 合计 row and the as-of day of the monthly innovation report.
 
     The figures are the district's figures of the month as of its last day
     (taskflow.measures.indicators.month_figures), printed as the dispatch board prints them."""
@@ -111,14 +111,15 @@ def monthly_rows(plan: Plan, key: str) -> tuple[list[str], list[list], list]:
         ])
     total_row = (["", _("District total")]
                  + figure_cells(district.totals, district.against_district) + ["", None, "", ""])
-    as_of_row = ["", _("Data as of %(d)s", d=district.as_of.isoformat())]
-    return header, body, total_row, as_of_row
+    return header, body, total_row, district.as_of
 
 
 def monthly_report(plan: Plan, key: str) -> bytes:
     """The 创新报表 of a month as .xlsx: figures, targets, completion, lights, scores and ranks."""
-    header, body, total_row, as_of_row = monthly_rows(plan, key)
-    sheets = [(_("Innovation report"), header, body + [total_row, [], as_of_row])]
+    header, body, total_row, as_of = monthly_rows(plan, key)
+    title = _("Innovation report %(period)s", period=period_label(key))
+    sheets = [Report(title=title, sheet_name=_("Innovation report"), as_of=as_of, header=header,
+                     rows=body, totals=[total_row])]
     scored = queries.reference_period(plan.id, key)
     if scored is not None:
         ranking_header = [_("Peer group"), _("Rank"), _("Unit"), _("Task execution"),
@@ -134,8 +135,11 @@ def monthly_report(plan: Plan, key: str) -> bytes:
                     _num(card.incentive), _num(card.computed_total), _num(card.adjustment),
                     _num(card.total), grade_label(card.grade), card.movement,
                 ])
-        sheets.append((_("Peer rankings"), ranking_header, ranking_rows))
-    return build_workbook(sheets)
+        sheets.append(Report(
+            title=_("Peer rankings %(period)s", period=period_label(scored.key)),
+            sheet_name=_("Peer rankings"), as_of=as_of, header=ranking_header,
+            rows=ranking_rows))
+    return report_workbook(sheets)
 
 
 # ---------------------------------------------------------------- charts

@@ -16,7 +16,9 @@ PUBLIC_ENDPOINTS = {"core.health", "readyz", "core.asset", "core.set_locale", "a
 SELF_SERVICE_POSTS = re.compile(r"^(accounts\.(logout|account_language|account_password|account_mobile|"
                                 r"account_second_factor|account_recovery_codes|"
                                 r"login_(code|enrol|password|continue|cancel))|core\.set_locale|"
-                                r"notices\.(read_all|open_notification))$")
+                                r"notices\.(read_all|open_notification)|"
+                                # Asking for one's own background export (我的导出).
+                                r"enterprises\.register_export_request)$")
 
 
 def _urls(app, plan_code):

@@ -76,6 +76,8 @@ EXPECTED = {
     "monthly_dispatch": ("taskflow.enterprises.jobs", "run_monthly_dispatch",
                          "2024-10-08 08:00"),
     "import_temp_sweep": ("taskflow.enterprises.jobs", "sweep_import_files", "2024-10-08 07:41"),
+    "export_jobs": ("taskflow.enterprises.jobs", "run_export_jobs", None),  # every minute
+    "export_sweep": ("taskflow.enterprises.jobs", "sweep_exports", "2024-10-08 07:47"),
     "import_preview_purge": ("taskflow.enterprises.jobs", "purge_stale_imports",
                              "2024-10-09 03:50"),
 }
@@ -92,6 +94,7 @@ def test_the_scheduler_runs_every_job_at_its_time_in_shanghai(app):
             fire = trigger.get_next_fire_time(None, AFTER)
             assert f"{fire:%Y-%m-%d %H:%M}" == fires, job_id
     assert table["audit_anchor"][1].interval.total_seconds() == 3600
+    assert table["export_jobs"][1].interval.total_seconds() == 60
 
 
 def test_a_broken_area_stops_the_scheduler_instead_of_dropping_its_jobs(app, monkeypatch):

@@ -100,14 +100,16 @@ def test_unit_confirms_its_figures_with_a_note_and_the_board_shows_it(
     export = client.get(f"/dispatch/{period.id}/export.xlsx")
     sheet = load_workbook(io.BytesIO(export.data)).worksheets[0]
     rows = list(sheet.iter_rows(values_only=True))
-    # Header, the units, 全区合计, a blank row and the as-of date.
-    assert rows[0][0] == "单位名称" and rows[-3][0] == "全区合计"
-    assert rows[-1][0] == "数据截至 2024-03-31"
-    names = [r[0] for r in rows[1:-3]]
+    # The title, the as-of line, the header, the units, 全区合计, a blank row and the note.
+    assert rows[0][0] == "月调度表 2024-03"
+    assert rows[1][0].startswith("数据截至 2024-03-31 · 制表单位 ")
+    assert rows[2][0] == "单位名称" and rows[-3][0] == "全区合计"
+    assert rows[-1][0].startswith("逾期情况截至 ")
+    names = [r[0] for r in rows[3:-3]]
     assert names == [u.name for u in district.unit_list]
     # Each figure column of the total row is the sum over the units.
     for col in range(1, 10):
-        assert rows[-3][col] == sum(r[col] for r in rows[1:-3])
+        assert rows[-3][col] == sum(r[col] for r in rows[3:-3])
 
 
 def test_the_office_cannot_confirm_for_a_unit_and_closed_months_refuse(

@@ -147,21 +147,21 @@ def test_board_export_innovation_report_and_cockpit_give_the_same_totals(
         f"/dispatch/{period.id}/export.xlsx").data)).worksheets[0].iter_rows(values_only=True))
     export_total = next(r for r in rows if r[0] == "全区合计")
     export = dict(zip(ind.FIGURES, export_total[1:1 + len(ind.FIGURES)]))
-    assert rows[-1][0] == "数据截至 2026-11-30"
+    assert rows[1][0].startswith("数据截至 2026-11-30 · ")
     assert export == board
     # The 创新报表 of the same month.
     report = client.get("/scores/periods/2026-11/innovation-report.xlsx")
     assert report.status_code == 200
     sheet = list(load_workbook(io.BytesIO(report.data)).worksheets[0].iter_rows(values_only=True))
-    header = sheet[0]
+    header = sheet[2]  # below the title and the as-of line
     report_total = next(r for r in sheet if r[1] == "全区合计")
     tech = header.index("科技型企业在库量")
     high = header.index("高新技术企业有效量")
     assert (report_total[tech], report_total[high]) == (
         board["tech_in_library"], board["high_tech_valid"])
-    assert sheet[-1][1] == "数据截至 2026-11-30"
+    assert sheet[1][0].startswith("数据截至 2026-11-30 · ")
     # The sum over the report's unit rows is the 合计 too (no unit left out or counted twice).
-    body = [r for r in sheet[1:] if isinstance(r[0], int)]
+    body = [r for r in sheet[3:] if isinstance(r[0], int)]
     assert sum(r[tech] for r in body) == report_total[tech]
     # The cockpit on the month's last day.
     cockpit = html.fromstring(client.get("/cockpit").get_data(as_text=True))

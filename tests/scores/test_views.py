@@ -198,8 +198,9 @@ def test_monthly_innovation_report_reads_back_with_the_right_totals(client, logi
     book = load_workbook(io.BytesIO(response.data))
     sheet = book.worksheets[0]
     rows = list(sheet.iter_rows(values_only=True))
-    header, body, total = rows[0], rows[1:-3], rows[-3]
-    assert rows[-1][1] == "数据截至 2024-03-31"
+    assert rows[0][0] == "创新报表 2024年03月"
+    assert rows[1][0].startswith("数据截至 2024-03-31 · 制表单位 ")
+    header, body, total = rows[2], rows[3:-1], rows[-1]
     assert [r[1] for r in body] == ["A镇", "B镇", "C镇"]
     tech, tech_target, high = 2, 3, 7
     assert len(header) == 19
@@ -211,7 +212,7 @@ def test_monthly_innovation_report_reads_back_with_the_right_totals(client, logi
     # Scores and ranks come from the period.
     assert body[0][-3] == 98.5 and body[0][-1] == "1/3"
     ranking = book.worksheets[1]
-    totals = {r[2]: r[10] for r in list(ranking.iter_rows(values_only=True))[1:]}
+    totals = {r[2]: r[10] for r in list(ranking.iter_rows(values_only=True))[3:]}
     assert totals == {"A镇": 98.5, "B镇": 95.5, "C镇": 97.0, "区D局": 94.0, "区E局": 96.0}
     # Not a month: no report.
     assert client.get("/scores/periods/2024Q1/innovation-report.xlsx").status_code == 404
