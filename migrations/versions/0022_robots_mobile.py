@@ -3,14 +3,14 @@ outbox row the robot and the event's dedupe key (unique together: one message pe
 event). Users' mobile numbers (issue 12) were already stored; nothing changes there.
 
 Revision ID: 0022_robots_mobile
-Revises: 0019_version_columns
+Revises: 0021_export_jobs
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0022_robots_mobile"
-down_revision = "0019_version_columns"
+down_revision = "0021_export_jobs"
 branch_labels = None
 depends_on = None
 
