@@ -71,24 +71,81 @@ def _at(day: date, hour: int) -> datetime:
     return datetime.combine(day, time(hour, 0), tzinfo=clock.LOCAL_TZ)
 
 
-def _evidence(milestone: Milestone, narrative: str):
-    """The evidence of a demo report: a ZIP of the unit's work summary, as units send them."""
+def _evidence(milestone: Milestone, narrative: str, kind: str = "zip"):
+    """The evidence of a demo report, as units send them: a ZIP of the work summary, the summary
+    as a PDF, or a photo taken on site (so the preview shows each kind)."""
     import zipfile
 
     from werkzeug.datastructures import FileStorage
 
     from taskflow.core.uploads import validate_upload
 
-    buffer = BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("工作总结.txt", f"{milestone.title}\n{narrative}\n")
+    if kind == "pdf":
+        buffer, name = BytesIO(_demo_pdf()), f"{milestone.title}工作总结.pdf"
+    elif kind == "photo":
+        buffer, name = BytesIO(_demo_photo()), f"{milestone.title}现场照片.jpg"
+    else:
+        buffer, name = BytesIO(), f"{milestone.title}佐证材料.zip"
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("工作总结.txt", f"{milestone.title}\n{narrative}\n")
     buffer.seek(0)
-    return validate_upload(FileStorage(buffer, filename=f"{milestone.title}佐证材料.zip"))
+    return validate_upload(FileStorage(buffer, filename=name))
+
+
+_DEMO_FILES: dict[str, bytes] = {}
+
+
+def _demo_figure(kind: str) -> bytes:
+    """One A4 summary page (PDF) or one on-site photo (JPEG), drawn once with matplotlib."""
+    if kind in _DEMO_FILES:
+        return _DEMO_FILES[kind]
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    from taskflow.scores.reports import cjk_font
+
+    font = cjk_font()
+    rc = {"font.family": [font, "DejaVu Sans"] if font else ["DejaVu Sans"]}
+    out = BytesIO()
+    with matplotlib.rc_context(rc):
+        if kind == "pdf":
+            fig = plt.figure(figsize=(8.27, 11.69))
+            lines = (["工作总结", "", "一、本季度完成走访企业12家，摸排科技型企业培育对象。",
+                      "二、组织政策宣讲会1场，帮助企业完成入库评价。", "三、下一步工作安排见附表。"]
+                     if font else ["Work summary", "", "Visited 12 enterprises this quarter."])
+            for row, text in enumerate(lines):
+                fig.text(0.12, 0.9 - row * 0.04, text, fontsize=20 if row == 0 else 13)
+            fig.savefig(out, format="pdf")
+        else:
+            import numpy as np
+
+            fig = plt.figure(figsize=(8, 6), dpi=100)
+            ax = fig.add_axes((0, 0, 1, 1))
+            ax.imshow(np.linspace(0, 1, 256).reshape(16, 16), cmap="viridis", aspect="auto")
+            ax.text(0.5, 0.5, "现场照片" if font else "On site", fontsize=48, color="white",
+                    ha="center", va="center", transform=ax.transAxes)
+            ax.set_axis_off()
+            fig.savefig(out, format="jpeg")
+        plt.close(fig)
+    _DEMO_FILES[kind] = out.getvalue()
+    return _DEMO_FILES[kind]
+
+
+def _demo_pdf() -> bytes:
+    return _demo_figure("pdf")
+
+
+def _demo_photo() -> bytes:
+    return _demo_figure("photo")
 
 
 def _report(milestone, author, progress: int, submitted_on: date, *, narrative: str,
             with_file: bool):
-    files = [_evidence(milestone, narrative)] if with_file else []
+    # Every third report carries a PDF summary and a photo as well as the ZIP.
+    kinds = ["zip", "pdf", "photo"] if milestone.id % 3 == 0 else ["zip"]
+    files = [_evidence(milestone, narrative, kind) for kind in kinds] if with_file else []
     try:
         with clock.frozen_at(_at(submitted_on, 10)):
             return ops.submit_update(milestone, author, progress=progress, narrative=narrative,
