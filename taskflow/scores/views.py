@@ -628,12 +628,14 @@ def publish_bulletin(bulletin_id: int):
 @bp.route("/scores/bulletins/<int:bulletin_id>/bulletin.docx")
 @login_required
 def bulletin_docx(bulletin_id: int):
-    """The bulletin as a Word document (a draft says so on its first page)."""
+    """The bulletin as a 公文 Word document (a draft is marked 征求意见稿 and has no 文号)."""
     perms.require(perms.can_view_reports(current_user))
     found = _bulletin_or_404(bulletin_id)
     content = reports.bulletin_docx(found)
     response = current_app.response_class(content, mimetype=DOCX_MIMETYPE)
-    response.headers.update(attachment_headers(f"{found.title}.docx"))
+    # The 文号 first (綦双倍增办〔2026〕3号 …): how the office files what it sends.
+    name = f"{found.number} {found.title}" if found.number else f"{found.title}（{_('draft')}）"
+    response.headers.update(attachment_headers(f"{name}.docx"))
     return response
 
 
