@@ -16,6 +16,9 @@ What goes where (版头 · 主体 · 版记):
     落款 and 成文日期               one line under the text; the signer 2 characters from the right,
                                     the date (Chinese numerals) under it, starting 2 characters to
                                     the right of the signer's first character
+    附件说明                        "附件：逾期事项清单", one line under the text (when items are overdue)
+    附件                            on a new page after the 落款: "附件" in 3号黑体 top left, its title
+                                    in 2号小标宋, the full list of overdue items
     版记                            抄送 / 印发机关 and 印发日期 between rules, 4号仿宋
     页码                            "— 1 —" in 4号宋体, 7 mm under the text block, odd pages at the
                                     right, even pages at the left (one character in)
@@ -96,6 +99,7 @@ STYLE_H3 = "三级标题"
 STYLE_ORGAN = "发文机关标志"
 STYLE_NUMBER = "发文字号"
 STYLE_MARK = "版头标注"
+STYLE_ATTACHMENT = "附件标识"
 STYLE_CENTRED = "居中说明"
 STYLE_SIGNER = "发文机关署名"
 STYLE_DATE = "成文日期"
@@ -290,6 +294,7 @@ def _define_styles(document) -> None:
     _paragraph_style(document, STYLE_BODY, font=FANGSONG, size=BODY_PT, align=J,
                      first_line_chars=2, snap_to_grid=False)
     _paragraph_style(document, STYLE_MARK, font=HEITI, size=BODY_PT, align=L)
+    _paragraph_style(document, STYLE_ATTACHMENT, font=HEITI, size=BODY_PT, align=L)
     _paragraph_style(document, STYLE_ORGAN, font=XIAOBIAOSONG, size=TITLE_PT, colour=RED, align=C,
                      line_exact=None, snap_to_grid=False)
     _paragraph_style(document, STYLE_NUMBER, font=FANGSONG, size=BODY_PT, align=C)
@@ -460,6 +465,9 @@ class _Writer:
             _append(row._tr.get_or_add_trPr(), "w:cantSplit")
             for cell, value in zip(row.cells, values):
                 self._cell(cell, "" if value is None else str(value))
+        # The grid's columns (what LibreOffice lays out by) and each cell (what Word reads).
+        for grid_col, width in zip(table._tbl.tblGrid.findall(qn("w:gridCol")), widths_mm):
+            grid_col.set(qn("w:w"), str(round(width * TWIPS_PER_MM)))
         for column, width in zip(table.columns, widths_mm):
             for cell in column.cells:
                 cell.width = Mm(width)
@@ -557,20 +565,14 @@ def build(bulletin, *, charts: bool = True) -> bytes:
                                           [GRADE_COLOURS.get(r["grade"], "#206bc4") for r in rows],
                                           ylabel=_("Total")), 150)
         elif section.key == "red_list":
-            out.paragraph("1." + _("Overdue items"), STYLE_H3)
-            out.body(_("Overdue on %(d)s, in working days counted to that day.",
-                       d=_long_date(data.get("as_of"))))
-            items = data.get("red_items", [])
-            if items:
-                out.table([_("Task"), _("Unit"), _("Item"), _("Due"), _("Working days overdue")],
-                          [[r["task"], r["unit"], r["title"], r["due"], r["days"]] for r in items],
-                          [14, 36, 58, 26, 22])
             if data.get("red_units"):
-                out.paragraph("2." + _("Units with the most overdue items"), STYLE_H3)
+                out.paragraph("1." + _("Units with the most overdue items"), STYLE_H3)
                 out.table([_("No."), _("Unit"), _("Overdue items")],
                           [[i, u["unit"], u["count"]]
                            for i, u in enumerate(data["red_units"], start=1)],
                           [16, 100, 40])
+            if data.get("red_items"):
+                out.body(_("The list of the overdue items is attached."))
         elif section.key == "progress":
             rows = data.get("progress", [])
             if rows:
@@ -586,6 +588,12 @@ def build(bulletin, *, charts: bool = True) -> bytes:
                        for r in data["recognitions"]],
                       [40, 70, 28, 18])
 
+    # ------------------------------------------------ 附件说明: one line under the text
+    items = data.get("red_items", [])
+    if items:
+        out.paragraph(_("Attachment: %(name)s", name=_("List of the overdue items")), STYLE_BODY,
+                      before_lines=1)
+
     # ------------------------------------------------ 落款 and 成文日期
     signer_chars, date_text = len(signer), chinese_date(issued_on)
     date_right = signer_chars - len(date_text)
@@ -598,32 +606,69 @@ def build(bulletin, *, charts: bool = True) -> bytes:
     date_paragraph = out.paragraph(date_text, STYLE_DATE)
     _indent_chars(date_paragraph._p.get_or_add_pPr(), right=date_right)
 
+    # ------------------------------------------------ 附件: on a new page, before the 版记
+    if items:
+        attachment = out.paragraph(_("Attachment"), STYLE_ATTACHMENT)
+        attachment.paragraph_format.page_break_before = True
+        out.paragraph(_("List of the overdue items"), STYLE_TITLE, before_lines=1)
+        out.paragraph(_("(overdue on %(d)s, in working days counted to that day)",
+                        d=_long_date(data.get("as_of"))), STYLE_CENTRED)
+        out.table([_("No."), _("Task"), _("Unit"), _("Item"), _("Due"),
+                   _("Working days overdue")],
+                  [[i, r["task"], r["unit"], r["title"], r["due"], r["days"]]
+                   for i, r in enumerate(items, start=1)],
+                  [14, 14, 42, 42, 24, 20])
+
     # ------------------------------------------------ 版记
-    out.paragraph("", STYLE_BODY)
-    first = None
-    if copy_to:
-        first = out.paragraph(_("Copy to: %(names)s", names=copy_to), STYLE_RECORD, before_lines=1)
-        _indent_chars(first._p.get_or_add_pPr(), left=1, right=1)
-    record = out.paragraph("", STYLE_RECORD, before_lines=0 if copy_to else 1)
-    record.add_run(organ)
-    # 印发日期 in Arabic numerals (GB/T 9704-2012 7.4.3): 2026年12月2日印发.
-    record.add_run("\t" + _("Printed and issued on %(d)s",
-                             d=_long_date(issued_on.isoformat())))
-    ppr = record._p.get_or_add_pPr()
-    _indent_chars(ppr, left=1, right=1)
-    tabs = _put(ppr, "w:tabs")
-    _append(tabs, "w:tab", val="right", pos=round((TEXT_WIDTH_MM * TWIPS_PER_MM)
-                                                  - 2 * FOOTER_PT * 20))
-    # Rules: a thick one (0.35 mm) over the first element and under the last, thin between.
-    top = first if first is not None else record
-    _border(top._p.get_or_add_pPr(), "top", size_eighths=8, colour="000000", space_pt=4)
-    if first is not None:
-        _border(first._p.get_or_add_pPr(), "bottom", size_eighths=4, colour="000000", space_pt=4)
-    _border(ppr, "bottom", size_eighths=8, colour="000000", space_pt=4)
+    _record(document, organ, copy_to, issued_on)
 
     buffer = io.BytesIO()
     document.save(buffer)
     return buffer.getvalue()
+
+
+def _record(document, organ: str, copy_to: str, issued_on: date) -> None:
+    """The 版记 at the foot of the last page: a one-column table floating at the bottom of the
+    text block, its rows (抄送, then 印发机关 and 印发日期) between a thick rule at the top and
+    the bottom and thin ones between them."""
+    lines = []
+    if copy_to:
+        lines.append((_("Copy to: %(names)s", names=copy_to), None))
+    # 印发日期 in Arabic numerals (GB/T 9704-2012 7.4.3): 2026年12月2日印发.
+    lines.append((organ, _("Printed and issued on %(d)s", d=_long_date(issued_on.isoformat()))))
+    table = document.add_table(rows=len(lines), cols=1)
+    width = round(TEXT_WIDTH_MM * TWIPS_PER_MM)
+    tbl_pr = table._tbl.tblPr
+    _put(tbl_pr, "w:tblpPr", leftFromText=0, rightFromText=0, topFromText=0, bottomFromText=0,
+         vertAnchor="margin", horzAnchor="margin", tblpXSpec="center", tblpYSpec="bottom")
+    _put(tbl_pr, "w:tblW", w=width, type="dxa")
+    borders = _put(tbl_pr, "w:tblBorders")
+    for side, size in (("top", 8), ("left", 0), ("bottom", 8), ("right", 0), ("insideH", 4),
+                       ("insideV", 0)):
+        _append(borders, f"w:{side}", val="single" if size else "nil", sz=size, space=0,
+                color="000000")
+    _put(tbl_pr, "w:tblLayout", type="fixed")
+    table._tbl.tblGrid.findall(qn("w:gridCol"))[0].set(qn("w:w"), str(width))
+    tab = width - 2 * FOOTER_PT * 20 - 2 * 108  # the right edge, inside the cell's margins
+    for row, (left, right) in zip(table.rows, lines):
+        cell = row.cells[0]
+        cell.width = Twips(width)
+        paragraph = cell.paragraphs[0]
+        paragraph.style = STYLE_RECORD
+        ppr = paragraph._p.get_or_add_pPr()
+        _indent_chars(ppr, left=1, right=1)
+        paragraph.paragraph_format.space_before = Pt(3)
+        paragraph.paragraph_format.space_after = Pt(3)
+        paragraph.add_run(left)
+        if right:
+            _append(_put(ppr, "w:tabs"), "w:tab", val="right", pos=tab)
+            paragraph.add_run("\t" + right)
+    # The paragraph a floating table is anchored to (and a body never ends with a table): tiny,
+    # so that it never starts a page of its own.
+    anchor = document.add_paragraph(style=STYLE_RECORD)
+    anchor.paragraph_format.space_before = anchor.paragraph_format.space_after = Pt(0)
+    anchor.paragraph_format.line_spacing_rule = WD_LINE_SPACING.EXACTLY
+    anchor.paragraph_format.line_spacing = Pt(1)
 
 
 def _organ_fit(organ: str) -> tuple[float, int]:

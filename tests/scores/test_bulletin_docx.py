@@ -112,7 +112,7 @@ def test_the_published_bulletin_is_an_a4_official_document(client, login, bullet
     assert default_fonts.get(qn("w:eastAsiaTheme")) is None  # a theme font would win
 
     title = _by_style(document, "公文标题")
-    assert [p.text for p in title] == [published.title]
+    assert title[0].text == published.title
     assert title[0].alignment == WD_ALIGN_PARAGRAPH.CENTER or \
         document.styles["公文标题"].paragraph_format.alignment == WD_ALIGN_PARAGRAPH.CENTER
     headings = [p.text for p in _by_style(document, "一级标题")]
@@ -143,10 +143,27 @@ def test_the_published_bulletin_is_an_a4_official_document(client, login, bullet
     for name in ("发文机关署名", "成文日期"):
         assert document.styles[name].paragraph_format.alignment == WD_ALIGN_PARAGRAPH.RIGHT
         assert _style_font(document, name)[::2] == ("仿宋_GB2312", 16)
+    # The full list of overdue items is an attachment (附件) on its own page, named under the text.
+    assert [p.text for p in _by_style(document, "附件标识")] == ["附件"]
+    assert _by_style(document, "附件标识")[0].paragraph_format.page_break_before
+    assert _style_font(document, "附件标识")[::2] == ("黑体", 16)
+    assert "附件：逾期事项清单" in [p.text for p in body]
+    assert [p.text for p in _by_style(document, "公文标题")][1:] == ["逾期事项清单"]
+    attached = document.tables[-2]
+    assert [c.text for c in attached.rows[0].cells] == ["序号", "任务", "单位", "事项", "截止日期",
+                                                        "逾期工作日"]
+    assert len(attached.rows) == 1 + len(published.data["red_items"]) > 1
     # 版记: 印发机关 and 印发日期 between rules.
-    record = _by_style(document, "版记")
-    assert record and ORGAN in record[-1].text and "2024年4月10日印发" in record[-1].text
-    assert record[-1]._p.pPr.find(qn("w:pBdr")).find(qn("w:bottom")) is not None
+    # 版记 at the foot of the last page (a table floating at the bottom of the text block).
+    record = document.tables[-1]
+    assert [p.style.name for p in record.rows[-1].cells[0].paragraphs] == ["版记"]
+    assert ORGAN in record.rows[-1].cells[0].text
+    assert "2024年4月10日印发" in record.rows[-1].cells[0].text
+    position = record._tbl.tblPr.find(qn("w:tblpPr"))
+    assert position.get(qn("w:tblpYSpec")) == "bottom" and position.get(qn("w:vertAnchor")) == "margin"
+    rules = record._tbl.tblPr.find(qn("w:tblBorders"))
+    assert rules.find(qn("w:top")).get(qn("w:sz")) == rules.find(qn("w:bottom")).get(qn("w:sz")) == "8"
+    assert _style_font(document, "版记")[::2] == ("仿宋_GB2312", 14)
 
     # No draft marker anywhere in a published bulletin.
     everything = "\n".join(p.text for p in document.paragraphs)
@@ -202,7 +219,8 @@ def test_settings_name_the_organ_signer_and_series(app, client, login, bulletins
     assert [p.text for p in _by_style(document, "发文机关标志")] == ["重庆市綦江区科学技术局"]
     assert [p.text for p in _by_style(document, "发文机关署名")] == ["区科技局"]
     assert [p.text for p in _by_style(document, "发文字号")] == ["綦科发〔2024〕2号"]
-    assert _by_style(document, "版记")[0].text == "抄送：区委办公室，区政府办公室"
+    record = document.tables[-1]
+    assert [row.cells[0].text for row in record.rows][0] == "抄送：区委办公室，区政府办公室"
 
 
 def test_two_publications_never_share_a_number(app, bulletins):
@@ -300,10 +318,11 @@ def test_libreoffice_prints_the_bulletin_on_a4_pages(client, login, bulletins, s
         shutil.copy(pdf, os.environ["TASKFLOW_KEEP_PDF"])
     pages = pdf_pages(pdf)
     # 版头 + title + two sections on page 1; the rankings with their charts, the red list,
-    # progress and commendations, the 落款 and the 版记 after: four pages as designed.
-    assert len(pages) == 4, pages
+    # progress and commendations and the 落款 on pages 2–4; the attached list of overdue items and
+    # the 版记 on page 5: five pages as designed.
+    assert len(pages) == 5, pages
     assert all(abs(w - 595.3) < 1 and abs(h - 841.9) < 1 for w, h in pages), pages
     text = subprocess.run(["pdftotext", str(pdf), "-"], check=True, capture_output=True,
                           text=True).stdout.replace(" ", "")  # pdftotext spaces Latin and CJK
-    assert "綦双倍增办〔2024〕1号" in text and "—1—" in text and "—4—" in text
+    assert "綦双倍增办〔2024〕1号" in text and "—1—" in text and "—5—" in text
     assert "征求意见稿" not in text
