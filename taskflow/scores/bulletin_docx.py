@@ -497,6 +497,7 @@ def build(bulletin, *, charts: bool = True) -> bytes:
         bar_chart,
         grade_label,
         light_text,
+        progress_chart,
     )
 
     config = current_app.config
@@ -582,6 +583,11 @@ def build(bulletin, *, charts: bool = True) -> bytes:
                             p.get("shown", p["completion_pct"]), light_text(p["light"])]
                            for p in rows],
                           [44, 18, 22, 24, 30, 18])
+                if charts:
+                    out.picture(progress_chart(_("Progress against the targets"),
+                                               [p["label"] for p in rows],
+                                               [p["actual"] for p in rows],
+                                               [p["target"] or 0 for p in rows]), 130)
         elif section.key == "commendations" and data.get("recognitions"):
             out.table([_("Unit"), _("Recognition"), _("Date"), _("Points")],
                       [[r["unit"], r["title"], r["awarded"], r["points"]]

@@ -196,6 +196,13 @@ def test_the_published_bulletin_is_an_a4_official_document(client, login, bullet
         assert _style_font(document, paragraph.style.name)[:3] == ("宋体", "宋体", 14)
 
 
+def test_the_page_shows_the_number(client, login, bulletins):
+    login(bulletins["office"])
+    page = client.get(f"/scores/bulletins/{bulletins['published'].id}")
+    assert '<strong id="bulletin-number">綦双倍增办〔2024〕1号</strong>' in page.text
+    assert 'id="bulletin-number"' not in client.get(f"/scores/bulletins/{bulletins['draft'].id}").text
+
+
 def test_a_draft_is_marked_and_has_no_number(client, login, bulletins):
     draft = bulletins["draft"]
     assert draft.number is None
