@@ -333,3 +333,39 @@ def test_libreoffice_prints_the_bulletin_on_a4_pages(client, login, bulletins, s
                           text=True).stdout.replace(" ", "")  # pdftotext spaces Latin and CJK
     assert "綦双倍增办〔2024〕1号" in text and "—1—" in text and "—5—" in text
     assert "征求意见稿" not in text
+
+
+def test_two_publications_at_the_same_moment_get_two_numbers(app, bulletins):
+    """Two offices publish at once, each in its own session and transaction: the lock (a
+    PostgreSQL advisory lock, SQLite's write lock) makes the second wait for the first's number."""
+    import threading
+
+    office_id, quarter = bulletins["office"].id, bulletins["quarter"]
+    with clock.frozen_at(NOW):
+        ids = [operations.create_bulletin(quarter, bulletins["office"]).id for _ in range(2)]
+        db.session.commit()
+    db.session.remove()
+    barrier, errors = threading.Barrier(2), []
+
+    def publish(bulletin_id):
+        try:
+            with app.app_context(), clock.frozen_at(NOW):
+                from taskflow.accounts.models import User
+
+                bulletin = db.session.get(Bulletin, bulletin_id)
+                actor = db.session.get(User, office_id)
+                barrier.wait(timeout=10)
+                operations.publish_bulletin(bulletin, actor)
+                db.session.commit()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=publish, args=(i,)) for i in ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    numbers = sorted(db.session.scalars(select(Bulletin.number_sequence)
+                                        .where(Bulletin.id.in_(ids))))
+    assert numbers == [2, 3]  # the fixture's bulletin holds 1
