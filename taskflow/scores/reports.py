@@ -263,12 +263,20 @@ def bulletin_data(period: ScorePeriod, *, today: date) -> dict:
         if period.starts_on <= r.awarded_on <= period.ends_on
     ]
     return {
-        "title": _("Quarterly bulletin on the double-doubling action, %(period)s",
-                   period=period_label(period.key)),
+        "title": bulletin_title(period.key),
         "period": period.key, "revision": period.revision, "as_of": day.isoformat(),
         "rankings": rankings, "red_items": red_items, "red_units": red_units,
         "progress": progress_rows, "recognitions": recognitions,
     }
+
+
+def bulletin_title(key: str) -> str:
+    """2026年第三季度“双倍增”行动工作通报: the quarter in words, as an official title has it."""
+    period = parse_period_key(key)
+    quarter = {1: _("first quarter"), 2: _("second quarter"), 3: _("third quarter"),
+               4: _("fourth quarter")}[int(key[-1])]
+    return _("Bulletin on the double-doubling action, %(quarter)s of %(year)s", quarter=quarter,
+             year=period.year)
 
 
 def draft_sections(data: dict) -> list[tuple[str, str, str]]:
