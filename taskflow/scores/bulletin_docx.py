@@ -130,10 +130,9 @@ def _chinese_number(n: int) -> str:
 
 def _long_date(iso: str | None) -> str:
     """2026-09-30 → 2026年9月30日 (the way dates are written in a 公文's text)."""
-    if not iso:
-        return "—"
-    day = date.fromisoformat(iso)
-    return _("%(year)s-%(month)s-%(day)s", year=day.year, month=day.month, day=day.day)
+    from taskflow.scores.reports import long_date
+
+    return long_date(iso) if iso else "—"
 
 
 def _chinese_ordinal(n: int) -> str:

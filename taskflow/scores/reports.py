@@ -270,6 +270,12 @@ def bulletin_data(period: ScorePeriod, *, today: date) -> dict:
     }
 
 
+def long_date(iso: str) -> str:
+    """2026-09-30 → 2026年9月30日 (zh_CN), the way a document's text writes a date."""
+    day = date.fromisoformat(iso)
+    return _("%(year)s-%(month)s-%(day)s", year=day.year, month=day.month, day=day.day)
+
+
 def bulletin_title(key: str) -> str:
     """2026年第三季度“双倍增”行动工作通报: the quarter in words, as an official title has it."""
     period = parse_period_key(key)
@@ -306,7 +312,8 @@ def draft_sections(data: dict) -> list[tuple[str, str, str]]:
          _("On %(day)s, %(n)s items were overdue (counted as of that day, including items closed "
            "since); the units with the most overdue items are: %(units)s. They are to finish them "
            "within a set time and report back.",
-           day=data["as_of"], n=len(data["red_items"]), units=red_units or _("none"))),
+           day=long_date(data["as_of"]), n=len(data["red_items"]),
+           units=red_units or _("none"))),
         ("progress", _("4. Progress against the targets"), progress_text + "。"),
         ("commendations", _("5. Commendations"),
          _("The following units are commended: %(units)s.", units=commended)
