@@ -7,7 +7,7 @@ What goes where (版头 · 主体 · 版记):
     [征求意见稿]                    drafts only, top left, 3号黑体 (where 份号/密级 go)
     发文机关标志                    red 小标宋, centred, 35 mm below the top of the text block,
                                     compressed horizontally to fit one line
-    文号                            two lines lower, 3号仿宋, centred, with the red line 4 mm under it
+    文号                            two lines lower, 3号仿宋, centred, the red line 4 mm under it
     标题                            two lines under the red line, 2号小标宋, centred
     (数据截至 …)                    3号楷体, centred
     主送机关：                      one line lower, flush left
@@ -16,9 +16,9 @@ What goes where (版头 · 主体 · 版记):
     落款 and 成文日期               one line under the text; the signer 2 characters from the right,
                                     the date (Chinese numerals) under it, starting 2 characters to
                                     the right of the signer's first character
-    附件说明                        "附件：逾期事项清单", one line under the text (when items are overdue)
-    附件                            on a new page after the 落款: "附件" in 3号黑体 top left, its title
-                                    in 2号小标宋, the full list of overdue items
+    附件说明                        "附件：逾期事项清单", one line under the text (items overdue)
+    附件                            on a new page after the 落款: "附件" in 3号黑体 top left,
+                                    its title in 2号小标宋, the full list of overdue items
     版记                            抄送 / 印发机关 and 印发日期 between rules, 4号仿宋
     页码                            "— 1 —" in 4号宋体, 7 mm under the text block, odd pages at the
                                     right, even pages at the left (one character in)

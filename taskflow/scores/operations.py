@@ -589,7 +589,7 @@ def publish_bulletin(bulletin: Bulletin, actor, *, expected_version: int | None 
 
 
 def format_bulletin_number(prefix: str, year: int, sequence: int) -> str:
-    """綦双倍增办〔2026〕3号: the series' prefix, the year in 〔〕, the sequence (no leading zero)."""
+    """綦双倍增办〔2026〕3号: the series' prefix, the year in 〔〕, the sequence (no zero)."""
     return f"{prefix}〔{year}〕{sequence}号"
 
 

@@ -96,7 +96,8 @@ def test_the_published_bulletin_is_an_a4_official_document(client, login, bullet
     grid = section._sectPr.find(qn("w:docGrid"))
     assert grid.get(qn("w:type")) == "linesAndChars"
     line_pitch = int(grid.get(qn("w:linePitch")))  # twips
-    assert line_pitch * 22 <= round(text_height / Twips(1)) < (line_pitch + 1) * 22  # 22 lines a page
+    # 22 lines a page
+    assert line_pitch * 22 <= round(text_height / Twips(1)) < (line_pitch + 1) * 22
     char_pitch = 16 + int(grid.get(qn("w:charSpace"))) / 4096  # pt, over the 3号 body size
     assert 27.9 < text_width / Pt(1) / char_pitch < 28.1  # 28 characters a line
 
@@ -113,18 +114,17 @@ def test_the_published_bulletin_is_an_a4_official_document(client, login, bullet
 
     title = _by_style(document, "公文标题")
     assert title[0].text == published.title == "2024年第一季度“双倍增”行动工作通报"
-    assert title[0].alignment == WD_ALIGN_PARAGRAPH.CENTER or \
-        document.styles["公文标题"].paragraph_format.alignment == WD_ALIGN_PARAGRAPH.CENTER
+    assert document.styles["公文标题"].paragraph_format.alignment == WD_ALIGN_PARAGRAPH.CENTER
     headings = [p.text for p in _by_style(document, "一级标题")]
     assert headings[:2] == ["一、总体情况", "二、赛马比拼排名"] and len(headings) == 6
-    assert [p.text for p in _by_style(document, "二级标题")] == ["（一）街道和镇", "（二）区级部门"] \
-        or all(re.match(r"^（[一二]）", p.text) for p in _by_style(document, "二级标题"))
+    assert [p.text for p in _by_style(document, "二级标题")] == ["（一）区级部门", "（二）街镇"]
     assert _by_style(document, "三级标题")[0].text.startswith("1.")
     body = [p for p in _by_style(document, "Normal") if p.text.strip()]
     assert body and all(p.paragraph_format.first_line_indent is None for p in body[1:]), \
         "body paragraphs take the style's two-character indent"
-    assert document.styles["Normal"].paragraph_format.first_line_indent == Pt(32) or \
-        document.styles["Normal"].element.pPr.find(qn("w:ind")).get(qn("w:firstLineChars")) == "200"
+    indent = document.styles["Normal"].element.pPr.find(qn("w:ind"))
+    assert indent.get(qn("w:firstLineChars")) == "200"  # two characters of the grid
+    assert 31 < int(indent.get(qn("w:firstLine"))) / 20 < 32
 
     # 版头: the organ in red 小标宋 on one line, the 文号 over a red rule.
     organ = _by_style(document, "发文机关标志")
@@ -160,9 +160,11 @@ def test_the_published_bulletin_is_an_a4_official_document(client, login, bullet
     assert ORGAN in record.rows[-1].cells[0].text
     assert "2024年4月10日印发" in record.rows[-1].cells[0].text
     position = record._tbl.tblPr.find(qn("w:tblpPr"))
-    assert position.get(qn("w:tblpYSpec")) == "bottom" and position.get(qn("w:vertAnchor")) == "margin"
+    assert position.get(qn("w:tblpYSpec")) == "bottom"
+    assert position.get(qn("w:vertAnchor")) == "margin"
     rules = record._tbl.tblPr.find(qn("w:tblBorders"))
-    assert rules.find(qn("w:top")).get(qn("w:sz")) == rules.find(qn("w:bottom")).get(qn("w:sz")) == "8"
+    assert rules.find(qn("w:top")).get(qn("w:sz")) == "8"
+    assert rules.find(qn("w:bottom")).get(qn("w:sz")) == "8"
     assert _style_font(document, "版记")[::2] == ("仿宋_GB2312", 14)
 
     # No draft marker anywhere in a published bulletin.
@@ -184,7 +186,6 @@ def test_the_published_bulletin_is_an_a4_official_document(client, login, bullet
                     else f"↓{card.rank - card.previous_rank}")
         assert changes[name] == expected
     assert changes["A镇"] != "新" and changes["C镇"] == "新"
-    assert {"↓" in changes["B镇"] or changes["B镇"] == "—"}
 
     # Page numbers "— N —" in 4号宋体, odd pages at the right, even pages at the left.
     assert document.settings.odd_and_even_pages_header_footer
@@ -200,7 +201,8 @@ def test_the_page_shows_the_number(client, login, bulletins):
     login(bulletins["office"])
     page = client.get(f"/scores/bulletins/{bulletins['published'].id}")
     assert '<strong id="bulletin-number">綦双倍增办〔2024〕1号</strong>' in page.text
-    assert 'id="bulletin-number"' not in client.get(f"/scores/bulletins/{bulletins['draft'].id}").text
+    draft = client.get(f"/scores/bulletins/{bulletins['draft'].id}")
+    assert 'id="bulletin-number"' not in draft.text
 
 
 def test_a_draft_is_marked_and_has_no_number(client, login, bulletins):
