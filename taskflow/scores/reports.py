@@ -276,18 +276,23 @@ def long_date(iso: str) -> str:
     return _("%(year)s-%(month)s-%(day)s", year=day.year, month=day.month, day=day.day)
 
 
-def bulletin_title(key: str) -> str:
-    """2026年第三季度“双倍增”行动工作通报: the quarter in words, as an official title has it."""
+def quarter_label(key: str) -> str:
+    """2026年第三季度: the quarter in words, as a document's text has it."""
     period = parse_period_key(key)
     quarter = {1: _("first quarter"), 2: _("second quarter"), 3: _("third quarter"),
                4: _("fourth quarter")}[int(key[-1])]
-    return _("Bulletin on the double-doubling action, %(quarter)s of %(year)s", quarter=quarter,
-             year=period.year)
+    return _("%(quarter)s of %(year)s", quarter=quarter, year=period.year)
+
+
+def bulletin_title(key: str) -> str:
+    """2026年第三季度“双倍增”行动工作通报."""
+    return _("Bulletin on the double-doubling action, %(period)s", period=quarter_label(key))
 
 
 def draft_sections(data: dict) -> list[tuple[str, str, str]]:
     """(key, title, body) of the bulletin's editable sections, drafted from its data."""
-    period = period_label(data["period"])
+    key = data["period"]
+    period = quarter_label(key) if "Q" in key else period_label(key)
     top = []
     for group, rows in data["rankings"].items():
         if rows:
