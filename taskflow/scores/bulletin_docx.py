@@ -83,7 +83,7 @@ KAITI = "楷体_GB2312"
 SONGTI = "宋体"
 LATIN = "Times New Roman"
 FONT_FALLBACKS = {
-    XIAOBIAOSONG: ("方正小标宋_GBK", "华文中宋", "宋体", "SimSun"),
+    XIAOBIAOSONG: ("宋体", "华文中宋", "方正小标宋_GBK", "SimSun"),
     FANGSONG: ("仿宋", "FangSong", "华文仿宋", "STFangsong"),
     HEITI: ("SimHei", "Microsoft YaHei", "华文黑体"),
     KAITI: ("楷体", "KaiTi", "华文楷体", "STKaiti"),

@@ -101,6 +101,16 @@ def test_the_published_bulletin_is_an_a4_official_document(client, login, bullet
     char_pitch = 16 + int(grid.get(qn("w:charSpace"))) / 4096  # pt, over the 3号 body size
     assert 27.9 < text_width / Pt(1) / char_pitch < 28.1  # 28 characters a line
 
+    # A machine without an office font substitutes the one the font table names beside it.
+    from docx.opc.constants import RELATIONSHIP_TYPE as RT
+    from docx.oxml import parse_xml
+
+    font_table = parse_xml(document.part.part_related_by(RT.FONT_TABLE).blob)
+    alternatives = {f.get(qn("w:name")): f.find(qn("w:altName")).get(qn("w:val"))
+                    for f in font_table.findall(qn("w:font")) if f.find(qn("w:altName")) is not None}
+    assert alternatives == {"方正小标宋简体": "宋体", "仿宋_GB2312": "仿宋", "黑体": "SimHei",
+                            "楷体_GB2312": "楷体", "宋体": "SimSun"}
+
     # Fonts and sizes per paragraph kind.
     assert _style_font(document, "Normal") == ("仿宋_GB2312", "Times New Roman", 16, False)
     assert _style_font(document, "公文标题")[::2] == ("方正小标宋简体", 22)
