@@ -633,47 +633,32 @@ def build(bulletin, *, charts: bool = True) -> bytes:
 
 
 def _record(document, organ: str, copy_to: str, issued_on: date) -> None:
-    """The 版记 at the foot of the last page: a one-column table floating at the bottom of the
-    text block, its rows (抄送, then 印发机关 and 印发日期) between a thick rule at the top and
-    the bottom and thin ones between them."""
+    """The 版记 at the foot of the last page: its lines (抄送, then 印发机关 and 印发日期) in a
+    frame at the bottom of the text block (w:framePr), between a thick rule at the top and the
+    bottom and a thin one between them."""
     lines = []
     if copy_to:
         lines.append((_("Copy to: %(names)s", names=copy_to), None))
     # 印发日期 in Arabic numerals (GB/T 9704-2012 7.4.3): 2026年12月2日印发.
     lines.append((organ, _("Printed and issued on %(d)s", d=_long_date(issued_on.isoformat()))))
-    table = document.add_table(rows=len(lines), cols=1)
     width = round(TEXT_WIDTH_MM * TWIPS_PER_MM)
-    tbl_pr = table._tbl.tblPr
-    _put(tbl_pr, "w:tblpPr", leftFromText=0, rightFromText=0, topFromText=0, bottomFromText=0,
-         vertAnchor="margin", horzAnchor="margin", tblpXSpec="center", tblpYSpec="bottom")
-    _put(tbl_pr, "w:tblW", w=width, type="dxa")
-    borders = _put(tbl_pr, "w:tblBorders")
-    for side, size in (("top", 8), ("left", 0), ("bottom", 8), ("right", 0), ("insideH", 4),
-                       ("insideV", 0)):
-        _append(borders, f"w:{side}", val="single" if size else "nil", sz=size, space=0,
-                color="000000")
-    _put(tbl_pr, "w:tblLayout", type="fixed")
-    table._tbl.tblGrid.findall(qn("w:gridCol"))[0].set(qn("w:w"), str(width))
-    tab = width - 2 * FOOTER_PT * 20 - 2 * 108  # the right edge, inside the cell's margins
-    for row, (left, right) in zip(table.rows, lines):
-        cell = row.cells[0]
-        cell.width = Twips(width)
-        paragraph = cell.paragraphs[0]
-        paragraph.style = STYLE_RECORD
+    tab = width - FOOTER_PT * 20  # the right edge, one character in
+    for index, (left, right) in enumerate(lines):
+        paragraph = document.add_paragraph(style=STYLE_RECORD)
         ppr = paragraph._p.get_or_add_pPr()
+        _put(ppr, "w:framePr", w=width, wrap="around", vAnchor="margin", hAnchor="margin",
+             xAlign="center", yAlign="bottom")
         _indent_chars(ppr, left=1, right=1)
-        paragraph.paragraph_format.space_before = Pt(3)
-        paragraph.paragraph_format.space_after = Pt(3)
+        paragraph.paragraph_format.space_before = Pt(0)
+        paragraph.paragraph_format.space_after = Pt(0)
         paragraph.add_run(left)
         if right:
             _append(_put(ppr, "w:tabs"), "w:tab", val="right", pos=tab)
             paragraph.add_run("\t" + right)
-    # The paragraph a floating table is anchored to (and a body never ends with a table): tiny,
-    # so that it never starts a page of its own.
-    anchor = document.add_paragraph(style=STYLE_RECORD)
-    anchor.paragraph_format.space_before = anchor.paragraph_format.space_after = Pt(0)
-    anchor.paragraph_format.line_spacing_rule = WD_LINE_SPACING.EXACTLY
-    anchor.paragraph_format.line_spacing = Pt(1)
+        if index == 0:
+            _border(ppr, "top", size_eighths=8, colour="000000", space_pt=4)
+        last = index == len(lines) - 1
+        _border(ppr, "bottom", size_eighths=8 if last else 4, colour="000000", space_pt=4)
 
 
 def _organ_fit(organ: str) -> tuple[float, int]:

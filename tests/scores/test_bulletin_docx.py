@@ -159,22 +159,20 @@ def test_the_published_bulletin_is_an_a4_official_document(client, login, bullet
     assert _style_font(document, "附件标识")[::2] == ("黑体", 16)
     assert "附件：逾期事项清单" in [p.text for p in body]
     assert [p.text for p in _by_style(document, "公文标题")][1:] == ["逾期事项清单"]
-    attached = document.tables[-2]
+    attached = document.tables[-1]
     assert [c.text for c in attached.rows[0].cells] == ["序号", "任务", "单位", "事项", "截止日期",
                                                         "逾期工作日"]
     assert len(attached.rows) == 1 + len(published.data["red_items"]) > 1
     # 版记: 印发机关 and 印发日期 between rules.
-    # 版记 at the foot of the last page (a table floating at the bottom of the text block).
-    record = document.tables[-1]
-    assert [p.style.name for p in record.rows[-1].cells[0].paragraphs] == ["版记"]
-    assert ORGAN in record.rows[-1].cells[0].text
-    assert "2024年4月10日印发" in record.rows[-1].cells[0].text
-    position = record._tbl.tblPr.find(qn("w:tblpPr"))
-    assert position.get(qn("w:tblpYSpec")) == "bottom"
-    assert position.get(qn("w:vertAnchor")) == "margin"
-    rules = record._tbl.tblPr.find(qn("w:tblBorders"))
+    # 版记 at the foot of the last page (a frame at the bottom of the text block), between rules.
+    record = _by_style(document, "版记")
+    assert record[-1]._p is document.paragraphs[-1]._p  # the last thing in the file
+    assert ORGAN in record[-1].text and "2024年4月10日印发" in record[-1].text
+    frame = record[-1]._p.pPr.find(qn("w:framePr"))
+    assert frame.get(qn("w:yAlign")) == "bottom" and frame.get(qn("w:vAnchor")) == "margin"
+    rules = record[0]._p.pPr.find(qn("w:pBdr"))
     assert rules.find(qn("w:top")).get(qn("w:sz")) == "8"
-    assert rules.find(qn("w:bottom")).get(qn("w:sz")) == "8"
+    assert record[-1]._p.pPr.find(qn("w:pBdr")).find(qn("w:bottom")).get(qn("w:sz")) == "8"
     assert _style_font(document, "版记")[::2] == ("仿宋_GB2312", 14)
 
     # No draft marker anywhere in a published bulletin.
@@ -238,8 +236,9 @@ def test_settings_name_the_organ_signer_and_series(app, client, login, bulletins
     assert [p.text for p in _by_style(document, "发文机关标志")] == ["重庆市綦江区科学技术局"]
     assert [p.text for p in _by_style(document, "发文机关署名")] == ["区科技局"]
     assert [p.text for p in _by_style(document, "发文字号")] == ["綦科发〔2024〕2号"]
-    record = document.tables[-1]
-    assert [row.cells[0].text for row in record.rows][0] == "抄送：区委办公室，区政府办公室"
+    record = _by_style(document, "版记")
+    assert [p.text for p in record][0] == "抄送：区委办公室，区政府办公室"
+    assert record[0]._p.pPr.find(qn("w:pBdr")).find(qn("w:bottom")).get(qn("w:sz")) == "4"
 
 
 def test_two_publications_never_share_a_number(app, bulletins):
