@@ -322,7 +322,9 @@ def _action_labels() -> dict[str, tuple[str, str, str]]:
                       "a new revision that supersedes the bulletins built on this one."),
                     _("Period published.")),
         "bulletin_publish": (_("Publish"),
-                             _("A published bulletin is frozen: its text and tables no longer change."),
+                             _("A published bulletin is frozen: its text and tables no longer "
+                               "change, and it is given the next number of the office's series "
+                               "(文号), printed in its red header and its file name."),
                              _("Bulletin published; its text is now frozen.")),
     }
 
@@ -371,6 +373,9 @@ def _confirmed_action(action: str, obj, back: str):
     elif outcome.waiting:
         flash(_("Confirmation recorded; a different supervisor or office user must confirm it "
                 "before it takes effect."), "success")
+    elif action == "bulletin_publish":
+        flash(_("Bulletin published as %(number)s; its text is now frozen.", number=obj.number),
+              "success")
     else:
         flash(_action_labels()[action][2], "success")
     return redirect(back)

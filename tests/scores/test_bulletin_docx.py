@@ -380,3 +380,16 @@ def test_two_publications_at_the_same_moment_get_two_numbers(app, bulletins):
     numbers = sorted(db.session.scalars(select(Bulletin.number_sequence)
                                         .where(Bulletin.id.in_(ids))))
     assert numbers == [2, 3]  # the fixture's bulletin holds 1
+
+
+def test_publishing_from_the_page_says_the_number(client, login, bulletins):
+    draft = bulletins["draft"]
+    login(bulletins["office"])
+    url = f"/scores/bulletins/{draft.id}/publish"
+    assert "编定文号" in client.get(url).text  # the confirmation page says a number is given
+    with clock.frozen_at(NOW):
+        page = client.post(url, data={"version": draft.version_id, "confirm": "yes"},
+                           follow_redirects=True)
+    assert "通报已发布，文号 綦双倍增办〔2024〕2号" in page.text
+    db.session.rollback()
+    assert draft.state == "published" and draft.number == "綦双倍增办〔2024〕2号"
