@@ -544,7 +544,7 @@ def build(bulletin, *, charts: bool = True) -> bytes:
     # ------------------------------------------------ 主体
     out.paragraph(bulletin.title, STYLE_TITLE, before_lines=2)
     out.paragraph(_("(data as of %(d)s)", d=_long_date(data.get("as_of"))), STYLE_CENTRED)
-    addressee = out.paragraph(_("To every town, street and district department concerned:"),
+    addressee = out.paragraph(_("To every unit concerned:"),
                               STYLE_BODY, before_lines=1)
     _indent_chars(addressee._p.get_or_add_pPr())  # 主送机关 flush left
 

@@ -130,6 +130,9 @@ def test_the_published_bulletin_is_an_a4_official_document(client, login, bullet
     assert [p.text for p in _by_style(document, "二级标题")] == ["（一）区级部门", "（二）街镇"]
     assert _by_style(document, "三级标题")[0].text.startswith("1.")
     body = [p for p in _by_style(document, "Normal") if p.text.strip()]
+    # 主送机关 flush left, first after the title block.
+    assert body[0].text == "各有关单位："
+    assert body[0]._p.pPr.find(qn("w:ind")).get(qn("w:firstLineChars")) == "0"
     assert body and all(p.paragraph_format.first_line_indent is None for p in body[1:]), \
         "body paragraphs take the style's two-character indent"
     indent = document.styles["Normal"].element.pPr.find(qn("w:ind"))
