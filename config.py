@@ -144,6 +144,13 @@ class Config:
     URGE_RESPONSE_WORKING_DAYS = _env_int("URGE_RESPONSE_WORKING_DAYS", 3)
     # Prefix of urge and supervision notice numbers (綦科〔2026〕3号).
     NOTICE_NUMBER_PREFIX = _env("NOTICE_NUMBER_PREFIX") or "綦科"
+    # The quarterly bulletin (季通报) as a 公文: the issuing organ in its red header (版头), the
+    # signer under the text (落款, usually the same organ) and its 文号 series' prefix.
+    BULLETIN_ORGAN = _env("BULLETIN_ORGAN") or "綦江区“双倍增”行动联席会议办公室"
+    BULLETIN_SIGNER = _env("BULLETIN_SIGNER") or "綦江区“双倍增”行动联席会议办公室"
+    BULLETIN_NUMBER_PREFIX = _env("BULLETIN_NUMBER_PREFIX") or "綦双倍增办"
+    # 抄送 line of the bulletin's 版记 (empty: no 抄送 line); 印发机关 is the organ.
+    BULLETIN_COPY_TO = _env("BULLETIN_COPY_TO") or ""
     # The outbox (defaults): attempts per message, the first retry delay (doubled each attempt:
     # 60 s, 120 s, 240 s, …), and after how long a row still "sending" was interrupted.
     OUTBOX_MAX_ATTEMPTS = _env_int("OUTBOX_MAX_ATTEMPTS", 6)

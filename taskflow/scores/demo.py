@@ -1,5 +1,6 @@
-"""Demo scores: the default rules, a recognition, scored months (the oldest one published), and the
-last quarter published with its bulletin drafted, as of the quarter's end."""
+"""Demo scores: the default rules, a recognition, scored months (the oldest one published), the last
+two quarters published and the last quarter's bulletin published (with its 文号), as of the
+quarter's end."""
 
 from datetime import date, timedelta
 
@@ -8,7 +9,7 @@ from sqlalchemy import func, select
 from taskflow.core import clock
 from taskflow.extensions import db
 from taskflow.scores import operations, queries
-from taskflow.scores.models import Bulletin, Recognition, ScorePeriodState
+from taskflow.scores.models import Bulletin, BulletinState, Recognition, ScorePeriodState
 from taskflow.scores.rules import periods_containing, previous_key
 
 
@@ -43,14 +44,19 @@ def setup_demo(plan, echo) -> None:
         operations.lock(oldest, None)
         operations.publish(oldest, None)
     last_quarter = previous_key(f"{today.year}Q{(today.month - 1) // 3 + 1}")
-    quarter = queries.latest_period(plan.id, last_quarter)
-    if quarter is None or quarter.state == ScorePeriodState.DRAFT:
-        quarter = operations.recompute(plan.id, last_quarter, None, today=today)
-        operations.lock(quarter, None)
-        operations.publish(quarter, None)
-    has_bulletin = db.session.scalar(select(func.count(Bulletin.id)).where(
-        Bulletin.period_id == quarter.id))
-    if not has_bulletin:
-        operations.create_bulletin(quarter, None, today=today)
-    echo(f"scores: computed {', '.join(keys)}; {keys[0]} published; {last_quarter} published "
-         "with its bulletin drafted")
+    # The quarter before it first, so the bulletin's 名次变化 compares with published ranks.
+    for key in (previous_key(last_quarter), last_quarter):
+        quarter = queries.latest_period(plan.id, key)
+        if quarter is None or quarter.state == ScorePeriodState.DRAFT:
+            quarter = operations.recompute(plan.id, key, None, today=today)
+            operations.lock(quarter, None)
+            operations.publish(quarter, None)
+    bulletin = db.session.scalar(select(Bulletin).where(Bulletin.period_id == quarter.id)
+                                 .order_by(Bulletin.id).limit(1))
+    if bulletin is None:
+        bulletin = operations.create_bulletin(quarter, None, today=today)
+    if bulletin.state == BulletinState.DRAFT and not bulletin.is_superseded:
+        # Published, with its 文号: the office downloads the quarter's bulletin as sent.
+        operations.publish_bulletin(bulletin, None)
+    echo(f"scores: computed {', '.join(keys)}; {keys[0]} published; {previous_key(last_quarter)} "
+         f"and {last_quarter} published, with the bulletin {bulletin.number}")

@@ -216,7 +216,10 @@ class Bulletin(db.Model):
     """
 
     __tablename__ = "score_bulletins"
-    __table_args__ = (enum_check("state", BulletinState),)
+    __table_args__ = (
+        UniqueConstraint("number_year", "number_sequence", name="uq_score_bulletins_number"),
+        enum_check("state", BulletinState),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     period_id: Mapped[int] = mapped_column(ForeignKey("score_periods.id"), index=True)
@@ -230,6 +233,11 @@ class Bulletin(db.Model):
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     superseded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("score_periods.id"))
+    # The 文号 from the office's numbering series, given when published (綦双倍增办〔2026〕3号):
+    # (year, sequence) is unique, so two publications never share a number.
+    number_year: Mapped[int | None]
+    number_sequence: Mapped[int | None]
+    number: Mapped[str | None] = mapped_column(String(60))
     version_id: Mapped[int] = mapped_column(default=1)
 
     period: Mapped[ScorePeriod] = relationship(foreign_keys=[period_id])

@@ -8,12 +8,15 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from flask import current_app
 from flask_babel import lazy_gettext as _
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import flag_modified
 
 from taskflow.core import audit, clock
 from taskflow.core.audit import snapshot
+from taskflow.core.db import is_postgres
 from taskflow.core.errors import EditConflict, Refusal
 from taskflow.extensions import db
 from taskflow.scores import components, queries
@@ -44,6 +47,7 @@ from taskflow.scores.rules import (
 )
 
 MAX_RECOGNITION_POINTS = Decimal("10")
+BULLETIN_NUMBER_LOCK_KEY = 7_310_020  # pg_advisory_xact_lock key of the bulletins' 文号 series
 PERIOD_FIELDS = ("key", "revision", "state", "rule_set_id", "as_of")
 
 
@@ -574,12 +578,53 @@ def publish_bulletin(bulletin: Bulletin, actor, *, expected_version: int | None 
     """Freeze the bulletin; the .docx is generated from the frozen text from now on."""
     _check_version(bulletin, expected_version)
     _check_publish_bulletin(bulletin)
-    bulletin.state = BulletinState.PUBLISHED
-    bulletin.published_at = clock.utcnow()
-    bulletin.published_by_id = getattr(actor, "id", None)
-    db.session.flush()
+    _assign_bulletin_number(bulletin, clock.local_today().year, state=BulletinState.PUBLISHED,
+                            published_at=clock.utcnow(), published_by_id=getattr(actor, "id", None))
     audit.record(actor, "scores.bulletin_publish", bulletin,
                  before={"state": BulletinState.DRAFT},
-                 after={"state": BulletinState.PUBLISHED, **(audit_extra or {})},
-                 summary=bulletin.title)
+                 after={"state": BulletinState.PUBLISHED, "number": bulletin.number,
+                        **(audit_extra or {})},
+                 summary=f"{bulletin.number} {bulletin.title}")
     return bulletin
+
+
+def format_bulletin_number(prefix: str, year: int, sequence: int) -> str:
+    """綦双倍增办〔2026〕3号: the series' prefix, the year in 〔〕, the sequence (no zero)."""
+    return f"{prefix}〔{year}〕{sequence}号"
+
+
+def _next_bulletin_sequence(year: int) -> int:
+    if is_postgres(db.session):
+        # Held to the end of the transaction: a second publication waits, then sees this number.
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                           {"key": BULLETIN_NUMBER_LOCK_KEY})
+    current = db.session.scalar(select(func.max(Bulletin.number_sequence))
+                                .where(Bulletin.number_year == year))
+    return (current or 0) + 1
+
+
+def _assign_bulletin_number(bulletin: Bulletin, year: int, **fields) -> None:
+    """Give the bulletin the next number of the year's series, set `fields`, and flush it.
+
+    PostgreSQL serialises publications with an advisory lock; SQLite holds its write lock from the
+    first write (BEGIN IMMEDIATE) to the commit. Should two writers still meet, the unique
+    (year, sequence) refuses the second, which takes the next number in a SAVEPOINT retry.
+    """
+    from taskflow.notices.operations import ensure_transaction
+
+    prefix = current_app.config["BULLETIN_NUMBER_PREFIX"]
+    ensure_transaction()
+    for _attempt in range(5):
+        sequence = _next_bulletin_sequence(year)
+        # Set again on each attempt: a rolled-back SAVEPOINT expires what it flushed.
+        for name, value in fields.items():
+            setattr(bulletin, name, value)
+        bulletin.number_year, bulletin.number_sequence = year, sequence
+        bulletin.number = format_bulletin_number(prefix, year, sequence)
+        try:
+            with db.session.begin_nested():
+                db.session.flush()
+            return
+        except IntegrityError:
+            continue
+    raise ScoreError(_("No bulletin number could be allocated; please try again."))

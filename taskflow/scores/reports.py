@@ -231,7 +231,8 @@ def bulletin_data(period: ScorePeriod, *, today: date) -> dict:
     for group, cards in queries.ranking(period).items():
         rankings[group] = [
             {"rank": c.rank, "unit": c.unit.name, "unit_id": c.unit_id, "total": float(c.total),
-             "grade": c.grade, "movement": c.movement, "execution": float(c.execution),
+             "grade": c.grade, "movement": c.movement, "previous_rank": c.previous_rank,
+             "execution": float(c.execution),
              "indicators": float(c.indicators), "responsiveness": float(c.responsiveness),
              "quality": float(c.quality), "incentive": float(c.incentive)}
             for c in cards
@@ -266,17 +267,36 @@ def bulletin_data(period: ScorePeriod, *, today: date) -> dict:
         if period.starts_on <= r.awarded_on <= period.ends_on
     ]
     return {
-        "title": _("Quarterly bulletin on the double-doubling action, %(period)s",
-                   period=period_label(period.key)),
+        "title": bulletin_title(period.key),
         "period": period.key, "revision": period.revision, "as_of": day.isoformat(),
         "rankings": rankings, "red_items": red_items, "red_units": red_units,
         "progress": progress_rows, "recognitions": recognitions,
     }
 
 
+def long_date(iso: str) -> str:
+    """2026-09-30 → 2026年9月30日 (zh_CN), the way a document's text writes a date."""
+    day = date.fromisoformat(iso)
+    return _("%(year)s-%(month)s-%(day)s", year=day.year, month=day.month, day=day.day)
+
+
+def quarter_label(key: str) -> str:
+    """2026年第三季度: the quarter in words, as a document's text has it."""
+    period = parse_period_key(key)
+    quarter = {1: _("first quarter"), 2: _("second quarter"), 3: _("third quarter"),
+               4: _("fourth quarter")}[int(key[-1])]
+    return _("%(quarter)s of %(year)s", quarter=quarter, year=period.year)
+
+
+def bulletin_title(key: str) -> str:
+    """2026年第三季度“双倍增”行动工作通报."""
+    return _("Bulletin on the double-doubling action, %(period)s", period=quarter_label(key))
+
+
 def draft_sections(data: dict) -> list[tuple[str, str, str]]:
     """(key, title, body) of the bulletin's editable sections, drafted from its data."""
-    period = period_label(data["period"])
+    key = data["period"]
+    period = quarter_label(key) if "Q" in key else period_label(key)
     top = []
     for group, rows in data["rankings"].items():
         if rows:
@@ -301,7 +321,8 @@ def draft_sections(data: dict) -> list[tuple[str, str, str]]:
          _("On %(day)s, %(n)s items were overdue (counted as of that day, including items closed "
            "since); the units with the most overdue items are: %(units)s. They are to finish them "
            "within a set time and report back.",
-           day=data["as_of"], n=len(data["red_items"]), units=red_units or _("none"))),
+           day=long_date(data["as_of"]), n=len(data["red_items"]),
+           units=red_units or _("none"))),
         ("progress", _("4. Progress against the targets"), progress_text + "。"),
         ("commendations", _("5. Commendations"),
          _("The following units are commended: %(units)s.", units=commended)
@@ -313,76 +334,7 @@ def draft_sections(data: dict) -> list[tuple[str, str, str]]:
 
 
 def bulletin_docx(bulletin: Bulletin) -> bytes:
-    """The bulletin as a Word document, from its (frozen, once published) text and data."""
-    from docx import Document
-    from docx.enum.text import WD_ALIGN_PARAGRAPH
-    from docx.shared import Cm, Pt
+    """The bulletin as a Word document laid out as a 公文 (taskflow.scores.bulletin_docx)."""
+    from taskflow.scores import bulletin_docx as docx_builder
 
-    data = bulletin.data
-    document = Document()
-    style = document.styles["Normal"]
-    style.font.size = Pt(12)
-    heading = document.add_heading(bulletin.title, level=0)
-    heading.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    as_of = document.add_paragraph(_("Data as of %(d)s", d=data.get("as_of")))
-    as_of.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    if bulletin.superseded_at is not None:
-        document.add_paragraph(_("SUPERSEDED — the scores this bulletin was built on were corrected "
-                                 "(revision %(n)s).", n=bulletin.superseded_by.revision
-                                 if bulletin.superseded_by else "?"))
-    if bulletin.state != "published":
-        document.add_paragraph(_("DRAFT — not yet published"))
-    for section in bulletin.sections:
-        document.add_heading(section.title, level=1)
-        for paragraph in section.body.split("\n"):
-            if paragraph.strip():
-                document.add_paragraph(paragraph.strip())
-        if section.key == "rankings":
-            for group, rows in data.get("rankings", {}).items():
-                document.add_heading(peer_group_label(group), level=2)
-                _table(document, [_("Rank"), _("Unit"), _("Total"), _("Grade"), _("Movement")],
-                       [[r["rank"], r["unit"], f'{r["total"]:.2f}', grade_label(r["grade"]),
-                         "" if r["movement"] is None else f'{r["movement"]:+d}'] for r in rows])
-                if rows:
-                    image = bar_chart(peer_group_label(group), [r["unit"] for r in rows],
-                                      [r["total"] for r in rows],
-                                      [GRADE_COLOURS.get(r["grade"], "#206bc4") for r in rows],
-                                      ylabel=_("Total"))
-                    document.add_picture(io.BytesIO(image), width=Cm(15))
-        elif section.key == "red_list":
-            document.add_paragraph(_("Overdue on %(d)s, in working days counted to that day.",
-                                     d=data.get("as_of")))
-            _table(document, [_("Task"), _("Unit"), _("Item"), _("Due"), _("Working days overdue")],
-                   [[r["task"], r["unit"], r["title"], r["due"], r["days"]]
-                    for r in data.get("red_items", [])])
-        elif section.key == "progress":
-            rows = data.get("progress", [])
-            _table(document, [_("Indicator"), _("Actual"), _("Year target"), _("Expected to date"),
-                              _("Done / expected"), _("Light")],
-                   [[p["label"], p["actual"], p["target"], p["expected"],
-                     p.get("shown", p["completion_pct"]),
-                     light_text(p["light"])] for p in rows])
-            if rows:
-                image = progress_chart(_("Progress against the targets"),
-                                       [p["label"] for p in rows], [p["actual"] for p in rows],
-                                       [p["target"] or 0 for p in rows])
-                document.add_picture(io.BytesIO(image), width=Cm(13))
-        elif section.key == "commendations" and data.get("recognitions"):
-            _table(document, [_("Unit"), _("Recognition"), _("Date"), _("Points")],
-                   [[r["unit"], r["title"], r["awarded"], r["points"]] for r in data["recognitions"]])
-    buffer = io.BytesIO()
-    document.save(buffer)
-    return buffer.getvalue()
-
-
-def _table(document, header: list[str], rows: list[list]) -> None:
-    table = document.add_table(rows=1, cols=len(header))
-    table.style = "Table Grid"
-    for cell, text in zip(table.rows[0].cells, header):
-        cell.text = str(text)
-        for run in cell.paragraphs[0].runs:
-            run.bold = True
-    for values in rows:
-        cells = table.add_row().cells
-        for cell, value in zip(cells, values):
-            cell.text = "" if value is None else str(value)
+    return docx_builder.build(bulletin)

@@ -322,7 +322,9 @@ def _action_labels() -> dict[str, tuple[str, str, str]]:
                       "a new revision that supersedes the bulletins built on this one."),
                     _("Period published.")),
         "bulletin_publish": (_("Publish"),
-                             _("A published bulletin is frozen: its text and tables no longer change."),
+                             _("A published bulletin is frozen: its text and tables no longer "
+                               "change, and it is given the next number of the office's series "
+                               "(文号), printed in its red header and its file name."),
                              _("Bulletin published; its text is now frozen.")),
     }
 
@@ -371,6 +373,9 @@ def _confirmed_action(action: str, obj, back: str):
     elif outcome.waiting:
         flash(_("Confirmation recorded; a different supervisor or office user must confirm it "
                 "before it takes effect."), "success")
+    elif action == "bulletin_publish":
+        flash(_("Bulletin published as %(number)s; its text is now frozen.", number=obj.number),
+              "success")
     else:
         flash(_action_labels()[action][2], "success")
     return redirect(back)
@@ -628,12 +633,14 @@ def publish_bulletin(bulletin_id: int):
 @bp.route("/scores/bulletins/<int:bulletin_id>/bulletin.docx")
 @login_required
 def bulletin_docx(bulletin_id: int):
-    """The bulletin as a Word document (a draft says so on its first page)."""
+    """The bulletin as a 公文 Word document (a draft is marked 征求意见稿 and has no 文号)."""
     perms.require(perms.can_view_reports(current_user))
     found = _bulletin_or_404(bulletin_id)
     content = reports.bulletin_docx(found)
     response = current_app.response_class(content, mimetype=DOCX_MIMETYPE)
-    response.headers.update(attachment_headers(f"{found.title}.docx"))
+    # The 文号 first (綦双倍增办〔2026〕3号 …): how the office files what it sends.
+    name = f"{found.number} {found.title}" if found.number else f"{found.title}（{_('draft')}）"
+    response.headers.update(attachment_headers(f"{name}.docx"))
     return response
 
 

@@ -205,7 +205,7 @@ def test_bulletin_and_scores_are_as_of_the_quarter_end(client, login, plan, make
         assert bulletin.data["as_of"] == "2026-09-30"
         assert [(r["title"], r["days"]) for r in bulletin.data["red_items"]] == [
             ("季末逾期后办结", expected_days)]
-        assert "2026-09-30" in bulletin.sections[2].body
+        assert "2026年9月30日" in bulletin.sections[2].body
         login(office)
         page = client.get(f"/scores/bulletins/{bulletin.id}")
         assert "数据截至 2026-09-30" in page.text and "季末逾期后办结" in page.text
@@ -213,6 +213,6 @@ def test_bulletin_and_scores_are_as_of_the_quarter_end(client, login, plan, make
         assert "数据截至 2026-09-30" in period_page.text
         document = Document(io.BytesIO(client.get(f"/scores/bulletins/{bulletin.id}/bulletin.docx").data))
     text = "\n".join(p.text for p in document.paragraphs)
-    assert "数据截至 2026-09-30" in text
+    assert "数据截至2026年9月30日" in text
     cells = [[c.text for c in row.cells] for t in document.tables for row in t.rows]
     assert any("季末逾期后办结" in row and str(expected_days) in row for row in cells)
