@@ -2,14 +2,14 @@
 DATA_DIR/exports and its requester downloads from 我的导出 until it expires.
 
 Revision ID: 0021_export_jobs
-Revises: 0019_version_columns
+Revises: 0020_bulletin_number
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0021_export_jobs"
-down_revision = "0019_version_columns"
+down_revision = "0020_bulletin_number"
 branch_labels = None
 depends_on = None
 
