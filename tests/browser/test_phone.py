@@ -256,7 +256,8 @@ def test_reporter_and_unit_head_pages_fit_a_phone(browser, live_server, phone_wo
         # The collapsed bar: bell with the unread count outside the menu; the menu opens on tap.
         bell = page.locator("[data-collapsed-inbox]")
         assert bell.is_visible()
-        assert bell.locator("[data-unread]").inner_text() == "2"
+        # Unread: the two urge notices, the returned report and the opened dispatch month.
+        assert bell.locator("[data-unread]").inner_text() == "4"
         toggler = page.locator(".navbar-toggler")
         box = toggler.bounding_box()
         assert box["width"] >= 44 and box["height"] >= 44
