@@ -184,8 +184,18 @@ class ParsedPlan:
 # --------------------------------------------------------------------------- public entry points
 
 
+# Control characters other than tab and line ends (a NUL, a form feed): a damaged or binary file,
+# and PostgreSQL text cannot hold a NUL at all.
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def parse_plan_text(text: str) -> ParsedPlan:
     """Parse either plan document from its plain text; the document type is detected."""
+    found = _CONTROL_CHARACTER.search(text)
+    if found:
+        line = text.count("\n", 0, found.start()) + 1
+        raise PlanDocumentError(f"line {line}: control character U+{ord(found.group()):04X} "
+                                "(a damaged or binary file)")
     return _parse_lines(_split_lines(text))
 
 

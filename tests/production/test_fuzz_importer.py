@@ -181,6 +181,16 @@ def test_byte_level_damage_is_refused_cleanly(app, tmp_path, base_state, data):
     _check_import(tmp_path, name, damaged, base_state)
 
 
+def test_a_nul_byte_in_a_text_field_is_refused_before_the_database(app, tmp_path, base_state):
+    """A NUL inside the plan's title reached PostgreSQL, which refuses NUL in text (found by the
+    byte-level fuzz test): the parser now refuses any control character but tab and line ends."""
+    raw = TEXTS[DISTRICT].encode("utf-8")
+    pos = raw.index("綦江区".encode("utf-8")) + len("綦".encode("utf-8"))
+    with pytest.raises(PlanDocumentError, match=r"line \d+: control character U\+0000"):
+        _import(tmp_path, DISTRICT, raw[:pos] + b"\x00" + raw[pos:])
+    assert _table_counts() == base_state
+
+
 def test_a_stopped_import_after_partial_writes_leaves_nothing(app, tmp_path, base_state):
     """Deterministic: task 1 loses its responsible units while they have milestones. The import
     has written by then (units, tasks) and stops with PlanImportError; the rollback undoes all."""
