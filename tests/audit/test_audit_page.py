@@ -7,6 +7,8 @@ from urllib.parse import unquote
 import pytest
 from openpyxl import load_workbook
 
+from tests.printing import needs_office, page_texts, pdf_info, to_pdf
+
 ROLES = ("reporter", "unit_head", "office", "supervisor", "leader", "admin")
 ALLOWED = {"office", "supervisor", "admin"}
 DAY = datetime(2024, 5, 6, 2, 0, tzinfo=timezone.utc)  # 2024-05-06 10:00 in Qijiang
@@ -205,3 +207,16 @@ def test_audit_list_query_count_is_constant(client, login, make_user, record_eve
         page = client.get("/audit/").get_data(as_text=True)
     assert len(shown_ids(page)) >= 30
     assert small.count == large.count
+
+
+@needs_office
+def test_the_audit_export_prints_one_landscape_page_wide(client, login, make_user, events,
+                                                        tmp_path):
+    login(make_user("office"))
+    pdf = to_pdf(tmp_path, "audit.xlsx", client.get("/audit/export.xlsx").data)
+    info = pdf_info(pdf)
+    assert (round(info["width"]), round(info["height"])) == (842, 595)
+    pages = page_texts(pdf)
+    assert info["pages"] == len(pages) == 1  # five events and a sign-in: one page
+    for expected in ("审计日志", "数据截至", "序号", "操作人", "super_li", "加分：材料补齐"):
+        assert expected in pages[0], expected

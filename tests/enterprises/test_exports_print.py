@@ -1,49 +1,13 @@
 """The exports as printed: converted to PDF by LibreOffice (headless), pages counted with pdfinfo
-and read with pdftotext. Skipped where soffice is missing, except in CI (CI=true), where the
-test set-up installs it (make libreoffice)."""
+and read with pdftotext (tests/printing.py)."""
 
-import os
-import re
-import shutil
-import subprocess
 from datetime import date
-from pathlib import Path
-
-import pytest
 
 from taskflow.enterprises import operations
 from taskflow.extensions import db
+from tests.printing import needs_office, page_texts, pdf_info, to_pdf
 
-TOOLS = ("soffice", "pdfinfo", "pdftotext")
-pytestmark = pytest.mark.skipif(
-    any(shutil.which(t) is None for t in TOOLS) and os.environ.get("CI") != "true",
-    reason="LibreOffice or poppler-utils not installed (make libreoffice)")
-
-
-def to_pdf(tmp_path: Path, name: str, content: bytes) -> Path:
-    source = tmp_path / name
-    source.write_bytes(content)
-    profile = tmp_path / "lo-profile"  # a private profile: parallel conversions do not collide
-    subprocess.run(["soffice", f"-env:UserInstallation=file://{profile}", "--headless",
-                    "--convert-to", "pdf", "--outdir", str(tmp_path), str(source)],
-                   check=True, capture_output=True, timeout=180)
-    pdf = source.with_suffix(".pdf")
-    assert pdf.is_file()
-    return pdf
-
-
-def pdf_info(pdf: Path) -> dict:
-    out = subprocess.run(["pdfinfo", str(pdf)], check=True, capture_output=True,
-                         text=True).stdout
-    pages = int(re.search(r"^Pages:\s+(\d+)", out, re.M).group(1))
-    width, height = map(float, re.search(r"^Page size:\s+([\d.]+) x ([\d.]+)", out, re.M).groups())
-    return {"pages": pages, "width": width, "height": height}
-
-
-def page_texts(pdf: Path) -> list[str]:
-    out = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True,
-                         capture_output=True, text=True).stdout
-    return [page for page in out.split("\f") if page.strip()]
+pytestmark = needs_office
 
 
 def test_the_dispatch_export_of_a_month_prints_on_one_landscape_a4_page(

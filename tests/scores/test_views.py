@@ -12,6 +12,7 @@ from sqlalchemy import select
 from taskflow.extensions import db
 from taskflow.scores import operations, queries
 from taskflow.scores.models import Bulletin, ScoreCard
+from tests.printing import needs_office, page_texts, pdf_info, to_pdf
 
 TODAY = date(2024, 4, 10)
 NOW = datetime(2024, 4, 10, 2, 0, tzinfo=timezone.utc)
@@ -359,3 +360,20 @@ def test_a_stale_period_form_is_refused_with_the_conflict_message(client, login,
     assert "其他人已修改此内容，请刷新页面后重试。" in page
     db.session.rollback()
     assert period.state == "draft"
+
+
+@needs_office
+def test_the_innovation_report_prints_each_sheet_on_one_landscape_page(client, login, scored,
+                                                                        tmp_path):
+    login(scored.users["office"])
+    response = client.get("/scores/periods/2024-03/innovation-report.xlsx")
+    pdf = to_pdf(tmp_path, "innovation.xlsx", response.data)
+    info = pdf_info(pdf)
+    assert (round(info["width"]), round(info["height"])) == (842, 595)
+    # One page per sheet, each one page wide: its first and last header on the same page.
+    report, ranking = page_texts(pdf)
+    for expected in ("创新报表 2024年03月", "数据截至 2024-03-31", "序号", "同类排名", "A镇", "C镇",
+                     "全区合计", "1/3"):
+        assert expected in report, expected
+    for expected in ("赛马比拼排名 2024年03月", "比拼类别", "名次变化", "区E局", "B镇"):
+        assert expected in ranking, expected
