@@ -263,12 +263,13 @@ def free_port() -> int:
 
 def server_env(database_url: str, instance_dir: Path) -> dict[str, str]:
     """TaskFlow's production settings for the benchmark server (plain HTTP on loopback)."""
-    from benchmarks.run import SECRET
+    from benchmarks.run import SECRET, field_key
 
     env = dict(os.environ)
     env.update({
         "TASKFLOW_ENV": "production",
         "TASKFLOW_SECRET_KEY": SECRET,
+        "TASKFLOW_FIELD_KEY": field_key(),
         "TASKFLOW_DATABASE_URL": database_url,
         "TASKFLOW_COOKIE_SECURE": "0",  # no TLS on loopback: the cookie must travel over http
         "TASKFLOW_INSTANCE_DIR": str(instance_dir / "instance"),

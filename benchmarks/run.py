@@ -44,13 +44,29 @@ EXPORT_MAX_SECONDS = 60.0
 EXPORT_MAX_RSS_MB = 300.0
 
 
+def field_key() -> str:
+    """The benchmark city's field key (production refuses to start without one): generated once
+    into BENCH_DIR/field_key (mode 600) beside the cached city, whose encrypted fields it opens."""
+    from taskflow.core.crypto import KEY_BYTES
+
+    path = BENCH_DIR / "field_key"
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text("ascii").strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_hex(KEY_BYTES) + "\n")
+    return path.read_text("ascii").strip()
+
+
 def bench_app(database_url: str):
     """TaskFlow's production settings over the benchmark database (plain HTTP, no TLS)."""
     from config import ProductionConfig
     from taskflow import create_app
 
     return create_app(ProductionConfig, SQLALCHEMY_DATABASE_URI=database_url, SECRET_KEY=SECRET,
-                      SESSION_COOKIE_SECURE=False, REMEMBER_COOKIE_SECURE=False,
+                      FIELD_KEY=field_key(), SESSION_COOKIE_SECURE=False, REMEMBER_COOKIE_SECURE=False,
                       INSTANCE_DIR=BENCH_DIR / "instance", DATA_DIR=BENCH_DIR / "data")
 
 
