@@ -29,7 +29,10 @@ class UserRules:
     rule's answer; `perms.can_view_score_card(unit_id)` asks an object-level rule."""
 
     def __init__(self, user):
-        self._user = user
+        # The real user, not Flask-Login's proxy: the navigation asks every rule on each page,
+        # and each proxied attribute read would look the user up again.
+        unwrap = getattr(user, "_get_current_object", None)
+        self._user = unwrap() if unwrap is not None else user
 
     def __getattr__(self, name: str):
         if name.startswith("_"):

@@ -2,7 +2,7 @@
 
 from typing import Callable, Hashable
 
-from flask import Flask, current_app, has_request_context, render_template, request, url_for
+from flask import Flask, current_app, g, has_request_context, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -52,6 +52,13 @@ def register_nav_state(app: Flask, state: Callable[[], Hashable], slot: str = "m
     app.extensions.setdefault(NAV_STATE_EXTENSION, {}).setdefault(slot, []).append(state)
 
 
+def _role_answers() -> tuple[bool, ...]:
+    """The signed-in user's role-only rule answers, once per request (every slot asks)."""
+    if "taskflow_role_answers" not in g:
+        g.taskflow_role_answers = UserRules(current_user).answers()
+    return g.taskflow_role_answers
+
+
 def area_navigation(slot: str = "main") -> Markup:
     """A part of the navigation bar (templates/_navigation*.html), rendered once per distinct
     state in this worker: the bar runs ~20 translations and url_for calls on every page.
@@ -63,7 +70,7 @@ def area_navigation(slot: str = "main") -> Markup:
     key = (
         slot,
         # What the bar may show is what the role-only rules answer (`perms` in templates).
-        UserRules(current_user).answers(),
+        _role_answers(),
         str(get_locale()),
         request.script_root,
         request.endpoint,
