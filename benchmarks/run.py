@@ -47,17 +47,10 @@ EXPORT_MAX_RSS_MB = 300.0
 def field_key() -> str:
     """The benchmark city's field key (production refuses to start without one): generated once
     into BENCH_DIR/field_key (mode 600) beside the cached city, whose encrypted fields it opens."""
-    from taskflow.core.crypto import KEY_BYTES
+    from taskflow.core.crypto import folder_key
 
-    path = BENCH_DIR / "field_key"
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text("ascii").strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secrets.token_hex(KEY_BYTES) + "\n")
-    return path.read_text("ascii").strip()
+    return folder_key(BENCH_DIR)
 
 
 def bench_app(database_url: str):

@@ -113,6 +113,45 @@ def minimal_pdf(text: str = "evidence") -> bytes:
     return pdf_document(page_objects(b"BT /F1 12 Tf 20 100 Td ("
                                      + text.encode("ascii", "replace") + b") Tj ET"))
 
+def png_bytes(width: int = 4, height: int = 3, rgb: tuple[int, int, int] = (255, 0, 0)) -> bytes:
+    """A real PNG of one colour (signature, IHDR, zlib-compressed IDAT, IEND, with CRCs)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(
+            ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    raw = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def jpeg_bytes() -> bytes:
+    """A real 8 × 8 JPEG (Pillow, installed with matplotlib)."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+def docx_bytes(text: str = "綦江区双倍增行动 进展说明") -> bytes:
+    """A real Word document of one paragraph."""
+    import io
+
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph(text)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
 
 def page_objects(stream: bytes, catalog_extra: bytes = b"") -> list[bytes]:
     """The four objects of a one-page PDF drawing `stream`; catalog_extra goes in the catalog."""

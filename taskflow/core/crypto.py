@@ -202,8 +202,9 @@ class Keyring:
         return [key.index(normalised) for key in keys]
 
 
-def _instance_key(instance_dir: Path) -> str:
-    """The development key in INSTANCE_DIR/field_key, generated (mode 600) on first use."""
+def folder_key(instance_dir: Path) -> str:
+    """The key in <folder>/field_key, generated (mode 600) on first use: a development instance's,
+    or the benchmark city's."""
     path = Path(instance_dir) / KEY_FILE
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -224,7 +225,7 @@ def load_keyring(app: Flask) -> Keyring:
                            "it encrypts confidential fields and must be kept outside the server's "
                            "backups (see docs/security.md)")
     else:
-        current = parse_key(_instance_key(app.config["INSTANCE_DIR"]), f"{KEY_FILE} file")
+        current = parse_key(folder_key(app.config["INSTANCE_DIR"]), f"{KEY_FILE} file")
     old_text = app.config["FIELD_KEY_OLD"]
     old = parse_key(old_text, "TASKFLOW_FIELD_KEY_OLD") if old_text else None
     if old == current:

@@ -15,8 +15,9 @@ from taskflow.measures import milestones as measures
 TODAY = date(2026, 12, 1)
 
 
-@pytest.mark.slow
-def test_demo_history_follows_the_closure_rule(app, imported_plans):
+@pytest.fixture
+def demo(app, imported_plans):
+    """The demo set up as `flask demo setup` does on 2026-12-01: (plan, the lines it printed)."""
     from taskflow.accounts.demo import create_demo_accounts
 
     plan = imported_plans
@@ -27,6 +28,12 @@ def test_demo_history_follows_the_closure_rule(app, imported_plans):
         db.session.commit()
         setup_demo(plan, lines.append)
         db.session.commit()
+    return plan, lines
+
+
+@pytest.mark.slow
+def test_demo_history_follows_the_closure_rule(demo):
+    plan, lines = demo
     assert "closed on time" in lines[0]
     milestones = db.session.scalars(select(Milestone)).all()
     closed = [m for m in milestones if m.completed_on is not None]
@@ -52,20 +59,12 @@ def test_demo_history_follows_the_closure_rule(app, imported_plans):
 
 
 @pytest.mark.slow
-def test_demo_returned_reports_have_their_inbox_items(app, imported_plans):
-    from taskflow.accounts.demo import create_demo_accounts
+def test_demo_returned_reports_have_their_inbox_items(demo):
     from taskflow.accounts.models import User
     from taskflow.assignments.models import Assignment
     from taskflow.notices.models import Notification
 
-    plan = imported_plans
-    lines = []
-    with clock.frozen_at(datetime(2026, 12, 1, 9, 0, tzinfo=clock.LOCAL_TZ)), \
-            app.test_request_context("/"):
-        create_demo_accounts(plan)
-        db.session.commit()
-        setup_demo(plan, lines.append)
-        db.session.commit()
+    _plan, lines = demo
     returned = db.session.execute(
         select(Milestone.id, Assignment.unit_id).join(Assignment)
         .where(Milestone.state == "returned")).all()

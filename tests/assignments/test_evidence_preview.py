@@ -2,10 +2,7 @@
 those who may see them, the pdf.js viewer page and its own CSP, Office files download-only, a
 tampered row never shown; a resubmission after a return keeps the files not removed."""
 
-import io
 import re
-import struct
-import zlib
 
 from sqlalchemy import func, select
 
@@ -14,38 +11,10 @@ from taskflow.audit.models import AuditEvent
 from taskflow.core import storage
 from taskflow.core.security import INLINE_FILE_POLICY, PDF_VIEWER_POLICY
 from taskflow.extensions import db
-from tests.helpers import fresh, page_objects, pdf_document
+from tests.helpers import docx_bytes, fresh, jpeg_bytes, page_objects, pdf_document, png_bytes
 
 
-def png_bytes(width: int = 6, height: int = 4) -> bytes:
-    """A real PNG: signature, IHDR, zlib-compressed IDAT, IEND, with CRCs."""
 
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(
-            ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    raw = b"".join(b"\x00" + b"\x20\x80\xc0" * width for _ in range(height))
-    return (b"\x89PNG\r\n\x1a\n"
-            + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
-
-
-def jpeg_bytes() -> bytes:
-    from PIL import Image  # as tests/core/test_uploads.py does
-
-    buffer = io.BytesIO()
-    Image.new("RGB", (8, 8), (200, 30, 30)).save(buffer, format="JPEG")
-    return buffer.getvalue()
-
-
-def docx_bytes() -> bytes:
-    import docx
-
-    document = docx.Document()
-    document.add_paragraph("工作总结")
-    buffer = io.BytesIO()
-    document.save(buffer)
-    return buffer.getvalue()
 
 
 def square_pdf() -> bytes:

@@ -2,14 +2,12 @@
 opens the PDF in the pdf.js viewer (pages drawn on a canvas, next page and zoom, also at a
 phone's width) and the photo full size, with no console error and no request leaving the site."""
 
-import struct
-import zlib
 from urllib.parse import urlsplit
 
 import pytest
 
 from taskflow.core import clock
-from tests.helpers import TEST_PASSWORD, pdf_document
+from tests.helpers import TEST_PASSWORD, pdf_document, png_bytes
 
 pytestmark = pytest.mark.browser
 
@@ -30,18 +28,6 @@ def two_page_pdf() -> bytes:
         b"<< /Length %d >>\nstream\n" % len(red) + red + b"\nendstream",
     ])
 
-
-def photo_png(width: int, height: int) -> bytes:
-    """A real PNG, green, of the given size."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(
-            ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    raw = b"".join(b"\x00" + b"\x10\xa0\x40" * width for _ in range(height))
-    return (b"\x89PNG\r\n\x1a\n"
-            + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
 @pytest.fixture
@@ -68,7 +54,7 @@ def reported(page, live_server, sign_in, make_unit, make_task, make_assignment, 
     page.fill("textarea[name=narrative]", "走访企业 35 家。")
     page.set_input_files("input[type=file][name=files]", files=[
         {"name": PDF_NAME, "mimeType": "application/pdf", "buffer": two_page_pdf()},
-        {"name": PHOTO_NAME, "mimeType": "image/png", "buffer": photo_png(*PHOTO_SIZE)}])
+        {"name": PHOTO_NAME, "mimeType": "image/png", "buffer": png_bytes(*PHOTO_SIZE, rgb=(16, 160, 64))}])
     with page.expect_navigation():
         page.get_by_role("button", name="提交报送").click()
     assert page.locator(".alert-danger").count() == 0, page.inner_text("main")

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import base64
 import os
-import struct
-import zlib
 from datetime import date
 from io import BytesIO
 from pathlib import Path
@@ -27,7 +25,7 @@ from taskflow.core.uploads import validate_upload
 from taskflow.extensions import db
 from tests.browser.conftest import DEFAULT_TIMEOUT_MS, LOCAL_HOSTS
 from tests.enterprises.conftest import codes, district, make_enterprise  # noqa: F401 - fixtures
-from tests.helpers import TEST_PASSWORD
+from tests.helpers import TEST_PASSWORD, png_bytes
 
 pytestmark = pytest.mark.browser
 
@@ -79,22 +77,10 @@ HEIGHT_BOUNDS = {
 }
 
 
-def png_bytes(width: int = 64, height: int = 48) -> bytes:
-    """A small valid PNG (grey), written by hand: no imaging library needed."""
-    raw = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
-            + chunk(b"IEND", b""))
-
 
 def uploads(pdf: bytes):
     files = [("古南街道2024年第1季度工作总结.pdf", pdf),
-             ("企业走访现场照片（东溪镇）.png", png_bytes()),
+             ("企业走访现场照片（东溪镇）.png", png_bytes(64, 48, rgb=(128, 128, 128))),
              ("入库企业名单及帮扶台账-2024年3月.pdf", pdf + b"\n%more")]
     return [validate_upload(FileStorage(BytesIO(data), name), max_bytes=10 * 1024 * 1024,
                             zip_max_entries=10, zip_max_uncompressed=1)
@@ -389,7 +375,7 @@ def test_message_link_signed_out_then_camera_photos_shrunk_and_reported(browser,
             {"name": "IMG_20240403_0915.jpg", "mimeType": "image/jpeg", "buffer": big}])
         page.locator("#report-photo-list li").first.wait_for()
         page.set_input_files("#report-photo", files=[
-            {"name": "门牌.png", "mimeType": "image/png", "buffer": png_bytes()}])
+            {"name": "门牌.png", "mimeType": "image/png", "buffer": png_bytes(64, 48, rgb=(128, 128, 128))}])
         page.locator("#report-photo-list li:nth-child(2)").wait_for()
         chosen = page.evaluate("""async () => Promise.all(Array.from(
             document.getElementById('report-photo').files).map(async f => {
@@ -397,7 +383,7 @@ def test_message_link_signed_out_then_camera_photos_shrunk_and_reported(browser,
                 return [f.name, f.type, f.size, Math.max(bitmap.width, bitmap.height)]; }))""")
         assert chosen[0][:2] == ["IMG_20240403_0915.jpg", "image/jpeg"]
         assert chosen[0][3] == 2000 and chosen[0][2] < len(big)
-        assert chosen[1] == ["门牌.png", "image/png", len(png_bytes()), 64]  # small: untouched
+        assert chosen[1] == ["门牌.png", "image/png", len(png_bytes(64, 48, rgb=(128, 128, 128))), 64]  # small: untouched
         shoot(page, "milestone-photos", 390)
 
         page.fill("input[name=progress]", "50")

@@ -5,7 +5,6 @@ import io
 import os
 import struct
 import zipfile
-import zlib
 
 import pytest
 from flask import jsonify, request
@@ -18,7 +17,7 @@ from taskflow.core.uploads import (
     validate_upload,
     validate_uploads,
 )
-from tests.helpers import page_objects, pdf_document
+from tests.helpers import docx_bytes, jpeg_bytes, page_objects, pdf_document, png_bytes
 
 MB = 1024 * 1024
 
@@ -32,35 +31,7 @@ def pdf_bytes(body: bytes = b"") -> bytes:
                         header=b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
 
 
-def png_bytes(width: int = 4, height: int = 3) -> bytes:
-    """A real PNG: signature, IHDR, zlib-compressed IDAT, IEND, with CRCs."""
 
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(
-            ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    raw = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
-    return (b"\x89PNG\r\n\x1a\n"
-            + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
-
-
-def jpeg_bytes() -> bytes:
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.new("RGB", (8, 8), (200, 30, 30)).save(buffer, format="JPEG")
-    return buffer.getvalue()
-
-
-def docx_bytes() -> bytes:
-    import docx
-
-    document = docx.Document()
-    document.add_paragraph("綦江区双倍增行动 进展说明")
-    buffer = io.BytesIO()
-    document.save(buffer)
-    return buffer.getvalue()
 
 
 def xlsx_bytes() -> bytes:
