@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from contextlib import contextmanager
 from pathlib import Path
 
 from flask.testing import FlaskClient
@@ -194,3 +195,18 @@ class LazyUsers:
             extra.setdefault("username", name)
             self._made[name] = self._factory(role, unit=unit, **extra)
         return self._made[name]
+
+
+@contextmanager
+def app_at_revision(tmp_path: Path, revision: str):
+    """A new SQLite database migrated up to `revision`, inside its app context: the state a
+    migration's data step starts from."""
+    from flask_migrate import upgrade
+
+    app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'old.sqlite3'}",
+                     INSTANCE_DIR=tmp_path / "instance", DATA_DIR=tmp_path / "data")
+    with app.app_context():
+        upgrade(revision=revision)
+        yield app
+        db.session.remove()
+        db.engine.dispose()

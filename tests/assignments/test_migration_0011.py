@@ -7,23 +7,16 @@ import pytest
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import text
 
-from config import TestingConfig
-from taskflow import create_app
 from taskflow.extensions import db
+from tests.helpers import app_at_revision
 
 REVISION = "0011_milestone_closure"
 
 
 @pytest.fixture
 def old_database(tmp_path):
-    app = create_app(TestingConfig,
-                     SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'old.sqlite3'}",
-                     INSTANCE_DIR=tmp_path / "instance", DATA_DIR=tmp_path / "data")
-    with app.app_context():
-        upgrade(revision="0009_user_version")
+    with app_at_revision(tmp_path, "0009_user_version") as app:
         yield app
-        db.session.remove()
-        db.engine.dispose()
 
 
 def test_accepted_below_100_reopens_and_100_stays_closed(old_database):

@@ -6,23 +6,16 @@ import pytest
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, text
 
-from config import TestingConfig
-from taskflow import create_app
 from taskflow.extensions import db
+from tests.helpers import app_at_revision
 
 REVISION = "0023_lead_view"
 
 
 @pytest.fixture
 def old_database(tmp_path):
-    app = create_app(TestingConfig,
-                     SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'old.sqlite3'}",
-                     INSTANCE_DIR=tmp_path / "instance", DATA_DIR=tmp_path / "data")
-    with app.app_context():
-        upgrade(revision="0019_version_columns")
+    with app_at_revision(tmp_path, "0019_version_columns") as app:
         yield app
-        db.session.remove()
-        db.engine.dispose()
 
 
 def test_reports_get_the_quarter_they_cover(old_database):
