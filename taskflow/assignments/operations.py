@@ -29,6 +29,7 @@ from taskflow.assignments.models import (
 from taskflow.assignments.queries import reported_counts
 from taskflow.core import audit, clock
 from taskflow.core.audit import snapshot
+from taskflow.core.calendar import quarter_of
 from taskflow.core.errors import EditConflict, Refusal
 from taskflow.core.permissions import can_sign_off
 from taskflow.extensions import db
@@ -594,8 +595,6 @@ def write_consolidated_report(assignment: Assignment, actor, *, title: str, body
     `quarter` (year, 1..4) is the quarter it covers: within the plan's years and begun by today.
     Without one (imports, older callers), the quarter of the latest original due date among the
     cited milestones, else today's quarter."""
-    from taskflow.assignments.queries import quarter_of
-
     if assignment.role != AssignmentRole.LEAD:
         raise ReportingError(_("Only a lead unit writes a consolidated report."))
     if not title.strip() or not body.strip():

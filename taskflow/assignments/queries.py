@@ -623,14 +623,9 @@ class LeadOverview:
     today: date
 
 
-def quarter_of(day: date) -> tuple[int, int]:
-    """(year, quarter) of a date."""
-    return day.year, (day.month - 1) // 3 + 1
-
-
 def plan_quarters(start_year: int, end_year: int, today: date) -> list[tuple[int, int]]:
     """The plan's quarters from its first through today's (none after the plan's end)."""
-    last = min(quarter_of(today), (end_year, 4))
+    last = min(work_calendar.quarter_of(today), (end_year, 4))
     return [(year, quarter) for year in range(start_year, end_year + 1)
             for quarter in range(1, 5) if (year, quarter) <= last]
 
@@ -710,11 +705,12 @@ def lead_overview(task: KeyTask, *, lead_unit_id: int | None = None, due: date |
             by_quarter.setdefault((report.quarter_year, report.quarter), []).append(report)
         else:
             unfiled.append(report)
-    current = quarter_of(today)
+    current = work_calendar.quarter_of(today)
     listed = plan_quarters(plan.start_year, plan.end_year, today)
     quarters = [QuarterCover(y, q, by_quarter.get((y, q), []), (y, q) == current)
                 for y, q in listed]
-    unfiled += [r for key, group in by_quarter.items() if key not in set(listed) for r in group]
+    shown = set(listed)
+    unfiled += [r for key, group in by_quarter.items() if key not in shown for r in group]
     return LeadOverview(task, sorted(periods.values(), key=lambda p: (p.due, p.title)),
                         quarters, list(leads), unfiled, today)
 

@@ -48,6 +48,7 @@ from taskflow.assignments.models import (
 )
 from taskflow.assignments.operations import ReportingError
 from taskflow.core import clock
+from taskflow.core.calendar import quarter_of
 from taskflow.core.errors import EditConflict, Refusal, commit_or_refuse
 from taskflow.core.http import attachment_headers
 from taskflow.core.security import (
@@ -642,7 +643,7 @@ def new_consolidated_report(assignment_id: int):
     plan = db.session.get(Plan, assignment.task.plan_id)
     today = clock.local_today()
     form.set_quarters(queries.plan_quarters(plan.start_year, plan.end_year, today),
-                      queries.quarter_of(today))
+                      quarter_of(today))
     team = queries.task_team_updates(assignment.task_id,
                                      page=page_number("team_page"))
     cited = [n for n in (form_int(i) for i in request.form.getlist("cite")) if n > 0]
@@ -673,6 +674,19 @@ def new_consolidated_report(assignment_id: int):
 # ---------------------------------------------------------------- the lead unit's overview
 
 
+def _lead_filters(values) -> dict[str, str]:
+    """The valid filters of the lead page among `values`: due (an ISO date) and status."""
+    chosen = {}
+    try:
+        if values.get("due"):
+            chosen["due"] = date.fromisoformat(values["due"]).isoformat()
+    except ValueError:
+        pass
+    if values.get("status") in queries.LEAD_STATUSES:
+        chosen["status"] = values["status"]
+    return chosen
+
+
 @bp.route("/tasks/<int:task_id>/lead")
 @login_required
 def lead_overview(task_id: int):
@@ -682,15 +696,12 @@ def lead_overview(task_id: int):
     ?due=YYYY-MM-DD&status=… lists the rows behind one count (as many as the count says)."""
     task = _task_or_404(task_id)
     require(can_view_lead_overview(current_user, task.id, queries.lead_unit_ids))
-    due = None
-    if request.args.get("due"):
-        try:
-            due = date.fromisoformat(request.args["due"])
-        except ValueError:
-            abort(404)
-    status = request.args.get("status")
-    if status is not None and status not in queries.LEAD_STATUSES:
+    chosen = _lead_filters(request.args)
+    if ((request.args.get("due") and "due" not in chosen)
+            or (request.args.get("status") is not None and "status" not in chosen)):
         abort(404)
+    due = date.fromisoformat(chosen["due"]) if "due" in chosen else None
+    status = chosen.get("status")
     own_lead = can_remind_as_lead(current_user, task.id, queries.lead_unit_ids)
     overview = queries.lead_overview(task, due=due, status=status,
                                      lead_unit_id=current_user.unit_id if own_lead else None)
@@ -713,16 +724,8 @@ def lead_remind(task_id: int, milestone_id: int):
     if done:
         flash(_("%(unit)s has been reminded to report on %(milestone)s.", unit=unit_name,
                 milestone=milestone.title), "success")
-    back = {k: v for k, v in (("due", request.form.get("due")),
-                              ("status", request.form.get("status"))) if v}
-    if back.get("status") not in queries.LEAD_STATUSES:
-        back.pop("status", None)
-    if "due" in back:
-        try:
-            date.fromisoformat(back["due"])
-        except ValueError:
-            back.pop("due")
-    return redirect(url_for("assignments.lead_overview", task_id=task_id, **back))
+    return redirect(url_for("assignments.lead_overview", task_id=task_id,
+                            **_lead_filters(request.form)))
 
 
 # ---------------------------------------------------------------- planning (the office)

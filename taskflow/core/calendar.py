@@ -67,6 +67,11 @@ class UnknownCalendarYear(LookupError):
             return str(self)
 
 
+def quarter_of(day: date) -> tuple[int, int]:
+    """(year, quarter 1–4) of a date."""
+    return day.year, (day.month - 1) // 3 + 1
+
+
 def library_knows(year: int) -> bool:
     """True when the package ships the official arrangement of `year`."""
     return LIBRARY_FIRST_YEAR <= year <= LIBRARY_LAST_YEAR

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 
 from taskflow.core import clock
+from taskflow.core.calendar import quarter_of
 from taskflow.extensions import db
 from taskflow.scores import operations, queries
 from taskflow.scores.models import Bulletin, BulletinState, Recognition, ScorePeriodState
@@ -43,7 +44,7 @@ def setup_demo(plan, echo) -> None:
     if oldest is not None and oldest.state == ScorePeriodState.DRAFT:
         operations.lock(oldest, None)
         operations.publish(oldest, None)
-    last_quarter = previous_key(f"{today.year}Q{(today.month - 1) // 3 + 1}")
+    last_quarter = previous_key("{}Q{}".format(*quarter_of(today)))
     # The quarter before it first, so the bulletin's 名次变化 compares with published ranks.
     for key in (previous_key(last_quarter), last_quarter):
         quarter = queries.latest_period(plan.id, key)

@@ -39,6 +39,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from taskflow.core.calendar import quarter_of
+
 GRADE_CODES = ("green", "blue", "yellow", "orange", "red")
 
 DEFAULT_RULE_NAME = "督查激励考核细则（默认）"
@@ -262,6 +264,6 @@ def previous_key(key: str) -> str:
 
 def periods_containing(day: date) -> list[Period]:
     """The month, quarter and year that contain `day`."""
-    quarter = (day.month - 1) // 3 + 1
+    _year, quarter = quarter_of(day)
     return [parse_period_key(f"{day.year}-{day.month:02d}"),
             parse_period_key(f"{day.year}Q{quarter}"), parse_period_key(str(day.year))]
