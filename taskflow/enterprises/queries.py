@@ -6,6 +6,7 @@ from datetime import date
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
 
+from taskflow.core import clock
 from taskflow.enterprises.models import (
     ClaimConflict,
     ClaimState,
@@ -59,6 +60,7 @@ class Board:
     plan: Plan
     district: ind.DistrictFigures
     confirmed: dict[int, DispatchConfirmation]
+    late_as_of: date
 
     @property
     def rows(self) -> list[ind.UnitFigures]:
@@ -71,6 +73,10 @@ class Board:
     def confirmation(self, unit_id: int) -> DispatchConfirmation | None:
         return self.confirmed.get(unit_id)
 
+    def late(self, unit_id: int) -> bool:
+        """The unit's lateness as of late_as_of (confirmation_late: the page and the export)."""
+        return confirmation_late(self.period, self.confirmed.get(unit_id), self.late_as_of)
+
     @property
     def confirmed_count(self) -> int:
         return sum(1 for r in self.rows
@@ -80,7 +86,8 @@ class Board:
 def board(period: DispatchPeriod) -> Board:
     """Units × figures with lights and confirmations, and the district totals."""
     plan = db.session.get(Plan, period.plan_id)
-    return Board(period, plan, ind.month_figures(plan, period.month), confirmations(period.id))
+    return Board(period, plan, ind.month_figures(plan, period.month), confirmations(period.id),
+                 lateness_as_of(period))
 
 
 def periods(plan_id: int) -> list[DispatchPeriod]:
@@ -171,6 +178,14 @@ def register_count(**filters) -> int:
     if base.whereclause is not None:
         stmt = stmt.where(base.whereclause)
     return db.session.scalar(stmt)
+
+
+def lateness_as_of(period: DispatchPeriod) -> date:
+    """The day a month's lateness is read as of: today, or the day the month was closed."""
+    today = clock.local_today()
+    if period.closed_at is not None:
+        return min(today, clock.to_local(period.closed_at).date())
+    return today
 
 
 def confirmation_late(period: DispatchPeriod, confirmation: DispatchConfirmation | None,

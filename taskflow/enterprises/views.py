@@ -526,15 +526,10 @@ def board(period_id: int):
                            can_manage=perm.can_open_dispatch(current_user))
 
 
-def board_workbook(data: queries.Board, late_as_of: date | None = None) -> bytes:
-    """The month's dispatch table as .xlsx: the board's figures, as the board prints them, with
-    each unit's lateness (queries.confirmation_late) as of `late_as_of` (default: today, or the
-    day the month was closed)."""
+def board_workbook(data: queries.Board) -> bytes:
+    """The month's dispatch table as .xlsx: the board's figures and each unit's lateness, as
+    the board shows them."""
     period = data.period
-    if late_as_of is None:
-        late_as_of = clock.local_today()
-        if period.closed_at is not None:
-            late_as_of = min(late_as_of, clock.to_local(period.closed_at).date())
     header = [_("Unit name")] + [str(FIGURE_LABELS[f]) for f in queries.FIGURES]
     for label in (_("Tech-based"), _("High-tech")):
         header += [_("%(what)s: target of the year", what=label),
@@ -554,7 +549,7 @@ def board_workbook(data: queries.Board, late_as_of: date | None = None) -> bytes
     rows = []
     for row in data.rows:
         c = data.confirmation(row.unit.id)
-        late = queries.confirmation_late(period, c, late_as_of)
+        late = data.late(row.unit.id)
         rows.append([row.unit.name] + [row.figures[f] for f in queries.FIGURES]
                     + progress_cells(row.progress) + [
                         yes if c and c.confirmed_at else no,
@@ -565,7 +560,7 @@ def board_workbook(data: queries.Board, late_as_of: date | None = None) -> bytes
     return report_workbook(Report(
         title=_("Monthly dispatch table %(month)s", month=period.label),
         sheet_name=period.label, as_of=data.as_of, header=header, rows=rows, totals=totals,
-        notes=[_("Lateness as of %(d)s (confirmation due %(due)s).", d=late_as_of.isoformat(),
+        notes=[_("Lateness as of %(d)s (confirmation due %(due)s).", d=data.late_as_of.isoformat(),
                  due=period.due_on.isoformat())]))
 
 
@@ -595,6 +590,7 @@ def unit_page(period_id: int, unit_id: int):
     return render_template(
         "enterprises/dispatch_unit.html", period=period, unit=unit, row=row,
         confirmation=confirmation, stale=stale, figure_labels=FIGURE_LABELS,
+        late=queries.confirmation_late(period, confirmation, queries.lateness_as_of(period)),
         row_as_of=period.month_end,
         figures=queries.FIGURES, metrics=queries.PROGRESS_METRICS,
         form=ConfirmFiguresForm() if perm.can_confirm_dispatch(current_user, unit.id) else None,

@@ -2,6 +2,7 @@
 export's 逾期 column, and register exports too large for a request (background jobs)."""
 
 import io
+import re
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -61,6 +62,13 @@ def test_dispatch_export_fills_late_from_the_measure(client, login, make_user, d
         assert rows[row.unit.name][late_col] == ("是" if expected else "否"), row.unit.name
     assert rows["古南街道"][late_col] == "否"
     assert rows["文龙街道"][late_col] == "是" and rows[silent.name][late_col] == "是"
+    # The board and the unit's page say the same before the nightly job has marked anyone.
+    page = client.get(f"/dispatch/{period.id}").get_data(as_text=True)
+    for unit, shown in ((on_time, None), (late, "逾期确认"), (silent, "逾期未确认")):
+        cell = re.search(rf'<tr data-unit="{unit.id}">(.*?)</tr>', page, re.S).group(1)
+        assert ("逾期" in cell) == (shown is not None) and (shown is None or shown in cell)
+    unit_page = client.get(f"/dispatch/{period.id}/units/{silent.id}").get_data(as_text=True)
+    assert "已逾期：数据应于 2024-04-08 前确认" in unit_page
     # Figures are numbers, the confirmation time a date, the totals row bold.
     assert isinstance(rows["古南街道"][1], int)
     assert isinstance(rows["古南街道"][header.index("确认时间")], datetime)
