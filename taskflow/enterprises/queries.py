@@ -13,6 +13,7 @@ from taskflow.enterprises.models import (
     DispatchConfirmation,
     DispatchPeriod,
     Enterprise,
+    ExportJob,
 )
 from taskflow.extensions import db
 from taskflow.measures import indicators as ind
@@ -178,6 +179,13 @@ def register_count(**filters) -> int:
     if base.whereclause is not None:
         stmt = stmt.where(base.whereclause)
     return db.session.scalar(stmt)
+
+
+def export_jobs(user_id: int, *, limit: int = 50) -> list[ExportJob]:
+    """The user's background exports, newest first (我的导出)."""
+    return list(db.session.scalars(
+        select(ExportJob).where(ExportJob.requested_by_id == user_id)
+        .order_by(ExportJob.id.desc()).limit(limit)))
 
 
 def lateness_as_of(period: DispatchPeriod) -> date:

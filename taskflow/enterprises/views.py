@@ -2,9 +2,7 @@
 
 from datetime import date
 from functools import wraps
-
 from io import BytesIO
-from pathlib import Path
 
 from flask import (abort, current_app, flash, jsonify, redirect, render_template, request,
                    send_file, url_for)
@@ -163,18 +161,12 @@ def register_export_request():
     return redirect(url_for("enterprises.my_exports"))
 
 
-def _my_jobs():
-    return list(db.session.scalars(
-        select(ExportJob).where(ExportJob.requested_by_id == current_user.id)
-        .order_by(ExportJob.id.desc()).limit(50)))
-
-
 @bp.route("/exports")
 @login_required
 def my_exports():
     """我的导出: the user's background exports, their progress and the download when ready."""
     perm.require(perm.can_view_register(current_user))
-    return render_template("enterprises/exports.html", jobs=_my_jobs(), states=ExportState)
+    return render_template("enterprises/exports.html", jobs=queries.export_jobs(current_user.id), states=ExportState)
 
 
 @bp.route("/exports/status.json")
@@ -184,7 +176,7 @@ def my_exports_status():
     perm.require(perm.can_view_register(current_user))
     return jsonify({"jobs": [
         {"id": job.id, "state": job.state, "percent": job.percent, "rows_done": job.rows_done,
-         "rows_total": job.rows_total} for job in _my_jobs()]})
+         "rows_total": job.rows_total} for job in queries.export_jobs(current_user.id)]})
 
 
 @bp.route("/exports/<int:job_id>/download")
@@ -197,7 +189,7 @@ def export_download(job_id: int):
     perm.require_visible(perm.can_download_export(current_user, job))
     if job.state != ExportState.DONE or not job.storage_name:
         abort(404)
-    path = Path(current_app.config["DATA_DIR"]) / exports.EXPORT_DIR / job.storage_name
+    path = exports.export_dir() / job.storage_name
     if not path.is_file():
         abort(404)
     response = send_file(path, mimetype=XLSX_MIMETYPE, conditional=False)

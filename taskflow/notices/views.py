@@ -15,6 +15,7 @@ from taskflow.core.calendar import UnknownCalendarYear, WorkCalendar
 from taskflow.core.errors import commit_or_refuse
 from taskflow.core.input_guard import bounded_int, page_number
 from taskflow.core.models import WorkdayOverride
+from taskflow.core.security import same_site_path
 from taskflow.extensions import db
 from taskflow.notices import bp, links, messages, operations, queries
 from taskflow.notices.forms import (
@@ -83,21 +84,6 @@ def _page() -> int:
     return page_number()
 
 
-def _safe_local_path(path: str) -> str | None:
-    """The item's link when it is a path on this site; None for anything a browser could read
-    as another host ("//host", "/\\host", a scheme, control characters)."""
-    from urllib.parse import urlsplit
-
-    if not path or not path.startswith("/") or path.startswith("//"):
-        return None
-    if "\\" in path or any(ord(ch) < 32 or ord(ch) == 127 for ch in path):
-        return None
-    parts = urlsplit(path)
-    if parts.scheme or parts.netloc:
-        return None
-    return path
-
-
 # ---------------------------------------------------------------- inbox
 
 
@@ -121,7 +107,7 @@ def open_notification(notification_id: int):
         abort(400)
     operations.mark_read(item)
     db.session.commit()
-    return redirect(_safe_local_path(item.link) or url_for("notices.inbox"))
+    return redirect(same_site_path(item.link) or url_for("notices.inbox"))
 
 
 @bp.route("/inbox/read-all", methods=["POST"])
