@@ -159,3 +159,33 @@ def is_postgres(session_or_bind) -> bool:
     """True when the session or engine talks to PostgreSQL."""
     bind = session_or_bind.get_bind() if hasattr(session_or_bind, "get_bind") else session_or_bind
     return bind.dialect.name == "postgresql"
+
+
+def ensure_transaction(session) -> None:
+    """Make sure an outer transaction is open before a SAVEPOINT.
+
+    pysqlite opens transactions implicitly only before INSERT/UPDATE/DELETE: a SAVEPOINT issued
+    first would itself start the transaction, and its RELEASE would commit it — a claim would
+    then be committed before the messages it stands for. On SQLite this opens the transaction
+    explicitly (taking the write lock: what follows writes); PostgreSQL needs nothing.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    dbapi = connection.connection.dbapi_connection
+    if dbapi is not None and not dbapi.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def next_in_series(session, sequence_column, *conditions, lock_key: int) -> int:
+    """The next number of a document series (the largest so far + 1; 1 for a new year).
+
+    Two writers must not take the same number: PostgreSQL serialises them with an advisory lock
+    held to the end of the transaction (`lock_key` names the series); SQLite's write lock, taken
+    by ensure_transaction, does the same. A unique constraint on the number stays the backstop."""
+    from sqlalchemy import func, select, text
+
+    if is_postgres(session):
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key})
+    current = session.scalar(select(func.max(sequence_column)).where(*conditions))
+    return (current or 0) + 1

@@ -35,7 +35,7 @@ from taskflow.assignments.models import (
     StatusUpdate,
 )
 from taskflow.core import audit, clock
-from taskflow.core.db import is_postgres
+from taskflow.core.db import ensure_transaction, is_postgres
 from taskflow.core.schedule import Job, refuses_unknown_years, workday_calendar, writes
 from taskflow.extensions import db
 from taskflow.notices import channels, links, messages
@@ -53,7 +53,6 @@ from taskflow.notices.operations import (
     backoff_delay,
     claim,
     enqueue,
-    ensure_transaction,
     existing_claims,
     issue_notice,
     notify,
@@ -478,7 +477,7 @@ def _robot_over_limit(message_id: int, robot_id: int, now: datetime) -> bool:
     stays open for the caller's claim: the count and the claim are one write transaction, the
     robot row locked on PostgreSQL (SQLite: the write lock), so two workers cannot both take the
     last place in the minute."""
-    ensure_transaction()
+    ensure_transaction(db.session)
     if is_postgres(db.session):
         db.session.execute(select(Robot.id).where(Robot.id == robot_id).with_for_update())
     window = now - timedelta(minutes=1)

@@ -13,13 +13,13 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from taskflow.accounts.models import User
 from taskflow.assignments.models import UNIT_DONE_STATES
 from taskflow.core import audit, clock
-from taskflow.core.db import is_postgres
+from taskflow.core.db import ensure_transaction, next_in_series
 from taskflow.core.errors import Refusal
 from taskflow.core.roles import Role
 from taskflow.core.models import CalendarYear, WorkdayOverride
@@ -51,22 +51,6 @@ class NoticeError(Refusal):
 # ---------------------------------------------------------------- exactly-once claims
 
 
-def ensure_transaction() -> None:
-    """Make sure an outer transaction is open before a SAVEPOINT.
-
-    pysqlite opens transactions implicitly only before INSERT/UPDATE/DELETE: a SAVEPOINT issued
-    first would itself start the transaction, and its RELEASE would commit it — a claim would
-    then be committed before the messages it stands for. On SQLite this opens the transaction
-    explicitly (taking the write lock: a claim is a write); PostgreSQL needs nothing.
-    """
-    connection = db.session.connection()
-    if connection.dialect.name != "sqlite":
-        return
-    dbapi = connection.connection.dbapi_connection
-    if dbapi is not None and not dbapi.in_transaction:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-
 def claim(item_type: str, item_id: int, kind: str, period: str, *, unit_id: int | None = None,
           outcome: str = "sent") -> ReminderClaim | None:
     """Insert the claim key (item, kind, period); None when someone already claimed it.
@@ -76,7 +60,7 @@ def claim(item_type: str, item_id: int, kind: str, period: str, *, unit_id: int 
     """
     claimed = ReminderClaim(item_type=item_type, item_id=item_id, kind=kind, period=period,
                                unit_id=unit_id, outcome=outcome, created_at=clock.utcnow())
-    ensure_transaction()
+    ensure_transaction(db.session)
     try:
         with db.session.begin_nested():
             db.session.add(claimed)
@@ -252,7 +236,7 @@ def enqueue_robot(robot: Robot, key: str, content: dict) -> OutboxMessage | None
                             subject=content["title"][:300], body=text, payload=content,
                             robot_id=robot.id, dedupe_key=key, state=OutboxState.PENDING,
                             attempts=0, next_attempt_at=now, created_at=now)
-    ensure_transaction()
+    ensure_transaction(db.session)
     try:
         with db.session.begin_nested():
             db.session.add(message)
@@ -423,14 +407,8 @@ def format_number(prefix: str, series: str, year: int, sequence: int) -> str:
 
 
 def _next_sequence(series: str, year: int) -> int:
-    if is_postgres(db.session):
-        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
-                           {"key": NOTICE_NUMBER_LOCK_KEY})
-    current = db.session.scalar(
-        select(func.max(UrgeNotice.sequence)).where(UrgeNotice.series == series,
-                                                    UrgeNotice.year == year)
-    )
-    return (current or 0) + 1
+    return next_in_series(db.session, UrgeNotice.sequence, UrgeNotice.series == series,
+                          UrgeNotice.year == year, lock_key=NOTICE_NUMBER_LOCK_KEY)
 
 
 def issue_notice(unit_id: int, milestones: list, level: str, response_due: date, *,
@@ -467,7 +445,7 @@ def issue_notice(unit_id: int, milestones: list, level: str, response_due: date,
             issued_by_id=actor.id if actor else None, issued_at=clock.utcnow(),
         )
         candidate.items = list(milestones)
-        ensure_transaction()
+        ensure_transaction(db.session)
         try:
             with db.session.begin_nested():
                 db.session.add(candidate)

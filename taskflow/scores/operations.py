@@ -10,13 +10,13 @@ from decimal import Decimal
 
 from flask import current_app
 from flask_babel import lazy_gettext as _
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import flag_modified
 
 from taskflow.core import audit, clock
 from taskflow.core.audit import snapshot
-from taskflow.core.db import is_postgres
+from taskflow.core.db import ensure_transaction, next_in_series
 from taskflow.core.errors import EditConflict, Refusal
 from taskflow.extensions import db
 from taskflow.scores import components, queries
@@ -594,13 +594,8 @@ def format_bulletin_number(prefix: str, year: int, sequence: int) -> str:
 
 
 def _next_bulletin_sequence(year: int) -> int:
-    if is_postgres(db.session):
-        # Held to the end of the transaction: a second publication waits, then sees this number.
-        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
-                           {"key": BULLETIN_NUMBER_LOCK_KEY})
-    current = db.session.scalar(select(func.max(Bulletin.number_sequence))
-                                .where(Bulletin.number_year == year))
-    return (current or 0) + 1
+    return next_in_series(db.session, Bulletin.number_sequence, Bulletin.number_year == year,
+                          lock_key=BULLETIN_NUMBER_LOCK_KEY)
 
 
 def _assign_bulletin_number(bulletin: Bulletin, year: int, **fields) -> None:
@@ -610,10 +605,8 @@ def _assign_bulletin_number(bulletin: Bulletin, year: int, **fields) -> None:
     first write (BEGIN IMMEDIATE) to the commit. Should two writers still meet, the unique
     (year, sequence) refuses the second, which takes the next number in a SAVEPOINT retry.
     """
-    from taskflow.notices.operations import ensure_transaction
-
     prefix = current_app.config["BULLETIN_NUMBER_PREFIX"]
-    ensure_transaction()
+    ensure_transaction(db.session)
     for _attempt in range(5):
         sequence = _next_bulletin_sequence(year)
         # Set again on each attempt: a rolled-back SAVEPOINT expires what it flushed.
