@@ -13,8 +13,9 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import or_, select, update
+from sqlalchemy import event, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from taskflow.accounts.models import User
 from taskflow.assignments.models import UNIT_DONE_STATES
@@ -199,20 +200,33 @@ def _robot_audience(users: list[User]) -> dict[int | None, list[User]]:
     return audience
 
 
+_ACTIVE_ROBOTS = "taskflow_active_robots"
+
+
+def _active_robots() -> list[Robot]:
+    """Every active robot, read once per transaction: a job that notifies thousands of items
+    asks the database once, not once per item."""
+    info = db.session.info
+    if _ACTIVE_ROBOTS not in info:
+        info[_ACTIVE_ROBOTS] = db.session.scalars(
+            select(Robot).where(Robot.active.is_(True)).order_by(Robot.id)).all()
+    return info[_ACTIVE_ROBOTS]
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_active_robots(session, transaction) -> None:
+    if transaction.parent is None:  # the outer transaction ended (not a SAVEPOINT of it)
+        session.info.pop(_ACTIVE_ROBOTS, None)
+
+
 def notify_robots(users: list[User], kind: str, params: dict, link: str,
                   key: str) -> list[OutboxMessage]:
     """Enqueue the event once for each active robot whose owner has recipients (see notify)."""
     audience = _robot_audience(users)
     if not audience:
         return []
-    unit_ids = [owner for owner in audience if owner is not None]
-    owned = Robot.unit_id.in_(unit_ids) if unit_ids else None
-    if None in audience:
-        owned = Robot.unit_id.is_(None) if owned is None else (owned | Robot.unit_id.is_(None))
-    robots = db.session.scalars(
-        select(Robot).where(Robot.active.is_(True), owned).order_by(Robot.id)).all()
     queued = []
-    for robot in robots:
+    for robot in (r for r in _active_robots() if r.unit_id in audience):
         people = audience[robot.unit_id]
         message = enqueue_robot(robot, key, robot_content(kind, params, link, people))
         if message is not None:
@@ -324,6 +338,7 @@ def save_robot(robot: Robot | None, *, platform: str, name: str, webhook_url: st
     robot.active = active
     robot.updated_at = clock.utcnow()
     db.session.flush()
+    db.session.info.pop(_ACTIVE_ROBOTS, None)
     after = _robot_snapshot(robot)
     if before is not None and secret and not clear_secret:
         after["secret"] = "changed"

@@ -148,6 +148,25 @@ def test_the_same_event_notified_again_is_enqueued_once_per_robot(app, mobiles, 
     assert db.session.scalar(select(func.count(Notification.id))) == 8  # the inbox is not deduped
 
 
+def test_a_transaction_reads_the_robots_once_and_a_new_one_after_its_end(app, mobiles,
+                                                                       robot_receiver,
+                                                                       count_queries):
+    world = mobiles
+    make_robot(robot_receiver("dingtalk"), unit=world.town)
+    people = [world.users.reporter]
+    with count_queries() as counter:
+        for n in range(5):  # a job notifying item after item
+            operations.notify(people, "update_request", {"task": f"T{n}", "period": "2024-10"},
+                              f"/assignments/{n}")
+    assert sum("FROM robots" in s for s in counter.statements) == 1
+    db.session.commit()
+    added = make_robot(robot_receiver("wecom"), unit=world.town)  # a robot added meanwhile
+    operations.notify(people, "update_request", {"task": "T9", "period": "2024-10"},
+                      "/assignments/9")
+    db.session.commit()
+    assert len(robot_rows(added)) == 1
+
+
 def test_an_inactive_robot_and_people_without_a_robot_get_nothing(app, mobiles, robot_receiver):
     world = mobiles
     robot = make_robot(robot_receiver("dingtalk"), unit=world.town, active=False)
